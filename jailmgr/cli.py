@@ -1,0 +1,194 @@
+"""The command line: argparse, output (text or one JSON document), exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from . import __version__
+from .problems import InvalidJails, JailError, Problem
+
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+
+
+class Output:
+    """Prints for people, or gathers one JSON document for machines."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.json = args.json
+        self.quiet = args.quiet
+        self.verbose = args.verbose
+        self.doc: dict[str, Any] = {}
+
+    def line(self, text: str = "") -> None:
+        if not self.json and not self.quiet:
+            print(text)
+
+    def detail(self, text: str) -> None:
+        if self.verbose and not self.json:
+            print(text, file=sys.stderr)
+
+    def warn(self, text: str) -> None:
+        print(f"jailmgr: warning: {text}", file=sys.stderr)
+        self.doc.setdefault("warnings", []).append(text)
+
+    def problems(self, problems: list[Problem]) -> None:
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        self.doc["problems"] = [p.as_dict() for p in problems]
+
+    def finish(self, code: int) -> int:
+        if self.json:
+            self.doc.setdefault("ok", code != EXIT_ERROR)
+            json.dump(self.doc, sys.stdout, indent=2, sort_keys=True, default=str)
+            sys.stdout.write("\n")
+        return code
+
+
+def require_root(command: str) -> None:
+    if os.geteuid() != 0:
+        raise JailError(f"'jailmgr {command}' must run as root (it builds trees and manages systemd units)",
+                        hint="run it with sudo, or as root")
+
+
+def cmd_validate(args: argparse.Namespace, out: Output) -> int:
+    from . import spec
+
+    loaded, problems = spec.load(args.paths or spec.default_paths())
+    out.problems(problems)
+    out.doc["jails"] = [{"name": item.jail.name, "file": str(item.source)} for item in loaded]
+    for item in loaded:
+        out.line(f"{item.source}: ok ({item.jail.name})")
+    return EXIT_ERROR if problems else EXIT_OK
+
+
+def cmd_render(args: argparse.Namespace, out: Output) -> int:
+    from . import contents, render, spec
+
+    loaded = spec.load_or_raise([args.path])
+    rendered, problems = render.render_all(loaded)
+    if problems:
+        raise InvalidJails(problems)
+    docs = []
+    for item in rendered:
+        for warning in item.warnings:
+            out.warn(warning)
+        out.line(f"# /etc/systemd/system/{item.loaded.jail.unit_name}")
+        out.line(item.unit_text)
+        out.line(f"# tree {item.loaded.jail.root_dir} ({contents.tree_size(item.contents)} bytes of file data)")
+        for line in contents.describe(item.contents):
+            out.line(line)
+        docs.append({"name": item.name, "unit": item.loaded.jail.unit_name, "unit_text": item.unit_text,
+                     "root": item.loaded.jail.root_dir,
+                     "tree": [{"path": e.path, "kind": e.kind, "mode": f"{e.mode:04o}", "owner": e.owner,
+                               "group": e.group, "origin": e.origin, "sha256": e.digest}
+                              for _, e in sorted(item.contents.entries.items())],
+                     "binds": [{"source": b.source, "target": b.target} for b in item.contents.binds]})
+    out.doc["jails"] = docs
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace, out: Output) -> int:
+    from .schema import jail_schema
+
+    json.dump(jail_schema(), sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    out.json = False  # the schema is the document
+    return EXIT_OK
+
+
+def cmd_not_built(args: argparse.Namespace, out: Output) -> int:
+    raise JailError(f"'jailmgr {args.command}' is not built yet in this version", hint="see the README's roadmap")
+
+
+def _global_options(default: object) -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", default=default,
+                        help="machine output: one JSON document on stdout")
+    common.add_argument("-q", "--quiet", action="store_true", default=default, help="print only errors")
+    common.add_argument("-v", "--verbose", action="store_true", default=default, help="say more, on stderr")
+    common.add_argument("--debug", action="store_true", default=default, help="show tracebacks")
+    return common
+
+
+def build_parser(commands: dict[str, Callable[..., int]]) -> argparse.ArgumentParser:
+    # Global options are accepted before and after the command; the copy on the
+    # subcommands has no default, so it never resets what was given before it.
+    common = _global_options(argparse.SUPPRESS)
+    parser = argparse.ArgumentParser(prog="jailmgr", parents=[_global_options(False)],
+                                     description="Manage chroot jails for services, run by systemd.")
+    parser.add_argument("--version", action="version", version=f"jailmgr {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, help_: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, parents=[common], description=help_)
+        p.set_defaults(func=commands.get(name, cmd_not_built))
+        return p
+
+    add("validate", "check jail files; change nothing").add_argument("paths", nargs="*", metavar="PATH")
+    add("render", "print the unit and the tree apply would build").add_argument("path", metavar="PATH")
+    add("schema", "print the JSON Schema of a jail file")
+    for name, help_ in (("plan", "show what apply would change"), ("apply", "converge jails to their files")):
+        p = add(name, help_)
+        p.add_argument("paths", nargs="*", metavar="PATH")
+        p.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when there are changes")
+        if name == "apply":
+            p.add_argument("--check", action="store_true", help="plan only")
+            p.add_argument("--prune", action="store_true", help="destroy managed jails no longer defined")
+    add("status", "state of jails").add_argument("names", nargs="*", metavar="NAME")
+    add("list", "the jails jailmgr manages")
+    add("destroy", "stop and remove jails and their trees").add_argument("names", nargs="+", metavar="NAME")
+    logs = add("logs", "the jail's journal")
+    logs.add_argument("name", metavar="NAME")
+    logs.add_argument("-f", "--follow", action="store_true")
+    logs.add_argument("-n", "--lines", type=int, default=50)
+    ex = add("exec", "run a command inside a running jail")
+    ex.add_argument("name", metavar="NAME")
+    ex.add_argument("argv", nargs=argparse.REMAINDER, metavar="CMD")
+    add("check", "audit jails").add_argument("names", nargs="*", metavar="NAME")
+    return parser
+
+
+def commands() -> dict[str, Callable[..., int]]:
+    table: dict[str, Callable[..., int]] = {"validate": cmd_validate, "render": cmd_render, "schema": cmd_schema}
+    try:
+        from . import cli_ops
+    except ImportError:  # pragma: no cover
+        return table
+    table.update(cli_ops.COMMANDS)
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser(commands())
+    args = parser.parse_args(argv)
+    out = Output(args)
+    try:
+        return out.finish(args.func(args, out))
+    except InvalidJails as exc:
+        out.problems(exc.problems)
+        print(f"jailmgr: {len(exc.problems)} problem(s); nothing was changed", file=sys.stderr)
+        return out.finish(EXIT_ERROR)
+    except JailError as exc:
+        if args.debug:
+            raise
+        print(f"jailmgr: error: {exc}", file=sys.stderr)
+        if exc.hint:
+            print(f"jailmgr: hint: {exc.hint}", file=sys.stderr)
+        out.doc["error"] = str(exc)
+        return out.finish(EXIT_ERROR)
+    except KeyboardInterrupt:
+        print("jailmgr: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `jailmgr render ... | head`: the reader left, nothing to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_ERROR
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

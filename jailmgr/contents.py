@@ -1,0 +1,214 @@
+"""What a jail's tree must contain: every directory, file and mount point, with its origin.
+
+This step reads the host (ELF headers, passwd, templates, files named by
+``from``) but writes nothing.  ``render`` prints its result; ``apply`` builds
+exactly that, so the two can't disagree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import posixpath
+from dataclasses import dataclass, field
+
+from . import elf
+from .model import Jail
+from .problems import Problem
+from .spec import Loaded
+
+TEMPLATE_DIRS = ("/etc/jailmgr/templates", "/usr/share/jailmgr/templates")
+NSSWITCH = b"passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One path in the tree.  kind: dir | file | mountpoint (an empty file a bind lands on)."""
+
+    path: str
+    kind: str
+    mode: int
+    owner: str
+    group: str
+    origin: str
+    data: bytes = b""
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.data).hexdigest() if self.kind == "file" else ""
+
+    def describe(self) -> str:
+        who = f"{self.owner}:{self.group}"
+        return f"{self.kind:10} {self.mode:04o} {who:15} {self.path}  <- {self.origin}"
+
+
+@dataclass(frozen=True)
+class Bind:
+    """A read-only bind of a host file (a library or binary) onto a mount point in the tree."""
+
+    source: str
+    target: str
+
+
+@dataclass
+class Contents:
+    """The desired tree plus the host binds the unit must add."""
+
+    entries: dict[str, Entry] = field(default_factory=dict)
+    binds: list[Bind] = field(default_factory=list)
+    host_dirs: list[tuple[str, str, str | None]] = field(default_factory=list)  # (path, owner, group)
+
+    def add(self, entry: Entry) -> None:
+        parent = posixpath.dirname(entry.path)
+        if parent != "/" and parent not in self.entries:
+            self.add(Entry(parent, "dir", 0o755, "root", "root", "parent directory"))
+        self.entries[entry.path] = entry
+
+
+def _host_users(jail: Jail, loaded: Loaded, problems: list[Problem]) -> tuple[bytes, bytes, bytes]:
+    wanted = ["root", *[u for u in jail.tree.users if u != "root"]]
+    passwd = _read_db("/etc/passwd")
+    groups = _read_db("/etc/group")
+    out_pw, gids = [], set()
+    for i, user in enumerate(wanted):
+        if user not in passwd:
+            key = f"tree.users[{i - 1}]" if user != "root" else "tree.users"
+            problems.append(loaded.problem(key, f"user {user!r} does not exist on this host"))
+            continue
+        fields = passwd[user]
+        fields[1] = "x"
+        out_pw.append(":".join(fields))
+        gids.add(fields[3])
+    out_gr = []
+    for name, fields in groups.items():
+        if fields[2] in gids or name in wanted:
+            out_gr.append(":".join([fields[0], "x", fields[2], ""]))
+    shadow = b""
+    if jail.tree.shadow:
+        sh = _read_db("/etc/shadow")
+        shadow = "".join(":".join(sh[u]) + "\n" for u in wanted if u in sh).encode()
+    return ("\n".join(out_pw) + "\n").encode(), ("\n".join(out_gr) + "\n").encode(), shadow
+
+
+def _read_db(path: str) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    with open(path, encoding="utf-8", errors="surrogateescape") as f:
+        for line in f:
+            fields = line.rstrip("\n").split(":")
+            if len(fields) >= 3 and fields[0] and not fields[0].startswith("#"):
+                out.setdefault(fields[0], fields)
+    return out
+
+
+def template_dirs(loaded: Loaded) -> list[str]:
+    here = loaded.source.parent
+    return [str(here), str(here.parent / "templates"), *TEMPLATE_DIRS]
+
+
+def _render_template(loaded: Loaded, index: int, problems: list[Problem]) -> bytes | None:
+    import jinja2  # only the paths that render a template pay for importing Jinja2
+
+    entry = loaded.jail.tree.files[index]
+    key = f"tree.files[{index}].template"
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(template_dirs(loaded)),
+                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                             autoescape=False)
+    variables = dict(entry.vars or {})
+    variables.setdefault("jail", {"name": loaded.jail.name, "hostname": loaded.jail.uts_name})
+    try:
+        return env.get_template(entry.template or "").render(variables).encode()
+    except jinja2.TemplateNotFound:
+        dirs = ", ".join(template_dirs(loaded))
+        problems.append(loaded.problem(key, f"template {entry.template!r} not found in {dirs}"))
+    except jinja2.UndefinedError as exc:
+        problems.append(loaded.problem(f"tree.files[{index}].vars", f"{entry.template}: {exc.message}"))
+    except jinja2.TemplateError as exc:
+        where = f"{exc.filename}:{exc.lineno}: " if getattr(exc, "lineno", None) else ""
+        problems.append(loaded.problem(key, f"{where}{exc}"))
+    return None
+
+
+def _file_data(loaded: Loaded, index: int, problems: list[Problem]) -> tuple[bytes | None, str]:
+    entry = loaded.jail.tree.files[index]
+    if entry.template is not None:
+        return _render_template(loaded, index, problems), f"template {entry.template}"
+    if entry.content is not None:
+        return entry.content.encode(), "inline content"
+    try:
+        with open(entry.from_ or "", "rb") as f:
+            return f.read(), f"host file {entry.from_}"
+    except OSError as exc:
+        problems.append(loaded.problem(f"tree.files[{index}].from", f"cannot read: {exc.strerror}"))
+        return None, ""
+
+
+def _libraries(loaded: Loaded, contents: Contents, resolver: elf.Resolver, problems: list[Problem]) -> None:
+    jail = loaded.jail
+    copy = jail.tree.libraries == "copy"
+    for i, binary in enumerate(jail.tree.binaries):
+        key = f"tree.binaries[{i}]"
+        try:
+            libs, missing = resolver.closure(binary)
+        except (OSError, elf.ElfError) as exc:
+            problems.append(loaded.problem(key, f"cannot read {binary}: {getattr(exc, 'strerror', None) or exc}"))
+            continue
+        if missing:
+            problems.append(loaded.problem(key, f"{binary} needs {', '.join(missing)}, not found on this host"))
+        for path in [binary, *libs]:
+            if path in contents.entries:
+                continue
+            mode = 0o755 if path == binary else 0o644
+            what = "binary" if path == binary else "library"
+            if copy:
+                with open(path, "rb") as f:
+                    data = f.read()
+                contents.add(Entry(path, "file", mode, "root", "root", f"host {what} {path} (copied)", data))
+            else:
+                real = os.path.realpath(path)
+                contents.add(Entry(path, "mountpoint", 0o444, "root", "root", f"host {what} {real} (bind, ro)"))
+                contents.binds.append(Bind(real, path))
+
+
+def build_contents(loaded: Loaded, resolver: elf.Resolver | None = None) -> tuple[Contents, list[Problem]]:
+    """Everything the tree of one jail holds; problems name the jail file's keys."""
+    jail = loaded.jail
+    problems: list[Problem] = []
+    contents = Contents()
+    for top in ("/etc", "/dev", "/proc", "/tmp", "/run"):
+        contents.add(Entry(top, "dir", 0o755, "root", "root", "base layout"))
+    _libraries(loaded, contents, resolver or elf.Resolver(), problems)
+    passwd, group, shadow = _host_users(jail, loaded, problems)
+    contents.add(Entry("/etc/passwd", "file", 0o644, "root", "root", "users from the host's /etc/passwd", passwd))
+    contents.add(Entry("/etc/group", "file", 0o644, "root", "root", "groups from the host's /etc/group", group))
+    if shadow:
+        contents.add(Entry("/etc/shadow", "file", 0o600, "root", "root", "the users' host shadow entries", shadow))
+    contents.add(Entry("/etc/nsswitch.conf", "file", 0o644, "root", "root", "jailmgr default", NSSWITCH))
+    for entry in jail.tree.dirs:
+        contents.add(Entry(entry.path, "dir", entry.mode, entry.owner, entry.group,
+                           "tree.dirs (writable)" if entry.writable else "tree.dirs"))
+    for i, entry in enumerate(jail.tree.files):
+        data, origin = _file_data(loaded, i, problems)
+        if data is not None:
+            contents.add(Entry(entry.path, "file", entry.mode, entry.owner, entry.group, origin, data))
+    for mount in jail.mounts:
+        target = mount.target or "/proc"
+        if target not in contents.entries:
+            contents.add(Entry(target, "dir", 0o755, "root", "root", f"mount point ({mount.type})"))
+        if mount.type == "bind" and mount.create and mount.source:
+            contents.host_dirs.append((mount.source, mount.owner, mount.group))
+    if jail.workdir != "/" and jail.workdir not in contents.entries:
+        problems.append(loaded.problem("workdir", f"{jail.workdir} is not a directory of the tree; add it to dirs"))
+    return contents, problems
+
+
+def tree_size(contents: Contents) -> int:
+    """Bytes the tree takes in file data (mount points and directories count as 0)."""
+    return sum(len(e.data) for e in contents.entries.values())
+
+
+def describe(contents: Contents) -> list[str]:
+    lines = [e.describe() for _, e in sorted(contents.entries.items())]
+    lines += [f"bind-ro    {b.source} -> {b.target}" for b in contents.binds]
+    lines += [f"host-dir   {path} (created if missing, owner {owner})" for path, owner, _ in contents.host_dirs]
+    return lines
+

@@ -1,0 +1,211 @@
+"""Find the shared libraries an executable needs by reading ELF headers.
+
+Never by running ``ldd``: ldd executes the dynamic loader on the file, and a
+jail's binaries are not to be run on the host to learn about them.  This is
+a small reader of our own rather than python3-pyelftools: we need four fields
+(PT_INTERP, DT_NEEDED, DT_RUNPATH, DT_RPATH), and reading them with ``struct``
+is ~30x faster than pyelftools and imports nothing (see bench/elf_bench.py).
+
+Resolution follows ld.so(8): DT_RPATH (when there is no DT_RUNPATH), then
+DT_RUNPATH, then /etc/ld.so.cache, then the default directories.  Every
+library found is read in turn (transitively); the result maps each soname to
+the host path the loader would open.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from dataclasses import dataclass, field
+
+PT_LOAD, PT_DYNAMIC, PT_INTERP = 1, 2, 3
+DT_NULL, DT_NEEDED, DT_STRTAB, DT_RPATH, DT_RUNPATH = 0, 1, 5, 15, 29
+LD_SO_CACHE = "/etc/ld.so.cache"
+_CACHE_MAGIC = b"glibc-ld.so.cache1.1"
+
+
+class ElfError(Exception):
+    pass
+
+
+@dataclass
+class ElfInfo:
+    path: str
+    machine: int
+    elf_class: int
+    interp: str | None = None
+    needed: list[str] = field(default_factory=list)
+    rpath: list[str] = field(default_factory=list)
+    runpath: list[str] = field(default_factory=list)
+
+
+def read_elf(path: str) -> ElfInfo:
+    """Read an ELF file's loader, needed sonames and search paths."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:4] != b"\x7fELF":
+        raise ElfError(f"{path}: not an ELF file")
+    klass, endian = data[4], data[5]
+    if klass not in (1, 2) or endian not in (1, 2):
+        raise ElfError(f"{path}: unsupported ELF class or byte order")
+    e = "<" if endian == 1 else ">"
+    is64 = klass == 2
+    try:
+        if is64:
+            machine, = struct.unpack_from(e + "H", data, 18)
+            phoff, = struct.unpack_from(e + "Q", data, 32)
+            phentsize, phnum = struct.unpack_from(e + "HH", data, 54)
+            phfmt, dynfmt = e + "IIQQQQQQ", e + "qQ"
+        else:
+            machine, = struct.unpack_from(e + "H", data, 18)
+            phoff, = struct.unpack_from(e + "I", data, 28)
+            phentsize, phnum = struct.unpack_from(e + "HH", data, 42)
+            phfmt, dynfmt = e + "IIIIIIII", e + "iI"
+        info = ElfInfo(path, machine, klass)
+        loads: list[tuple[int, int, int]] = []
+        dynamic: tuple[int, int] | None = None
+        for i in range(phnum):
+            ph = struct.unpack_from(phfmt, data, phoff + i * phentsize)
+            if is64:
+                ptype, _flags, offset, vaddr, _paddr, filesz = ph[:6]
+            else:
+                ptype, offset, vaddr, _paddr, filesz = ph[:5]
+            if ptype == PT_INTERP:
+                info.interp = data[offset:offset + filesz].split(b"\0")[0].decode()
+            elif ptype == PT_LOAD:
+                loads.append((vaddr, offset, filesz))
+            elif ptype == PT_DYNAMIC:
+                dynamic = (offset, filesz)
+        if dynamic is None:
+            return info  # statically linked
+        entries = []
+        step = struct.calcsize(dynfmt)
+        for pos in range(dynamic[0], dynamic[0] + dynamic[1], step):
+            tag, val = struct.unpack_from(dynfmt, data, pos)
+            if tag == DT_NULL:
+                break
+            entries.append((tag, val))
+        strtab_vaddr = next((v for t, v in entries if t == DT_STRTAB), None)
+        if strtab_vaddr is None:
+            raise ElfError(f"{path}: dynamic section without a string table")
+        strtab = _vaddr_to_offset(strtab_vaddr, loads, path)
+
+        def string(off: int) -> str:
+            end = data.index(b"\0", strtab + off)
+            return data[strtab + off:end].decode("utf-8", "surrogateescape")
+
+        for tag, val in entries:
+            if tag == DT_NEEDED:
+                info.needed.append(string(val))
+            elif tag == DT_RPATH:
+                info.rpath.extend(string(val).split(":"))
+            elif tag == DT_RUNPATH:
+                info.runpath.extend(string(val).split(":"))
+        return info
+    except (struct.error, ValueError, UnicodeDecodeError) as exc:
+        raise ElfError(f"{path}: malformed ELF file ({exc})") from exc
+
+
+def _vaddr_to_offset(vaddr: int, loads: list[tuple[int, int, int]], path: str) -> int:
+    for start, offset, size in loads:
+        if start <= vaddr < start + size:
+            return offset + (vaddr - start)
+    raise ElfError(f"{path}: address {vaddr:#x} is in no loaded segment")
+
+
+def read_ld_cache(path: str = LD_SO_CACHE) -> dict[str, list[str]]:
+    """Parse glibc's ld.so.cache (the "new" format): soname -> candidate paths."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return {}
+    start = data.find(_CACHE_MAGIC)
+    if start < 0:
+        return {}
+    nlibs, = struct.unpack_from("<I", data, start + 20)
+    entries = start + 48  # magic(20) + nlibs(4) + len_strings(4) + flags(1) + pad(3) + extension(4) + unused(12)
+    out: dict[str, list[str]] = {}
+
+    def cstr(off: int) -> str:
+        # String offsets in the new format are relative to the new header.
+        end = data.index(b"\0", start + off)
+        return data[start + off:end].decode("utf-8", "surrogateescape")
+
+    for i in range(nlibs):
+        _flags, key, value, _osv, _hwcap = struct.unpack_from("<iIIIQ", data, entries + i * 24)
+        out.setdefault(cstr(key), []).append(cstr(value))
+    return out
+
+
+DEFAULT_DIRS = ("/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64",
+                "/lib", "/usr/lib")
+
+
+class Resolver:
+    """Resolve sonames the way ld.so does, for one machine type."""
+
+    def __init__(self, cache: dict[str, list[str]] | None = None) -> None:
+        self.cache = read_ld_cache() if cache is None else cache
+        self._info: dict[str, ElfInfo] = {}
+
+    def info(self, path: str) -> ElfInfo:
+        if path not in self._info:
+            self._info[path] = read_elf(path)
+        return self._info[path]
+
+    def _compatible(self, path: str, want: ElfInfo) -> bool:
+        try:
+            info = self.info(path)
+        except (OSError, ElfError):
+            return False
+        return info.machine == want.machine and info.elf_class == want.elf_class
+
+    def find(self, soname: str, needer: ElfInfo) -> str | None:
+        if "/" in soname:
+            return soname if os.path.exists(soname) else None
+        origin = os.path.dirname(needer.path)
+        dirs = [] if needer.runpath else list(needer.rpath)
+        dirs += needer.runpath
+        dirs = [d.replace("$ORIGIN", origin).replace("${ORIGIN}", origin) for d in dirs if d]
+        for d in dirs:
+            cand = os.path.join(d, soname)
+            if os.path.exists(cand) and self._compatible(cand, needer):
+                return cand
+        for cand in self.cache.get(soname, []):
+            if os.path.exists(cand) and self._compatible(cand, needer):
+                return cand
+        for d in DEFAULT_DIRS:
+            cand = os.path.join(d, soname)
+            if os.path.exists(cand) and self._compatible(cand, needer):
+                return cand
+        return None
+
+    def closure(self, binary: str) -> tuple[list[str], list[str]]:
+        """Every library path (as the loader opens it) a binary needs, and sonames not found.
+
+        The interpreter comes first, under the path PT_INTERP names.
+        """
+        top = self.info(binary)
+        found: list[str] = []
+        missing: list[str] = []
+        if top.interp:
+            found.append(top.interp)
+        queue = [top]
+        # The loader is already mapped as PT_INTERP; libc's DT_NEEDED entry for
+        # it is satisfied by that copy, so it is not looked up a second time.
+        seen: set[str] = {os.path.basename(top.interp)} if top.interp else set()
+        while queue:
+            info = queue.pop(0)
+            for soname in info.needed:
+                if soname in seen:
+                    continue
+                seen.add(soname)
+                path = self.find(soname, info)
+                if path is None:
+                    missing.append(soname)
+                    continue
+                if path not in found:
+                    found.append(path)
+                queue.append(self.info(path))
+        return found, missing

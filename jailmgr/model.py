@@ -1,0 +1,183 @@
+"""The jail file as typed, frozen dataclasses; field metadata drives parsing and the schema."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .kinds import (
+    Anything,
+    Choice,
+    Flag,
+    Integer,
+    ListOf,
+    MapOf,
+    Mode,
+    Multiline,
+    Path,
+    Percent,
+    Record,
+    Size,
+    Text,
+    spec,
+)
+
+NAME_RE = r"[a-z0-9][a-z0-9-]{0,62}"
+USER_RE = r"[a-z_][a-z0-9_-]{0,31}\$?"
+HOSTNAME_RE = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+CAPABILITIES = (
+    "CAP_AUDIT_CONTROL", "CAP_AUDIT_READ", "CAP_AUDIT_WRITE", "CAP_BLOCK_SUSPEND", "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER", "CAP_FSETID", "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_KILL", "CAP_LEASE",
+    "CAP_LINUX_IMMUTABLE", "CAP_MAC_ADMIN", "CAP_MAC_OVERRIDE", "CAP_MKNOD", "CAP_NET_ADMIN",
+    "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_RAW", "CAP_PERFMON", "CAP_SETFCAP",
+    "CAP_SETGID", "CAP_SETPCAP", "CAP_SETUID", "CAP_SYS_ADMIN", "CAP_SYS_BOOT",
+    "CAP_SYS_CHROOT", "CAP_SYS_MODULE", "CAP_SYS_NICE", "CAP_SYS_PACCT", "CAP_SYS_PTRACE",
+    "CAP_SYS_RAWIO", "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+)
+SYSCALL_RE = r"~?(@[a-z0-9-]+|[a-z0-9_]+)(:[A-Z0-9]+)?"
+IP_RE = r"(localhost|link-local|multicast|any|[0-9a-fA-F:.]+(/[0-9]{1,3})?)"
+ENV_RE = r"[A-Za-z_][A-Za-z0-9_]*"
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """A file placed in the jail tree: a template, inline content or a host file."""
+
+    path: str = spec(Path(allow_root=False), "Absolute path inside the jail")
+    template: str | None = spec(Text(r"[A-Za-z0-9_./-]+", "a template file name"), "Jinja2 template", None)
+    vars: Any = spec(Anything(), "Variables for the template", None)
+    content: str | None = spec(Multiline(), "Inline file content", None)
+    from_: str | None = spec(Path(allow_root=False), "A host file to copy", None, name="from")
+    mode: int = spec(Mode(), "Octal mode string", 0o644)
+    owner: str = spec(Text(USER_RE, "a user name"), "Owner (a user of the jail)", "root")
+    group: str = spec(Text(USER_RE, "a group name"), "Group", "root")
+
+
+@dataclass(frozen=True)
+class DirEntry:
+    """A directory in the jail tree."""
+
+    path: str = spec(Path(allow_root=False), "Absolute path inside the jail")
+    mode: int = spec(Mode(), "Octal mode string", 0o755)
+    owner: str = spec(Text(USER_RE, "a user name"), "Owner", "root")
+    group: str = spec(Text(USER_RE, "a group name"), "Group", "root")
+    writable: bool = spec(Flag(), "Writable by the service (the tree is read-only otherwise)", False)
+
+
+class Device(Text):
+    """A /dev node name; a bare YAML ``null`` names the null device."""
+
+    def __init__(self) -> None:
+        super().__init__("|".join(DEVICES), "a known device (" + ", ".join(DEVICES) + ")")
+
+    def parse(self, node, ctx, key):  # type: ignore[no-untyped-def]
+        if getattr(node, "tag", "") == "tag:yaml.org,2002:null" and node.value == "null":
+            return "null"
+        return super().parse(node, ctx, key)
+
+    def schema(self) -> dict[str, Any]:
+        return {"anyOf": [{"enum": list(DEVICES)}, {"type": "null"}]}
+
+
+@dataclass(frozen=True)
+class Tree:
+    """What the chroot contains, nothing else."""
+
+    binaries: tuple[str, ...] = spec(ListOf(Path(allow_root=False)),
+                                     "Host executables, with every shared library they need", ())
+    libraries: str = spec(Choice("bind", "copy"), "bind: host libraries mounted read-only; copy: copied", "bind")
+    files: tuple[FileEntry, ...] = spec(ListOf(Record(FileEntry)), "Files in the tree", ())
+    dirs: tuple[DirEntry, ...] = spec(ListOf(Record(DirEntry)), "Directories in the tree", ())
+    devices: tuple[str, ...] = spec(ListOf(Device()), "The only nodes in the jail's /dev", ())
+    users: tuple[str, ...] = spec(ListOf(Text(USER_RE, "a user name")),
+                                  "passwd/group entries taken from the host", ())
+    shadow: bool = spec(Flag(), "Also copy the users' shadow entries", False)
+
+
+@dataclass(frozen=True)
+class Mount:
+    """A mount applied by systemd when the service starts."""
+
+    type: str = spec(Choice("bind", "tmpfs", "proc"), "Mount type", "bind")
+    source: str | None = spec(Path(), "Host path (bind)", None)
+    target: str | None = spec(Path(allow_root=False), "Path inside the jail", None)
+    mode: str = spec(Choice("ro", "rw"), "ro or rw (bind)", "ro")
+    create: bool = spec(Flag(), "Create the host source directory if missing", False)
+    size: int | str | None = spec(Size(), "tmpfs size", None)
+    owner: str = spec(Text(USER_RE, "a user name"), "Owner of a source directory that create makes", "root")
+    group: str | None = spec(Text(USER_RE, "a group name"), "Its group (default: the owner's)", None)
+
+
+@dataclass(frozen=True)
+class Namespaces:
+    """Linux namespaces around the service."""
+
+    pid: bool = spec(Flag(), "Own PID namespace", True)
+    ipc: bool = spec(Flag(), "Own IPC namespace", True)
+    uts: bool = spec(Flag(), "Own UTS namespace (hostname)", True)
+    mount: bool = spec(Flag(), "Own mount namespace (always on)", True)
+    cgroup: bool = spec(Flag(), "Own cgroup namespace", True)
+    user: bool = spec(Flag(), "Map root inside to an unprivileged range outside", False)
+    net: str = spec(Choice("host", "none", "private"), "Network namespace", "host")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """cgroup limits through systemd."""
+
+    memory: int | str | None = spec(Size(), "MemoryMax=", None)
+    memory_high: int | str | None = spec(Size(), "MemoryHigh=", None)
+    cpu: int | None = spec(Percent(), "CPUQuota=", None)
+    tasks: int | str | None = spec(Integer(1, 1 << 22, infinity=True), "TasksMax=", None)
+    io_weight: int | None = spec(Integer(1, 10000), "IOWeight=", None)
+    open_files: int | str | None = spec(Integer(1, 1 << 30, infinity=True), "LimitNOFILE=", None)
+
+
+@dataclass(frozen=True)
+class Security:
+    """Privileges and filters."""
+
+    capabilities: tuple[str, ...] = spec(ListOf(Choice(*CAPABILITIES)), "Capability bounding set", ())
+    no_new_privileges: bool = spec(Flag(), "NoNewPrivileges=", True)
+    syscall_filter: tuple[str, ...] = spec(ListOf(Text(SYSCALL_RE, "a syscall or @group")),
+                                           "SystemCallFilter= entries", ("@system-service",))
+    ip_allow: tuple[str, ...] | None = spec(ListOf(Text(IP_RE, "an address, prefix or keyword")),
+                                            "IPAddressDeny=any plus these", None)
+
+
+@dataclass(frozen=True)
+class Jail:
+    """One jail: a confined service."""
+
+    name: str = spec(Text(NAME_RE, "a jail name (^[a-z0-9][a-z0-9-]{0,62}$)"), "Jail name; unit jail-NAME.service")
+    exec: tuple[str, ...] = spec(ListOf(Text(numbers=True), unique=False), "argv; argv[0] absolute inside the jail")
+    description: str = spec(Text(max_len=512), "One line", "")
+    root: str | None = spec(Path(), "Jail root on the host", None)
+    hostname: str | None = spec(Text(HOSTNAME_RE, "a hostname"), "UTS hostname inside", None)
+    user: str = spec(Text(USER_RE, "a user name"), "User the service runs as", "root")
+    group: str | None = spec(Text(USER_RE, "a group name"), "Group", None)
+    workdir: str = spec(Path(), "Working directory inside the jail", "/")
+    environment: tuple[tuple[str, str], ...] = spec(
+        MapOf(ENV_RE, "an environment variable name", Text(numbers=True)), "Environment", ())
+    restart: str = spec(Choice("no", "on-failure", "always", false_means="no"), "Restart=", "on-failure")
+    enable: bool = spec(Flag(), "Start at boot", True)
+    tree: Tree = spec(Record(Tree), "Tree contents", Tree())
+    mounts: tuple[Mount, ...] = spec(ListOf(Record(Mount)), "Mounts", ())
+    namespaces: Namespaces = spec(Record(Namespaces), "Namespaces", Namespaces())
+    limits: Limits = spec(Record(Limits), "cgroup limits", Limits())
+    security: Security = spec(Record(Security), "Security settings", Security())
+
+    @property
+    def unit_name(self) -> str:
+        return f"jail-{self.name}.service"
+
+    @property
+    def root_dir(self) -> str:
+        return self.root or f"/var/lib/jailmgr/jails/{self.name}/root"
+
+    @property
+    def uts_name(self) -> str:
+        return self.hostname or self.name

@@ -1,0 +1,40 @@
+"""Errors as values: every problem carries the place it was found."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One mistake in a jail file, printed as ``FILE:LINE:COL: key.path: message``."""
+
+    file: str
+    line: int
+    col: int
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}:{self.col}"
+        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+
+    def as_dict(self) -> dict[str, object]:
+        return {"file": self.file, "line": self.line, "column": self.col,
+                "key": self.key, "message": self.message}
+
+
+class JailError(Exception):
+    """A failure to report to the user once, without a traceback."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+class InvalidJails(JailError):
+    """One or more jail files are invalid; carries every problem found."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__(f"{len(problems)} problem(s) in jail files")
+        self.problems = problems

@@ -1,0 +1,60 @@
+"""Everything apply would produce for one jail, computed without touching the host."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import elf
+from .contents import Contents, build_contents
+from .problems import Problem
+from .spec import Loaded
+from .unit import render_unit
+from .unitsyntax import UnitValueError
+
+
+@dataclass
+class Rendered:
+    loaded: Loaded
+    contents: Contents
+    unit_text: str
+    warnings: list[str]
+
+    @property
+    def name(self) -> str:
+        return self.loaded.jail.name
+
+
+def not_in_force(loaded: Loaded) -> list[str]:
+    """What the jail asks for that this version can't give yet: said, never faked."""
+    ns = loaded.jail.namespaces
+    missing = [n for n in ("pid", "cgroup") if getattr(ns, n)]
+    if ns.uts and loaded.jail.hostname:
+        missing.append("uts hostname")
+    if not missing:
+        return []
+    return [f"{loaded.jail.name}: namespaces {', '.join(missing)} are not in force yet "
+            "(systemd 252 has no directive for them; the launcher is not built yet)"]
+
+
+def render(loaded: Loaded, resolver: elf.Resolver | None = None) -> tuple[Rendered | None, list[Problem]]:
+    contents, problems = build_contents(loaded, resolver)
+    if loaded.jail.namespaces.net == "private":
+        problems.append(loaded.problem("namespaces.net", "net: private is not supported yet; use host or none"))
+    if problems:
+        return None, problems
+    try:
+        text = render_unit(loaded.jail, contents, str(loaded.source))
+    except UnitValueError as exc:
+        return None, [loaded.problem("", f"cannot write the unit safely: {exc}")]
+    return Rendered(loaded, contents, text, not_in_force(loaded)), []
+
+
+def render_all(loaded: list[Loaded]) -> tuple[list[Rendered], list[Problem]]:
+    resolver = elf.Resolver()
+    out, problems = [], []
+    for item in loaded:
+        rendered, found = render(item, resolver)
+        problems += found
+        if rendered:
+            out.append(rendered)
+    return out, problems

@@ -1,0 +1,209 @@
+"""Load jail files: YAML text to a checked Jail, or every problem with its position."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import yamlsrc
+from .kinds import INVALID, Ctx, Record
+from .model import Jail
+from .problems import InvalidJails, Problem
+
+DEFAULT_DIR = "/etc/jailmgr/jails.d"
+# Roots that would put a jail over the host's own system: refused as the root
+# itself, and (first group) anywhere below too.
+_SYSTEM_TREES = ("/etc", "/usr", "/boot", "/proc", "/sys", "/dev", "/run", "/bin", "/sbin")
+_SYSTEM_DIRS = ("/var", "/home", "/srv", "/opt", "/tmp", "/root", "/var/lib", "/var/lib/jailmgr",
+                "/var/lib/jailmgr/jails", "/mnt", "/media", "/lost+found")
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A valid jail and the file it came from (templates resolve relative to it)."""
+
+    jail: Jail
+    source: Path
+    positions: dict[str, tuple[int, int]]
+
+    def problem(self, key: str, message: str) -> Problem:
+        """A problem found after loading (a missing template, say), at its key's position."""
+        probe = key
+        while probe and probe not in self.positions:
+            probe = re.sub(r"(\.[^.\[]*|\[[0-9]+\])$", "", probe)
+        line, col = self.positions.get(probe, (1, 1))
+        return Problem(str(self.source), line, col, key, message)
+
+
+def _check_root(jail: Jail, ctx: Ctx) -> None:
+    root = jail.root
+    if root is None:
+        return
+    top = "/" + root.split("/")[1] if root != "/" else "/"
+    if root == "/" or root in _SYSTEM_DIRS or top in _SYSTEM_TREES or top.startswith("/lib"):
+        ctx.at("root", f"{root!r} is a system directory; a jail root must be a directory of its own")
+
+
+def _check_tree(jail: Jail, ctx: Ctx) -> None:
+    tree = jail.tree
+    users = {"root", *tree.users}
+    taken: dict[str, str] = {}
+
+    def claim(path: str, key: str) -> None:
+        if path in taken:
+            ctx.at(key, f"{path} is already placed in the tree by {taken[path]}")
+        else:
+            taken[path] = key
+
+    for i, binary in enumerate(tree.binaries):
+        claim(binary, f"tree.binaries[{i}]")
+    for i, entry in enumerate(tree.files):
+        key = f"tree.files[{i}]"
+        claim(entry.path, f"{key}.path")
+        sources = [s for s in ("template", "content", "from_") if getattr(entry, s) is not None]
+        if len(sources) != 1:
+            ctx.at(key, "needs exactly one of template, content or from")
+        if entry.vars is not None and entry.template is None:
+            ctx.at(f"{key}.vars", "vars is only used with template")
+        if entry.mode & 0o002:
+            ctx.at(f"{key}.mode", "a world-writable file is not allowed in a jail tree")
+        for who in ("owner", "group"):
+            if getattr(entry, who) not in users:
+                ctx.at(f"{key}.{who}", f"{getattr(entry, who)!r} is not root nor in tree.users")
+    for i, entry in enumerate(tree.dirs):
+        key = f"tree.dirs[{i}]"
+        claim(entry.path, f"{key}.path")
+        if entry.mode & 0o002 and not entry.writable:
+            ctx.at(f"{key}.mode", "world-writable directories must be declared writable: true")
+        for who in ("owner", "group"):
+            if getattr(entry, who) not in users:
+                ctx.at(f"{key}.{who}", f"{getattr(entry, who)!r} is not root nor in tree.users")
+    if jail.user not in users:
+        ctx.at("user", f"{jail.user!r} must exist in the jail's passwd: add it to tree.users")
+    if jail.group is not None and jail.group not in users:
+        ctx.at("group", f"{jail.group!r} must exist in the jail's group file: add it to tree.users")
+
+
+def _check_exec(jail: Jail, ctx: Ctx) -> None:
+    if not jail.exec:
+        ctx.at("exec", "needs at least the program to run")
+        return
+    program = jail.exec[0]
+    if not program.startswith("/"):
+        ctx.at("exec[0]", f"{program!r} must be an absolute path inside the jail")
+    elif program not in jail.tree.binaries and program not in {f.path for f in jail.tree.files}:
+        ctx.at("exec[0]", f"{program} is not in the tree; add it to tree.binaries")
+
+
+def _check_mounts(jail: Jail, ctx: Ctx) -> None:
+    targets: set[str] = set()
+    for i, mount in enumerate(jail.mounts):
+        key = f"mounts[{i}]"
+        if mount.type == "bind":
+            if mount.source is None or mount.target is None:
+                ctx.at(key, "a bind mount needs source and target")
+            if mount.size is not None:
+                ctx.at(f"{key}.size", "size is for tmpfs mounts")
+        elif mount.type == "tmpfs":
+            if mount.target is None:
+                ctx.at(key, "a tmpfs mount needs a target")
+            for extra in ("source",):
+                if getattr(mount, extra) is not None:
+                    ctx.at(f"{key}.{extra}", f"{extra} is for bind mounts")
+        else:
+            if mount.source is not None or mount.target not in (None, "/proc"):
+                ctx.at(key, "a proc mount takes no source; its target is /proc")
+        if mount.create and mount.type != "bind":
+            ctx.at(f"{key}.create", "create is for bind mounts")
+        target = mount.target or ("/proc" if mount.type == "proc" else None)
+        if target is not None:
+            if target in targets:
+                ctx.at(f"{key}.target", f"{target} is mounted twice")
+            targets.add(target)
+
+
+def _check_misc(jail: Jail, ctx: Ctx) -> None:
+    if not jail.namespaces.mount:
+        ctx.at("namespaces.mount", "the mount namespace is always on (a jail is a mount namespace)")
+    if jail.hostname is not None and not jail.namespaces.uts:
+        ctx.at("hostname", "a jail hostname needs namespaces.uts: true")
+    lim = jail.limits
+    if isinstance(lim.memory, int) and isinstance(lim.memory_high, int) and lim.memory_high > lim.memory:
+        ctx.at("limits.memory_high", "memory_high is above memory; it would never apply")
+
+
+CHECKS = (_check_root, _check_tree, _check_exec, _check_mounts, _check_misc)
+
+
+def parse_text(text: str, name: str) -> tuple[Jail | None, list[Problem]]:
+    """Parse one jail file's text; pure (no I/O)."""
+    jail, problems, _ = parse_with_positions(text, name)
+    return jail, problems
+
+
+def parse_with_positions(text: str, name: str
+                         ) -> tuple[Jail | None, list[Problem], dict[str, tuple[int, int]]]:
+    src = yamlsrc.Source(name)
+    node, problems = yamlsrc.compose(text, src)
+    if node is None:
+        return None, problems, {}
+    ctx = Ctx(src)
+    jail = Record(Jail).parse(node, ctx, "")
+    if jail is not INVALID:
+        for check in CHECKS:
+            check(jail, ctx)
+    problems = sorted(ctx.problems, key=lambda p: (p.line, p.col))
+    positions = {k: (n.start_mark.line + 1, n.start_mark.column + 1) for k, n in ctx.nodes.items()}
+    return (jail if not problems else None), problems, positions
+
+
+def jail_files(paths: list[str]) -> tuple[list[Path], list[Problem]]:
+    """Expand files and directories (every *.yaml in them, sorted)."""
+    files, problems = [], []
+    for raw in paths or [DEFAULT_DIR]:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.suffix == ".yaml" and p.is_file())
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            problems.append(Problem(raw, 0, 0, "", "no such file or directory"))
+    return files, problems
+
+
+def load(paths: list[str]) -> tuple[list[Loaded], list[Problem]]:
+    """Load every jail under PATHs; problems of every file are collected."""
+    files, problems = jail_files(paths)
+    loaded: list[Loaded] = []
+    names: dict[str, Path] = {}
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(Problem(str(path), 0, 0, "", f"cannot read: {exc}"))
+            continue
+        jail, found, positions = parse_with_positions(text, str(path))
+        problems.extend(found)
+        if jail is None:
+            continue
+        item = Loaded(jail, path, positions)
+        if jail.name in names:
+            problems.append(item.problem("name", f"jail {jail.name!r} is also defined in {names[jail.name]}"))
+            continue
+        names[jail.name] = path
+        loaded.append(item)
+    return loaded, problems
+
+
+def load_or_raise(paths: list[str]) -> list[Loaded]:
+    loaded, problems = load(paths)
+    if problems:
+        raise InvalidJails(problems)
+    return loaded
+
+
+def default_paths() -> list[str]:
+    return [os.environ.get("JAILMGR_JAILS_DIR", DEFAULT_DIR)]

@@ -1,0 +1,86 @@
+"""Escape values for systemd unit files (systemd.syntax(7), systemd.service(5)).
+
+Every value that reaches a unit passes through here.  The rules:
+- ``%`` starts a specifier everywhere: written ``%%``.
+- In Exec lines ``$`` starts a variable: written ``$$``.
+- Words are split on whitespace and unquoted with C escapes: a word with
+  whitespace, a quote or a backslash (or an empty one) is double-quoted with
+  ``\\`` and ``\"`` escaped.
+- A lone ``;`` separates commands in Exec lines: written ``\\;``.
+- A line ending in ``\\`` would continue on the next line, and a newline
+  would start a new directive: values with control characters are refused.
+"""
+
+from __future__ import annotations
+
+import re
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_NEEDS_QUOTES = re.compile(r"[\s\"'\\]")
+
+
+class UnitValueError(ValueError):
+    """A value that can't be written into a unit safely."""
+
+
+def _check(value: str) -> None:
+    if _CONTROL.search(value):
+        raise UnitValueError(f"{value!r} contains a control character")
+
+
+def specifiers(value: str) -> str:
+    _check(value)
+    return value.replace("%", "%%")
+
+
+def text(value: str) -> str:
+    """A free-text value (Description=): no quoting is read, so only specifiers and continuations matter."""
+    value = specifiers(value)
+    if value.endswith("\\"):
+        raise UnitValueError(f"{value!r} ends with a backslash, which would continue the line")
+    return value
+
+
+def quote(word: str) -> str:
+    """One word as systemd's extract_first_word(EXTRACT_UNQUOTE|EXTRACT_CUNESCAPE) reads it back."""
+    _check(word)
+    if word and not _NEEDS_QUOTES.search(word):
+        return word
+    return '"' + word.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def exec_argv(argv: list[str] | tuple[str, ...]) -> str:
+    """The value of an ExecStart= line that systemd turns back into exactly argv."""
+    if not argv or not argv[0].startswith("/"):
+        raise UnitValueError("argv[0] must be an absolute path")
+    words = []
+    for arg in argv:
+        arg = specifiers(arg).replace("$", "$$")
+        if arg == ";":
+            words.append("\\;")
+        else:
+            words.append(quote(arg))
+    return " ".join(words)
+
+
+def assignment(name: str, value: str) -> str:
+    """One Environment= assignment."""
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise UnitValueError(f"{name!r} is not an environment variable name")
+    return quote(specifiers(f"{name}={value}"))
+
+
+_PATH_OK = re.compile(r"/[^\s\"'\\:\x00-\x1f\x7f]*")
+
+
+def path(value: str) -> str:
+    """A path in a path-list directive: spaces, quotes, backslashes and colons are refused."""
+    if not _PATH_OK.fullmatch(value):
+        raise UnitValueError(f"{value!r} can't be written into a unit (spaces, quotes, backslashes, colons)")
+    return specifiers(value)
+
+
+def bind(source: str, target: str, options: str = "") -> str:
+    if options:
+        return f"{path(source)}:{path(target)}:{options}"
+    return path(source) if source == target else f"{path(source)}:{path(target)}"

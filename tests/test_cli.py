@@ -1,0 +1,60 @@
+"""The command line: exit codes, output forms, and refusing what isn't built."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from jailmgr.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+BAD = ROOT / "tests/cases/bad/kinds.yaml"
+GOOD = ROOT / "tests/cases/good/minimal.yaml"
+
+
+def test_validate_ok_and_bad(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(ROOT / "jails.d")]) == 0
+    assert main(["validate", str(BAD)]) == 1
+    err = capsys.readouterr().err
+    assert f"{BAD}:9:7: name: 'Ftp' is not a jail name" in err
+    assert err.count(f"{BAD}:") == 14
+
+
+def test_validate_json_is_one_document(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--json", "validate", str(BAD), str(GOOD)]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["ok"] is False
+    assert doc["jails"] == [{"name": "minimal", "file": str(GOOD)}]
+    assert {"file": str(BAD), "line": 25, "column": 3, "key": "limits.cpu",
+            "message": "duplicate key (first set on line 24)"} in doc["problems"]
+
+
+def test_render_prints_unit_and_tree(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["render", str(GOOD)]) == 0
+    out = capsys.readouterr().out
+    assert "# /etc/systemd/system/jail-minimal.service" in out
+    assert "ExecStart=/usr/bin/true" in out
+    assert any(line.split()[:4] == ["mountpoint", "0444", "root:root", "/usr/bin/true"] for line in out.splitlines())
+
+
+def test_render_of_bad_file_changes_nothing_and_fails(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["render", str(BAD)]) == 1
+    assert "nothing was changed" in capsys.readouterr().err
+
+
+def test_missing_path_is_reported(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "/nonexistent/jails"]) == 1
+    assert "/nonexistent/jails" in capsys.readouterr().err
+
+
+def test_root_commands_refuse_non_root(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    for argv in (["apply", str(GOOD)], ["destroy", "x"], ["plan", str(GOOD)], ["list"], ["status"]):
+        assert main(argv) == 1
+        assert "must run as root" in capsys.readouterr().err
+
+
+def test_unbuilt_commands_say_so(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check"]) == 1
+    assert "not built yet" in capsys.readouterr().err
