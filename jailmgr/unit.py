@@ -69,7 +69,7 @@ def _limits(jail: Jail) -> list[str]:
         if value is not None:
             lines.append(f"{key}={value}")
     if lim.cpu is not None:
-        lines.append(f"CPUQuota={lim.cpu}%%")
+        lines.append(f"CPUQuota={lim.cpu}%")  # CPUQuota= takes no specifiers
     return lines
 
 

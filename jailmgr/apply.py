@@ -1,0 +1,193 @@
+"""Converge jails to their files, and destroy them: the steps, in order.
+
+apply: validate and render everything first (bad input changes nothing) ->
+take the lock -> per jail: mark a restart pending in its record, create host
+dirs, build the tree, remove what is no longer wanted, write the unit -> one
+daemon-reload -> enable and (re)start only the jails that changed -> record
+what was built.  Each step is idempotent, so an apply killed anywhere is
+finished by the next one.
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from . import state, systemd
+from .plan import JailPlan, ids, owner_ids, plan_jail, read_unit, record, sha256, unit_path
+from .problems import InvalidJails, JailError
+from .render import Rendered, render_all
+from .spec import load_or_raise
+from .tree import Tree, TreeError, remove_root, write_file_atomic
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class Outcome:
+    name: str
+    plan: JailPlan
+    restarted: bool = False
+    left: list[str] = field(default_factory=list)
+
+
+def prepare(paths: list[str]) -> list[Rendered]:
+    rendered, problems = render_all(load_or_raise(paths))
+    if problems:
+        raise InvalidJails(problems)
+    return rendered
+
+
+def recorded_state(name: str, warn: Say) -> state.JailState | None:
+    try:
+        return state.load(name)
+    except state.StateProblem as exc:
+        warn(str(exc))
+        return None
+
+
+def plan_all(rendered: list[Rendered], warn: Say) -> list[JailPlan]:
+    return [plan_jail(item, recorded_state(item.name, warn)) for item in rendered]
+
+
+def _host_dirs(item: Rendered) -> None:
+    for path, owner, group in item.contents.host_dirs:
+        if os.path.isdir(path):
+            continue  # an existing host directory is the operator's: never chowned
+        os.makedirs(path, mode=0o755)
+        uid = pwd.getpwnam(owner).pw_uid
+        gid = grp.getgrnam(group).gr_gid if group else pwd.getpwnam(owner).pw_gid
+        os.chown(path, uid, gid)
+
+
+def _build_tree(item: Rendered, recorded: state.JailState | None) -> list[str]:
+    users, groups = ids(item.contents)
+    left: list[str] = []
+    with Tree(item.loaded.jail.root_dir) as tree:
+        # Directories first (shallow to deep), so files land in their final parents.
+        for path, entry in sorted(item.contents.entries.items(), key=lambda kv: (kv[1].kind != "dir", kv[0])):
+            uid, gid = owner_ids(entry, users, groups)
+            if entry.kind == "dir":
+                tree.ensure_dir(path, entry.mode, uid, gid)
+            else:
+                tree.ensure_file(path, entry.data, entry.mode, uid, gid)
+        if recorded:
+            for path in sorted(set(recorded.entries) - set(item.contents.entries), reverse=True):
+                left += tree.remove(path)
+    return left
+
+
+def _new_state(item: Rendered, pending: bool) -> state.JailState:
+    jail = item.loaded.jail
+    return state.JailState(
+        name=jail.name, source=str(item.loaded.source.resolve()), root=jail.root_dir, unit=jail.unit_name,
+        unit_sha256=sha256(item.unit_text),
+        entries={path: record(entry) for path, entry in item.contents.entries.items()},
+        host_dirs=[path for path, _, _ in item.contents.host_dirs], pending_restart=pending)
+
+
+def converge(item: Rendered, plan: JailPlan, say: Say) -> tuple[bool, list[str]]:
+    """Build one jail's tree and unit; returns whether the unit file changed, and what was left."""
+    recorded = recorded_state(item.name, say)
+    if not plan.changes:
+        return False, []
+    state.save(_new_state(item, pending=True) if recorded is None else
+               state.JailState(**{**recorded.__dict__, "pending_restart": True}))
+    _host_dirs(item)
+    try:
+        left = _build_tree(item, recorded)
+    except TreeError as exc:
+        raise JailError(f"{item.name}: {exc}") from exc
+    unit_changed = read_unit(item) != item.unit_text
+    if unit_changed:
+        write_file_atomic(unit_path(item), item.unit_text.encode(), 0o644)
+    for change in plan.changes:
+        say(f"{item.name}: {change.describe().strip()}")
+    return unit_changed, left
+
+
+def start_or_restart(item: Rendered, plan: JailPlan, say: Say) -> bool:
+    jail = item.loaded.jail
+    unit = jail.unit_name
+    if jail.enable and not systemd.is_enabled(unit):
+        systemd.enable(unit)
+    elif not jail.enable and systemd.is_enabled(unit):
+        systemd.disable(unit)
+    if plan.restart_needed:
+        say(f"{jail.name}: restarting {unit}" if systemd.is_active(unit) else f"{jail.name}: starting {unit}")
+        systemd.restart(unit)
+        return True
+    if not systemd.is_active(unit):
+        say(f"{jail.name}: starting {unit} (it was not running)")
+        systemd.start(unit)
+        return True
+    return False
+
+
+def apply(paths: list[str], say: Say, warn: Say, check: bool = False, prune: bool = False) -> list[Outcome]:
+    rendered = prepare(paths)
+    with state.locked():
+        plans = plan_all(rendered, warn)
+        outcomes = [Outcome(item.name, plan) for item, plan in zip(rendered, plans, strict=True)]
+        if check:
+            return outcomes
+        reload_needed = False
+        for item, outcome in zip(rendered, outcomes, strict=True):
+            changed_unit, outcome.left = converge(item, outcome.plan, say)
+            reload_needed |= changed_unit
+        if reload_needed:
+            systemd.daemon_reload()
+        for item, outcome in zip(rendered, outcomes, strict=True):
+            try:
+                outcome.restarted = start_or_restart(item, outcome.plan, say)
+            except JailError as exc:
+                raise JailError(f"{item.name}: {exc}", hint=f"see `jailmgr status {item.name}` and "
+                                f"`journalctl -u {item.loaded.jail.unit_name}`") from exc
+            state.save(_new_state(item, pending=False))
+        if prune:
+            defined = {item.name for item in rendered}
+            for name in state.managed():
+                if name not in defined:
+                    say(f"{name}: no longer defined; destroying")
+                    destroy_one(name, say)
+        return outcomes
+
+
+def destroy_one(name: str, say: Say) -> list[str]:
+    """Stop, disable and remove one jail's unit, tree and record; returns what was left in place."""
+    recorded = recorded_state(name, say)
+    if recorded is None and not state.managed().count(name):
+        unit = f"jail-{name}.service"
+        if not os.path.exists(os.path.join(state.unit_dir(), unit)):
+            raise JailError(f"no jail named {name!r} is managed here", hint="`jailmgr list` shows them")
+    unit = recorded.unit if recorded else f"jail-{name}.service"
+    systemd.stop(unit)
+    if systemd.is_enabled(unit):
+        systemd.disable(unit)
+    path = os.path.join(state.unit_dir(), unit)
+    if os.path.exists(path):
+        os.unlink(path)
+        systemd.daemon_reload()
+    systemd.systemctl("reset-failed", unit, check=False)
+    left = remove_root(recorded.root) if recorded else []
+    if recorded:
+        parent = os.path.dirname(recorded.root)
+        if parent == f"/var/lib/jailmgr/jails/{name}" and not left:
+            try:
+                os.rmdir(parent)
+            except OSError:
+                pass
+    for item in left:
+        say(f"{name}: left in place: {item}")
+    if not left:
+        state.forget(name)
+    say(f"{name}: destroyed" + (" (some paths were left, see above)" if left else ""))
+    return left
+
+
+def destroy(names: list[str], say: Say) -> dict[str, list[str]]:
+    with state.locked():
+        return {name: destroy_one(name, say) for name in names}

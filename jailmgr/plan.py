@@ -1,0 +1,115 @@
+"""What apply would change for a jail: desired contents against the disk and the record.
+
+The tree on disk is compared entry by entry (read-only, through tree.Tree),
+not just the record: a tree edited by hand, or left half-built by a killed
+apply, shows as a change and the next apply repairs it.  The record supplies
+what was built before and is no longer wanted (removals).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+
+from . import state
+from .contents import Contents, Entry
+from .render import Rendered
+from .tree import Tree, TreeError
+
+
+@dataclass(frozen=True)
+class Change:
+    op: str  # + create, ~ change, - remove
+    what: str  # file, dir, mountpoint, unit, host-dir, service
+    path: str
+    detail: str = ""
+
+    def describe(self) -> str:
+        return f"  {self.op} {self.what:10} {self.path}" + (f"  ({self.detail})" if self.detail else "")
+
+
+@dataclass
+class JailPlan:
+    name: str
+    changes: list[Change] = field(default_factory=list)
+    pending_restart: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def restart_needed(self) -> bool:
+        return bool(self.changes) or self.pending_restart
+
+
+def ids(contents: Contents) -> tuple[dict[str, int], dict[str, int]]:
+    """User and group ids as the jail's own passwd and group files give them."""
+    users, groups = {"root": 0}, {"root": 0}
+    for line in contents.entries["/etc/passwd"].data.decode().splitlines():
+        fields = line.split(":")
+        if len(fields) >= 4:
+            users[fields[0]] = int(fields[2])
+    for line in contents.entries["/etc/group"].data.decode().splitlines():
+        fields = line.split(":")
+        if len(fields) >= 3:
+            groups[fields[0]] = int(fields[2])
+    return users, groups
+
+
+def owner_ids(entry: Entry, users: dict[str, int], groups: dict[str, int]) -> tuple[int, int]:
+    return users[entry.owner], groups.get(entry.group, 0)
+
+
+def record(entry: Entry) -> dict[str, str]:
+    return {"kind": entry.kind, "mode": f"{entry.mode:04o}", "owner": entry.owner, "group": entry.group,
+            "sha256": entry.digest}
+
+
+def unit_path(rendered: Rendered) -> str:
+    return os.path.join(state.unit_dir(), rendered.loaded.jail.unit_name)
+
+
+def read_unit(rendered: Rendered) -> str | None:
+    try:
+        with open(unit_path(rendered), encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def plan_jail(rendered: Rendered, recorded: state.JailState | None) -> JailPlan:
+    jail = rendered.loaded.jail
+    plan = JailPlan(jail.name, pending_restart=bool(recorded and recorded.pending_restart))
+    users, groups = ids(rendered.contents)
+    for path, owner, _group in rendered.contents.host_dirs:
+        if not os.path.isdir(path):
+            plan.changes.append(Change("+", "host-dir", path, f"owner {owner}"))
+    try:
+        tree: Tree | None = Tree(jail.root_dir, create=False)
+    except TreeError:
+        tree = None
+    try:
+        for path, entry in sorted(rendered.contents.entries.items()):
+            uid, gid = owner_ids(entry, users, groups)
+            data = entry.data if entry.kind != "dir" else b""
+            if tree is not None and tree.matches(path, entry.kind, data, entry.mode, uid, gid):
+                continue
+            old = recorded.entries.get(path) if recorded else None
+            op = "~" if old is not None else "+"
+            plan.changes.append(Change(op, entry.kind, path, entry.origin))
+    except TreeError as exc:
+        plan.warnings.append(str(exc))
+        plan.changes.append(Change("~", "tree", jail.root_dir, str(exc)))
+    finally:
+        if tree is not None:
+            tree.close()
+    if recorded:
+        for path in sorted(set(recorded.entries) - set(rendered.contents.entries), reverse=True):
+            plan.changes.append(Change("-", recorded.entries[path].get("kind", "file"), path, "no longer wanted"))
+    on_disk = read_unit(rendered)
+    if on_disk != rendered.unit_text:
+        plan.changes.append(Change("+" if on_disk is None else "~", "unit", unit_path(rendered)))
+    return plan

@@ -1,0 +1,109 @@
+"""What jailmgr built, per jail (/var/lib/jailmgr/state/NAME.json), and the global lock."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+
+from .tree import write_file_atomic
+
+STATE_VERSION = 1
+
+
+def state_dir() -> str:
+    return os.environ.get("JAILMGR_STATE_DIR", "/var/lib/jailmgr/state")
+
+
+def lock_path() -> str:
+    return os.environ.get("JAILMGR_LOCK", "/run/jailmgr.lock")
+
+
+def unit_dir() -> str:
+    return os.environ.get("JAILMGR_UNIT_DIR", "/etc/systemd/system")
+
+
+@dataclass
+class JailState:
+    """The record of one jail: enough to plan, to detect drift and to destroy."""
+
+    name: str
+    source: str
+    root: str
+    unit: str
+    unit_sha256: str = ""
+    entries: dict[str, dict[str, str]] = field(default_factory=dict)  # path -> kind, mode, owner, group, sha256
+    host_dirs: list[str] = field(default_factory=list)
+    # Set before the first change of an apply and cleared once the service was
+    # (re)started: an apply killed in between leaves it set, so the next apply
+    # restarts the service even when the tree and unit already match.
+    pending_restart: bool = False
+    version: int = STATE_VERSION
+
+
+class StateProblem(Exception):
+    pass
+
+
+def _path(name: str) -> str:
+    return os.path.join(state_dir(), f"{name}.json")
+
+
+def load(name: str) -> JailState | None:
+    """The recorded state, None when there is none; a damaged file raises StateProblem."""
+    try:
+        with open(_path(name), encoding="utf-8") as f:
+            raw = json.load(f)
+        known = {k: raw[k] for k in JailState.__dataclass_fields__ if k in raw}
+        state = JailState(**known)
+        if not isinstance(state.entries, dict) or not isinstance(state.host_dirs, list):
+            raise TypeError("entries/host_dirs have the wrong type")
+        return state
+    except FileNotFoundError:
+        return None
+    except (ValueError, TypeError, KeyError) as exc:
+        raise StateProblem(f"{_path(name)} is damaged ({exc}); apply rebuilds it from the jail file") from exc
+
+
+def save(state: JailState) -> None:
+    os.makedirs(state_dir(), mode=0o700, exist_ok=True)
+    data = json.dumps(asdict(state), indent=1, sort_keys=True).encode() + b"\n"
+    write_file_atomic(_path(state.name), data, 0o600)
+
+
+def forget(name: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(_path(name))
+
+
+def managed() -> list[str]:
+    """Names of the jails that have a state record."""
+    try:
+        names = os.listdir(state_dir())
+    except FileNotFoundError:
+        return []
+    return sorted(n[:-5] for n in names if n.endswith(".json") and not n.startswith("."))
+
+
+@contextlib.contextmanager
+def locked() -> Iterator[None]:
+    """Serialize jailmgr processes on the lock file; say so while waiting."""
+    path = lock_path()
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "another jailmgr"
+            print(f"jailmgr: waiting for the lock {path} (held by PID {holder})", file=sys.stderr)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)

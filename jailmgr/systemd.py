@@ -1,0 +1,54 @@
+"""Talk to systemd: systemctl through the subprocess gateway."""
+
+from __future__ import annotations
+
+from .run import run
+
+
+def systemctl(*args: str, check: bool = True, ok_codes: tuple[int, ...] = (0,)) -> str:
+    return run(["systemctl", "--no-ask-password", *args], check=check, ok_codes=ok_codes).stdout
+
+
+def daemon_reload() -> None:
+    systemctl("daemon-reload")
+
+
+def show(unit: str, *props: str) -> dict[str, str]:
+    out = systemctl("show", unit, *[f"--property={p}" for p in props])
+    values = {}
+    for line in out.splitlines():
+        key, _, value = line.partition("=")
+        values[key] = value
+    return values
+
+
+def is_active(unit: str) -> bool:
+    return systemctl("is-active", unit, check=False).strip() == "active"
+
+
+def is_enabled(unit: str) -> bool:
+    # is-enabled exits 1 for disabled or unknown units: that is an answer, not a failure.
+    return systemctl("is-enabled", unit, check=False).strip() == "enabled"
+
+
+def enable(unit: str) -> None:
+    systemctl("enable", "--quiet", unit)
+
+
+def disable(unit: str) -> None:
+    systemctl("disable", "--quiet", unit)
+
+
+def restart(unit: str) -> None:
+    systemctl("reset-failed", unit, check=False)
+    systemctl("restart", unit)
+
+
+def start(unit: str) -> None:
+    systemctl("reset-failed", unit, check=False)
+    systemctl("start", unit)
+
+
+def stop(unit: str) -> None:
+    # stop of a unit that was never loaded exits 5: it is already stopped.
+    systemctl("stop", unit, ok_codes=(0, 5))

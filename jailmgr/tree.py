@@ -1,0 +1,308 @@
+"""Safe filesystem operations under a jail root (imports nothing else from jailmgr).
+
+A jail's tree is untrusted: a compromised service (or whoever else can write
+there) may plant symlinks, hard links, FIFOs or mounts.  Every operation here
+therefore works relative to directory file descriptors, opened one component
+at a time with O_NOFOLLOW, so a symlink anywhere in a path is never followed:
+- directories are opened with O_DIRECTORY|O_NOFOLLOW, and refused when they
+  sit on another mount (mnt_id from /proc/self/fdinfo: a bind mount of the
+  same filesystem keeps st_dev, so st_dev alone can't tell);
+- files are never opened for writing in place: a new file is created with
+  O_CREAT|O_EXCL next to the target and renamed over it, which replaces a
+  planted symlink or hard link instead of writing through it;
+- an existing file is read only after fstat says it is a regular file with a
+  single link, and it is opened with O_NONBLOCK so a planted FIFO can't block;
+- chown/chmod happen only on the file descriptor of a file just created, or
+  of a directory opened with O_NOFOLLOW (a directory can't be a hard link).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import secrets
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+TEMP_MARK = ".jailmgr-tmp."
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+
+
+class TreeError(Exception):
+    """An operation refused for safety, or failed; the message names the path."""
+
+
+def mount_id(fd: int) -> int:
+    with open(f"/proc/self/fdinfo/{fd}", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("mnt_id:"):
+                return int(line.split()[1])
+    raise TreeError("no mnt_id in /proc/self/fdinfo (kernel too old)")
+
+
+def write_file_atomic(path: str, data: bytes, mode: int = 0o644) -> bool:
+    """Write a host file (a unit, a state file) atomically; False when it already holds data."""
+    directory, name = os.path.split(path)
+    os.makedirs(directory, mode=0o755, exist_ok=True)
+    dfd = os.open(directory, _DIR_FLAGS)
+    try:
+        tree = _Dir(dfd, directory)
+        if tree.file_matches(name, data, mode, 0, 0):
+            return False
+        tree.replace_file(name, data, mode, 0, 0)
+        return True
+    finally:
+        os.close(dfd)
+
+
+@dataclass
+class _Dir:
+    """One open directory of the tree and the path it stands for (for messages)."""
+
+    fd: int
+    path: str
+
+    def stat(self, name: str) -> os.stat_result | None:
+        try:
+            return os.stat(name, dir_fd=self.fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return None
+
+    def file_matches(self, name: str, data: bytes, mode: int, uid: int, gid: int) -> bool:
+        st = self.stat(name)
+        if st is None or not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+            return False
+        if (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, st.st_size) != (mode, uid, gid, len(data)):
+            return False
+        try:
+            fd = os.open(name, _READ_FLAGS, dir_fd=self.fd)
+        except OSError:
+            return False
+        try:
+            again = os.fstat(fd)  # the entry may have been swapped since the lstat
+            if not stat.S_ISREG(again.st_mode) or (again.st_dev, again.st_ino) != (st.st_dev, st.st_ino):
+                return False
+            chunks, left = [], len(data) + 1
+            while left > 0:
+                chunk = os.read(fd, min(left, 1 << 20))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                left -= len(chunk)
+            return b"".join(chunks) == data
+        finally:
+            os.close(fd)
+
+    def replace_file(self, name: str, data: bytes, mode: int, uid: int, gid: int) -> None:
+        st = self.stat(name)
+        if st is not None and stat.S_ISDIR(st.st_mode):
+            self.remove(name)
+        temp = f".{name[:64]}{TEMP_MARK}{secrets.token_hex(6)}"
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
+                     dir_fd=self.fd)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fchown(fd, uid, gid)
+            os.fchmod(fd, mode)  # after fchown, which clears set-id bits
+            os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                os.unlink(temp, dir_fd=self.fd)
+            raise
+        os.close(fd)
+        # rename replaces the directory entry itself: a symlink or hard link
+        # planted at `name` is dropped, never written through.
+        os.rename(temp, name, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+        os.fsync(self.fd)
+
+    def remove(self, name: str) -> list[str]:
+        """Remove an entry, recursively for a directory, never crossing a mount; returns what was left."""
+        st = self.stat(name)
+        if st is None:
+            return []
+        if not stat.S_ISDIR(st.st_mode):
+            os.unlink(name, dir_fd=self.fd)
+            return []
+        child_path = os.path.join(self.path, name)
+        try:
+            cfd = os.open(name, _DIR_FLAGS, dir_fd=self.fd)
+        except OSError as exc:
+            return [f"{child_path}: {exc.strerror}"]
+        try:
+            if mount_id(cfd) != mount_id(self.fd) or os.fstat(cfd).st_dev != os.fstat(self.fd).st_dev:
+                return [f"{child_path}: a mount point; left in place with everything under it"]
+            child = _Dir(cfd, child_path)
+            left = []
+            for entry in os.listdir(cfd):
+                left += child.remove(entry)
+        finally:
+            os.close(cfd)
+        if not left:
+            os.rmdir(name, dir_fd=self.fd)
+        return left
+
+    def sweep_temps(self) -> None:
+        """Drop temporary files an earlier, killed run left in this directory."""
+        for entry in os.listdir(self.fd):
+            if TEMP_MARK in entry and entry.startswith("."):
+                st = self.stat(entry)
+                if st is not None and not stat.S_ISDIR(st.st_mode):
+                    os.unlink(entry, dir_fd=self.fd)
+
+
+class Tree:
+    """A jail root, opened once; every path given is absolute inside the jail."""
+
+    def __init__(self, root: str, create: bool = True) -> None:
+        if not os.path.isabs(root) or os.path.normpath(root) != root or root == "/":
+            raise TreeError(f"{root!r}: not a usable jail root")
+        if create:
+            os.makedirs(root, mode=0o755, exist_ok=True)
+        try:
+            self.fd = os.open(root, _DIR_FLAGS)
+        except OSError as exc:
+            raise TreeError(f"{root}: cannot open the jail root: {exc.strerror}") from exc
+        self.root = root
+        self.mnt = mount_id(self.fd)
+        self.dev = os.fstat(self.fd).st_dev
+        self.swept: set[str] = set()
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+    def __enter__(self) -> Tree:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def host_path(self, path: str) -> str:
+        return self.root + path
+
+    def _same_mount(self, fd: int, path: str) -> None:
+        if mount_id(fd) != self.mnt or os.fstat(fd).st_dev != self.dev:
+            raise TreeError(f"{self.host_path(path)}: is a mount point; jailmgr never works through a mount")
+
+    @contextlib.contextmanager
+    def _parent(self, path: str, create: bool) -> Iterator[tuple[_Dir, str] | None]:
+        """Open the directory holding `path`, one component at a time, never following a symlink."""
+        parts = [p for p in path.split("/") if p]
+        if not parts or any(p in (".", "..") for p in parts):
+            raise TreeError(f"{path!r}: not a normalized path inside the jail")
+        fd = os.dup(self.fd)
+        walked = ""
+        try:
+            for part in parts[:-1]:
+                walked += "/" + part
+                try:
+                    nfd = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                except FileNotFoundError:
+                    if not create:
+                        yield None
+                        return
+                    os.mkdir(part, 0o755, dir_fd=fd)
+                    nfd = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                except OSError as exc:
+                    if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
+                        raise
+                    if not create:
+                        yield None
+                        return
+                    # Not a directory (a symlink, a file): replace the entry itself.
+                    _Dir(fd, self.host_path(walked)).remove(part)
+                    os.mkdir(part, 0o755, dir_fd=fd)
+                    nfd = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                os.close(fd)
+                fd = nfd
+                self._same_mount(fd, walked)
+            parent = _Dir(fd, self.host_path(walked or "/"))
+            if create and walked not in self.swept:
+                parent.sweep_temps()
+                self.swept.add(walked)
+            yield parent, parts[-1]
+        finally:
+            os.close(fd)
+
+    def ensure_dir(self, path: str, mode: int, uid: int, gid: int) -> bool:
+        """Make `path` a directory with this mode and owner; True when anything changed."""
+        with self._parent(path, create=True) as found:
+            assert found is not None
+            parent, name = found
+            st = parent.stat(name)
+            changed = False
+            if st is not None and not stat.S_ISDIR(st.st_mode):
+                os.unlink(name, dir_fd=parent.fd)
+                st = None
+            if st is None:
+                os.mkdir(name, 0o700, dir_fd=parent.fd)
+                changed = True
+            fd = os.open(name, _DIR_FLAGS, dir_fd=parent.fd)
+            try:
+                self._same_mount(fd, path)
+                st = os.fstat(fd)
+                if (st.st_uid, st.st_gid) != (uid, gid):
+                    os.fchown(fd, uid, gid)
+                    changed = True
+                if stat.S_IMODE(st.st_mode) != mode or changed:
+                    os.fchmod(fd, mode)
+                    changed = True
+            finally:
+                os.close(fd)
+            return changed
+
+    def ensure_file(self, path: str, data: bytes, mode: int, uid: int, gid: int) -> bool:
+        """Make `path` a regular file holding exactly `data`; True when it was (re)written."""
+        with self._parent(path, create=True) as found:
+            assert found is not None
+            parent, name = found
+            if parent.file_matches(name, data, mode, uid, gid):
+                return False
+            parent.replace_file(name, data, mode, uid, gid)
+            return True
+
+    def matches(self, path: str, kind: str, data: bytes, mode: int, uid: int, gid: int) -> bool:
+        """Read-only check that `path` is what it should be (for plan and drift)."""
+        with self._parent(path, create=False) as found:
+            if found is None:
+                return False
+            parent, name = found
+            if kind != "dir":
+                return parent.file_matches(name, data, mode, uid, gid)
+            st = parent.stat(name)
+            return (st is not None and stat.S_ISDIR(st.st_mode)
+                    and (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (mode, uid, gid))
+
+    def remove(self, path: str) -> list[str]:
+        """Remove one path (recursively), never through a symlink or a mount; returns what was left."""
+        with self._parent(path, create=False) as found:
+            if found is None:
+                return []
+            parent, name = found
+            return parent.remove(name)
+
+    def remove_all(self) -> list[str]:
+        """Empty the tree; the caller removes the root directory itself."""
+        top = _Dir(self.fd, self.root)
+        left = []
+        for entry in os.listdir(self.fd):
+            left += top.remove(entry)
+        return left
+
+
+def remove_root(root: str) -> list[str]:
+    """Remove a jail root and everything in it that is safe to remove; returns what was left."""
+    try:
+        tree = Tree(root, create=False)
+    except TreeError:
+        return [] if not os.path.lexists(root) else [f"{root}: not a directory; left in place"]
+    with tree:
+        left = tree.remove_all()
+    if not left:
+        os.rmdir(root)
+    return left

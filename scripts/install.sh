@@ -1,0 +1,14 @@
+#!/bin/bash
+# Install this checkout into a root filesystem (default /), laid out as the
+# .deb lays it out: the package, the command, templates and example jails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DEST="${1:-/}"
+PKG="$DEST/usr/lib/python3/dist-packages/jailmgr"
+rm -rf "$PKG"
+install -d "$PKG" "$DEST/usr/sbin" "$DEST/usr/share/jailmgr/templates" "$DEST/etc/jailmgr/jails.d" \
+    "$DEST/usr/share/doc/jailmgr/examples"
+install -m 0644 jailmgr/*.py "$PKG/"
+install -m 0644 templates/* "$DEST/usr/share/jailmgr/templates/"
+install -m 0644 jails.d/*.yaml "$DEST/usr/share/doc/jailmgr/examples/"
+install -m 0755 packaging/jailmgr.sh "$DEST/usr/sbin/jailmgr"
