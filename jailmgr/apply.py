@@ -10,6 +10,7 @@ finished by the next one.
 
 from __future__ import annotations
 
+import contextlib
 import grp
 import os
 import pwd
@@ -157,29 +158,28 @@ def apply(paths: list[str], say: Say, warn: Say, check: bool = False, prune: boo
 
 
 def destroy_one(name: str, say: Say) -> list[str]:
-    """Stop, disable and remove one jail's unit, tree and record; returns what was left in place."""
+    """Stop, disable and remove one jail's unit, tree and record; returns what was left in place.
+
+    The service is stopped first, so its mounts are gone before the tree is
+    removed; removal never follows a symlink and never enters a mount point
+    (tree.remove_root), so data in bound host directories survives.
+    """
     recorded = recorded_state(name, say)
-    if recorded is None and not state.managed().count(name):
-        unit = f"jail-{name}.service"
-        if not os.path.exists(os.path.join(state.unit_dir(), unit)):
-            raise JailError(f"no jail named {name!r} is managed here", hint="`jailmgr list` shows them")
     unit = recorded.unit if recorded else f"jail-{name}.service"
+    path = os.path.join(state.unit_dir(), unit)
+    if recorded is None and name not in state.managed() and not os.path.exists(path):
+        raise JailError(f"no jail named {name!r} is managed here", hint="`jailmgr list` shows them")
     systemd.stop(unit)
     if systemd.is_enabled(unit):
         systemd.disable(unit)
-    path = os.path.join(state.unit_dir(), unit)
     if os.path.exists(path):
         os.unlink(path)
         systemd.daemon_reload()
     systemd.systemctl("reset-failed", unit, check=False)
     left = remove_root(recorded.root) if recorded else []
-    if recorded:
-        parent = os.path.dirname(recorded.root)
-        if parent == f"/var/lib/jailmgr/jails/{name}" and not left:
-            try:
-                os.rmdir(parent)
-            except OSError:
-                pass
+    if recorded and not left and os.path.dirname(recorded.root) == f"/var/lib/jailmgr/jails/{name}":
+        with contextlib.suppress(OSError):  # our own per-jail directory; kept if anything else is in it
+            os.rmdir(os.path.dirname(recorded.root))
     for item in left:
         say(f"{name}: left in place: {item}")
     if not left:
