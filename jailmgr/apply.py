@@ -90,7 +90,7 @@ def _new_state(item: Rendered, pending: bool) -> state.JailState:
         host_dirs=[path for path, _, _ in item.contents.host_dirs], pending_restart=pending)
 
 
-def converge(item: Rendered, plan: JailPlan, say: Say) -> tuple[bool, list[str]]:
+def converge(item: Rendered, plan: JailPlan, say: Say, detail: Say) -> tuple[bool, list[str]]:
     """Build one jail's tree and unit; returns whether the unit file changed, and what was left."""
     recorded = recorded_state(item.name, say)
     if not plan.changes:
@@ -106,7 +106,13 @@ def converge(item: Rendered, plan: JailPlan, say: Say) -> tuple[bool, list[str]]
     if unit_changed:
         write_file_atomic(unit_path(item), item.unit_text.encode(), 0o644)
     for change in plan.changes:
-        say(f"{item.name}: {change.describe().strip()}")
+        detail(f"{item.name}: {change.describe().strip()}")
+    counts: dict[str, int] = {}
+    for change in plan.changes:
+        counts[change.op] = counts.get(change.op, 0) + 1
+    summary = ", ".join(f"{n} {dict(zip('+~-', ('created', 'changed', 'removed'), strict=True))[op]}"
+                        for op, n in sorted(counts.items()))
+    say(f"{item.name}: {summary}" + (" (unit rewritten)" if unit_changed else ""))
     return unit_changed, left
 
 
@@ -128,7 +134,8 @@ def start_or_restart(item: Rendered, plan: JailPlan, say: Say) -> bool:
     return False
 
 
-def apply(paths: list[str], say: Say, warn: Say, check: bool = False, prune: bool = False) -> list[Outcome]:
+def apply(paths: list[str], say: Say, warn: Say, check: bool = False, prune: bool = False,
+          detail: Say | None = None) -> list[Outcome]:
     rendered = prepare(paths)
     with state.locked():
         plans = plan_all(rendered, warn)
@@ -137,7 +144,7 @@ def apply(paths: list[str], say: Say, warn: Say, check: bool = False, prune: boo
             return outcomes
         reload_needed = False
         for item, outcome in zip(rendered, outcomes, strict=True):
-            changed_unit, outcome.left = converge(item, outcome.plan, say)
+            changed_unit, outcome.left = converge(item, outcome.plan, say, detail or say)
             reload_needed |= changed_unit
         if reload_needed:
             systemd.daemon_reload()

@@ -59,7 +59,8 @@ def cmd_apply(args: argparse.Namespace, out: Output) -> int:
     from .apply import apply
 
     _setup(args, out)
-    outcomes = apply(_paths(args), say=out.line, warn=out.warn, check=args.check, prune=args.prune)
+    outcomes = apply(_paths(args), say=out.line, warn=out.warn, check=args.check, prune=args.prune,
+                     detail=out.line if args.verbose else lambda _: None)
     changed = _show_plans([o.plan for o in outcomes], out) if args.check else any(
         o.plan.restart_needed or o.restarted for o in outcomes)
     for outcome in outcomes:

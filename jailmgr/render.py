@@ -8,7 +8,7 @@ from . import elf
 from .contents import Contents, build_contents
 from .problems import Problem
 from .spec import Loaded
-from .unit import render_unit
+from .unit import has_proc, render_unit
 from .unitsyntax import UnitValueError
 
 
@@ -28,7 +28,9 @@ def not_in_force(loaded: Loaded) -> list[str]:
     """What the jail asks for that this version can't give yet: said, never faked."""
     ns = loaded.jail.namespaces
     missing = [n for n in ("pid", "cgroup") if getattr(ns, n)]
-    if ns.uts and loaded.jail.hostname:
+    if ns.uts and not has_proc(loaded.jail):
+        missing.append("uts (needs a {type: proc} mount without the launcher)")
+    elif ns.uts and loaded.jail.hostname:
         missing.append("uts hostname")
     if not missing:
         return []

@@ -26,12 +26,18 @@ def _size(value: int | str) -> str:
     return str(value)
 
 
+def has_proc(jail: Jail) -> bool:
+    return any(m.type == "proc" for m in jail.mounts)
+
+
 def _namespaces(jail: Jail) -> list[str]:
     ns = jail.namespaces
     lines = []
     if ns.ipc:
         lines.append("PrivateIPC=yes")
-    if ns.uts:
+    if ns.uts and has_proc(jail):
+        # ProtectHostname= also remounts /proc/sys/kernel/{hostname,domainname}
+        # read-only, and the service fails at NAMESPACE when the jail has no /proc.
         lines.append("ProtectHostname=yes")
     if ns.net == "none":
         lines.append("PrivateNetwork=yes")
