@@ -192,7 +192,7 @@ def ftp_session(port: int = 2121, upload: bytes = b"") -> list[str]:
     seen.append(ftp.login())
     seen.append(f"LIST / -> {ftp.nlst()}")
     seen.append(f"LIST /pub -> {ftp.nlst('pub')}")
-    for name in ftp.nlst("pub") + ["welcome.txt"]:
+    for name in [*ftp.nlst("pub"), "welcome.txt"]:
         buf = io.BytesIO()
         ftp.retrbinary(f"RETR {name}", buf.write)
         seen.append(f"RETR {name} -> {buf.getvalue()!r}")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-import testbed  # noqa: E402
+import testbed
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -64,7 +64,7 @@ def test_apply_builds_the_tree_and_starts_the_service(bed: Testbed) -> None:
     # says "/"; the directory behind it is the jail root (same device and inode).
     same = bed.run(["stat", "-L", "-c", "%d:%i", f"/proc/{pid}/root/", ROOT]).stdout.split()
     assert same[0] == same[1]
-    assert not bed.run(["test", "-e", f"/proc/{pid}/root/etc/hostname"], check=False).returncode == 0
+    assert bed.run(["test", "-e", f"/proc/{pid}/root/etc/hostname"], check=False).returncode != 0
     assert bed.path(f"{ROOT}/etc/vsftpd.conf").exists()
     status = json.loads(jailmgr(bed, "--json", "status", "ftp").stdout)
     assert status["jails"][0]["active"] == "active" and status["jails"][0]["main_pid"] == pid
