@@ -153,13 +153,21 @@ def build_parser(commands: dict[str, Callable[..., int]]) -> argparse.ArgumentPa
     return parser
 
 
+def _lazy(name: str) -> Callable[[argparse.Namespace, Output], int]:
+    """A command whose module is imported only when it runs (validate stays cheap)."""
+
+    def call(args: argparse.Namespace, out: Output) -> int:
+        from . import cli_ops
+
+        return cli_ops.COMMANDS[name](args, out)
+
+    return call
+
+
 def commands() -> dict[str, Callable[..., int]]:
     table: dict[str, Callable[..., int]] = {"validate": cmd_validate, "render": cmd_render, "schema": cmd_schema}
-    try:
-        from . import cli_ops
-    except ImportError:  # pragma: no cover
-        return table
-    table.update(cli_ops.COMMANDS)
+    for name in ("plan", "apply", "destroy", "list", "status"):
+        table[name] = _lazy(name)
     return table
 
 
