@@ -13,7 +13,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from jailmgr import elf  # noqa: E402
+from jailmgr import elf
 
 BINARIES = [b for b in ("/usr/bin/ls", "/usr/bin/python3", "/usr/bin/ssh", "/usr/bin/git", "/usr/sbin/vsftpd")
             if os.path.exists(b)]

@@ -3,6 +3,8 @@
 # scratch directory and runs dpkg-buildpackage there; the .deb lands in dist/.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# Debian's own toolchain and python3, whatever else is first on PATH.
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 mkdir "$work/jailmgr-0.1.0"
