@@ -17,7 +17,7 @@ import pwd
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import state, systemd
+from . import journal, state, systemd
 from .plan import JailPlan, ids, owner_ids, plan_jail, read_unit, record, sha256, unit_path
 from .problems import InvalidJails, JailError
 from .render import Rendered, render_all
@@ -152,8 +152,11 @@ def apply(paths: list[str], say: Say, warn: Say, check: bool = False, prune: boo
             try:
                 outcome.restarted = start_or_restart(item, outcome.plan, say)
             except JailError as exc:
-                raise JailError(f"{item.name}: {exc}", hint=f"see `jailmgr status {item.name}` and "
-                                f"`journalctl -u {item.loaded.jail.unit_name}`") from exc
+                recent = journal.last_lines(item.loaded.jail.unit_name)
+                shown = "".join(f"\n  {line}" for line in recent)
+                raise JailError(f"{item.name}: {item.loaded.jail.unit_name} did not start: {exc}{shown}",
+                                hint=f"`jailmgr logs {item.name}` shows its journal; the tree and unit "
+                                "are in place, so fix the jail file and apply again") from exc
             state.save(_new_state(item, pending=False))
         if prune:
             defined = {item.name for item in rendered}

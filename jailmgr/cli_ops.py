@@ -118,6 +118,25 @@ def cmd_status(args: argparse.Namespace, out: Output) -> int:
     return code
 
 
+def cmd_logs(args: argparse.Namespace, out: Output) -> int:
+    from . import journal
+
+    _setup(args, out)
+    unit = f"jail-{args.name}.service"
+    if args.follow:
+        for entry in journal.follow(unit, args.lines):
+            print(journal.format_entry(entry), flush=True)
+        return EXIT_OK
+    entries = journal.tail(unit, args.lines)
+    for entry in entries:
+        out.line(journal.format_entry(entry))
+    out.doc["entries"] = [{"time": str(e.get("__REALTIME_TIMESTAMP", "")), "pid": e.get("_PID"),
+                           "identifier": e.get("SYSLOG_IDENTIFIER"), "message": e.get("MESSAGE")}
+                          for e in entries]
+    return EXIT_OK
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Output], int]] = {
     "plan": cmd_plan, "apply": cmd_apply, "destroy": cmd_destroy, "list": cmd_list, "status": cmd_status,
+    "logs": cmd_logs,
 }

@@ -157,9 +157,11 @@ def _libraries(loaded: Loaded, contents: Contents, resolver: elf.Resolver, probl
         for path in [binary, *libs]:
             if path in contents.entries:
                 continue
-            mode = 0o755 if path == binary else 0o644
             what = "binary" if path == binary else "library"
             if copy:
+                # The host file's permission bits (set-id dropped): the ELF
+                # interpreter, like the binary, must be executable to be loaded.
+                mode = os.stat(path).st_mode & 0o755
                 with open(path, "rb") as f:
                     data = f.read()
                 contents.add(Entry(path, "file", mode, "root", "root", f"host {what} {path} (copied)", data))

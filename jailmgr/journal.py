@@ -1,0 +1,72 @@
+"""Read a jail's journal with python-systemd's journal API (never by running journalctl)."""
+
+from __future__ import annotations
+
+import select
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any
+
+from .problems import JailError
+
+
+def _reader(unit: str) -> Any:
+    try:
+        from systemd import journal
+    except ImportError as exc:
+        raise JailError("python3-systemd is not installed", hint="apt install python3-systemd") from exc
+    reader = journal.Reader()
+    # The service's own lines, and systemd's lines about the unit (start, exit status).
+    reader.add_match(_SYSTEMD_UNIT=unit)
+    reader.add_disjunction()
+    reader.add_match(UNIT=unit)
+    return reader
+
+
+def format_entry(entry: dict[str, Any]) -> str:
+    when = entry.get("__REALTIME_TIMESTAMP")
+    stamp = when.strftime("%b %d %H:%M:%S") if isinstance(when, datetime) else "-"
+    ident = entry.get("SYSLOG_IDENTIFIER") or entry.get("_COMM") or "?"
+    pid = entry.get("_PID")
+    who = f"{ident}[{pid}]" if pid else str(ident)
+    message = entry.get("MESSAGE", "")
+    if isinstance(message, bytes):
+        message = message.decode("utf-8", "replace")
+    return f"{stamp} {who}: {message}"
+
+
+def tail(unit: str, lines: int) -> list[dict[str, Any]]:
+    reader = _reader(unit)
+    reader.seek_tail()
+    entries = []
+    for _ in range(lines):
+        entry = reader.get_previous()
+        if not entry:
+            break
+        entries.append(entry)
+    return list(reversed(entries))
+
+
+def follow(unit: str, lines: int, stop: Callable[[], bool] = lambda: False) -> Iterator[dict[str, Any]]:
+    """The last `lines` entries, then new ones as they arrive, until stop() says so."""
+    yield from tail(unit, lines)
+    reader = _reader(unit)
+    reader.seek_tail()
+    reader.get_previous()
+    poll = select.poll()
+    poll.register(reader.fileno(), reader.get_events())
+    while not stop():
+        if poll.poll(500) and reader.process() != 0:
+            while True:
+                entry = reader.get_next()
+                if not entry:
+                    break
+                yield entry
+
+
+def last_lines(unit: str, lines: int = 8) -> list[str]:
+    """For error messages: never fails, an empty list when the journal can't be read."""
+    try:
+        return [format_entry(e) for e in tail(unit, lines)]
+    except Exception:  # a failing journal must not hide the error being reported
+        return []

@@ -1,0 +1,66 @@
+"""libraries: copy, writable dirs and the read-only tree, on a real systemd."""
+
+from __future__ import annotations
+
+import time
+
+from testbed import Testbed
+
+PROBE = """\
+name: probe
+restart: "no"
+enable: false
+exec: [/usr/bin/dash, -c, "echo start; touch /data/ok && echo data-writable; touch /etc/bad 2>/dev/null || echo etc-readonly; ls /dev | tr '\\\\n' ' '; echo; echo done"]
+tree:
+  binaries: [/usr/bin/dash, /usr/bin/touch, /usr/bin/ls, /usr/bin/tr]
+  libraries: copy
+  dirs: [{path: /data, mode: "0755", writable: true}]
+  devices: [null, urandom]
+"""
+
+
+def journal(bed: Testbed, unit: str) -> list[str]:
+    for _ in range(50):
+        lines = bed.run(["journalctl", "-u", unit, "-o", "cat", "--no-pager"]).stdout.splitlines()
+        if "done" in lines:
+            return lines
+        time.sleep(0.1)
+    return lines
+
+
+def test_copy_mode_writable_dir_and_read_only_tree(bed: Testbed) -> None:
+    bed.path("/srv/probe.yaml").write_text(PROBE)
+    bed.run(["jailmgr", "apply", "/srv/probe.yaml"])
+    lines = journal(bed, "jail-probe.service")
+    assert "data-writable" in lines
+    assert "etc-readonly" in lines
+    # Only the declared device nodes; mqueue is the POSIX message queue mount
+    # that PrivateIPC= puts under /dev (a directory, not a device).
+    listing = next(line for line in lines if "null" in line)
+    assert set(listing.split()) - {"mqueue"} == {"null", "urandom"}
+    root = bed.path("/var/lib/jailmgr/jails/probe/root")
+    # copy mode: the libraries are real files in the tree, not mount points
+    assert (root / "lib/x86_64-linux-gnu/libc.so.6").stat().st_size > 1_000_000
+    assert (root / "data/ok").exists() and not (root / "etc/bad").exists()
+    unit = bed.path("/etc/systemd/system/jail-probe.service").read_text()
+    assert "BindReadOnlyPaths=/usr/lib/x86_64-linux-gnu/libc.so.6" not in unit
+    bed.run(["jailmgr", "destroy", "probe"])
+    assert not root.exists()
+
+
+def test_logs_reads_the_journal_and_a_failed_start_shows_it(bed: Testbed) -> None:
+    bed.path("/srv/probe.yaml").write_text(PROBE)
+    bed.run(["jailmgr", "apply", "/srv/probe.yaml"])
+    journal(bed, "jail-probe.service")
+    logs = bed.run(["jailmgr", "logs", "probe", "-n", "20"]).stdout
+    assert "dash[" in logs and ": data-writable" in logs
+    bed.run(["jailmgr", "destroy", "probe"])
+    # A program that can't be executed: apply fails, and says why from the journal.
+    bed.path("/srv/broken.yaml").write_text(
+        "name: broken\nexec: [/bin/prog]\nenable: false\nrestart: \"no\"\n"
+        "tree: {files: [{path: /bin/prog, content: not a program, mode: \"0644\"}]}\n")
+    proc = bed.run(["jailmgr", "apply", "/srv/broken.yaml"], check=False)
+    assert proc.returncode == 1
+    assert "jail-broken.service did not start" in proc.stderr
+    assert "status=203/EXEC" in proc.stderr
+    bed.run(["jailmgr", "destroy", "broken"])

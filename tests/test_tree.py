@@ -1,0 +1,152 @@
+"""tree.py never follows a symlink, never writes through a link, never blocks, never enters a mount."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+from jailmgr.tree import TEMP_MARK, Tree, TreeError, remove_root, write_file_atomic
+
+UID, GID = os.getuid(), os.getgid()
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    r = tmp_path / "jail"
+    r.mkdir()
+    return r
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    o = tmp_path / "host"
+    o.mkdir()
+    (o / "secret").write_text("host secret\n")
+    return o
+
+
+def test_builds_dirs_and_files_with_modes(root: Path) -> None:
+    with Tree(str(root)) as tree:
+        assert tree.ensure_dir("/etc", 0o755, UID, GID)
+        assert tree.ensure_file("/etc/app/conf", b"x=1\n", 0o640, UID, GID)
+        assert not tree.ensure_file("/etc/app/conf", b"x=1\n", 0o640, UID, GID)  # idempotent
+        assert not tree.ensure_dir("/etc", 0o755, UID, GID)
+        assert tree.matches("/etc/app/conf", "file", b"x=1\n", 0o640, UID, GID)
+    assert (root / "etc/app/conf").read_bytes() == b"x=1\n"
+    assert stat.S_IMODE((root / "etc/app/conf").stat().st_mode) == 0o640
+
+
+def test_symlinked_parent_is_replaced_not_followed(root: Path, outside: Path) -> None:
+    (root / "etc").symlink_to(outside)
+    with Tree(str(root)) as tree:
+        assert not tree.matches("/etc/secret", "file", b"host secret\n", 0o644, UID, GID)
+        tree.ensure_file("/etc/passwd", b"root:x:0:0::/:/bin/sh\n", 0o644, UID, GID)
+    assert (root / "etc").is_dir() and not (root / "etc").is_symlink()
+    assert sorted(os.listdir(outside)) == ["secret"]
+    assert (outside / "secret").read_text() == "host secret\n"
+
+
+def test_symlink_at_the_target_is_replaced(root: Path, outside: Path) -> None:
+    (root / "passwd").symlink_to(outside / "secret")
+    with Tree(str(root)) as tree:
+        tree.ensure_file("/passwd", b"new\n", 0o644, UID, GID)
+    assert not (root / "passwd").is_symlink()
+    assert (outside / "secret").read_text() == "host secret\n"
+
+
+def test_hard_link_is_replaced_never_written_or_chmodded(root: Path, outside: Path) -> None:
+    os.link(outside / "secret", root / "conf")
+    os.chmod(outside / "secret", 0o600)
+    with Tree(str(root)) as tree:
+        assert not tree.matches("/conf", "file", b"host secret\n", 0o600, UID, GID)  # nlink 2: never trusted
+        tree.ensure_file("/conf", b"mine\n", 0o644, UID, GID)
+    assert (outside / "secret").read_text() == "host secret\n"
+    assert stat.S_IMODE((outside / "secret").stat().st_mode) == 0o600
+    assert (root / "conf").read_text() == "mine\n"
+
+
+def test_fifo_does_not_block(root: Path) -> None:
+    os.mkfifo(root / "conf")
+    done = threading.Event()
+
+    def work() -> None:
+        with Tree(str(root)) as tree:
+            tree.ensure_file("/conf", b"data\n", 0o644, UID, GID)
+        done.set()
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    thread.join(10)
+    assert done.is_set(), "ensure_file blocked on a FIFO"
+    assert (root / "conf").read_text() == "data\n"
+
+
+def test_directory_where_a_file_belongs_is_replaced(root: Path) -> None:
+    (root / "conf" / "sub").mkdir(parents=True)
+    with Tree(str(root)) as tree:
+        tree.ensure_file("/conf", b"data\n", 0o644, UID, GID)
+    assert (root / "conf").read_text() == "data\n"
+
+
+def test_leftover_temporaries_are_swept(root: Path) -> None:
+    (root / "etc").mkdir()
+    (root / "etc" / f".passwd{TEMP_MARK}deadbeef").write_text("half written")
+    with Tree(str(root)) as tree:
+        tree.ensure_file("/etc/passwd", b"x\n", 0o644, UID, GID)
+    assert os.listdir(root / "etc") == ["passwd"]
+
+
+def test_remove_does_not_follow_symlinks(root: Path, outside: Path) -> None:
+    (root / "a").mkdir()
+    (root / "a" / "link").symlink_to(outside)
+    (root / "b").symlink_to(outside / "secret")
+    assert remove_root(str(root)) == []
+    assert not root.exists()
+    assert (outside / "secret").read_text() == "host secret\n"
+
+
+def test_root_that_is_a_symlink_is_refused(tmp_path: Path, outside: Path) -> None:
+    (tmp_path / "jail").symlink_to(outside)
+    with pytest.raises(TreeError):
+        Tree(str(tmp_path / "jail"), create=False)
+    assert remove_root(str(tmp_path / "jail")) != []
+    assert (outside / "secret").exists()
+
+
+def test_bad_paths_are_refused(root: Path) -> None:
+    with Tree(str(root)) as tree:
+        for bad in ("/a/../b", "/", "/./a"):
+            with pytest.raises(TreeError):
+                tree.ensure_file(bad, b"", 0o644, UID, GID)
+
+
+def test_write_file_atomic_replaces_and_reports(tmp_path: Path) -> None:
+    target = tmp_path / "units" / "jail-x.service"
+    assert write_file_atomic(str(target), b"[Service]\n")
+    assert not write_file_atomic(str(target), b"[Service]\n")
+    assert write_file_atomic(str(target), b"[Service]\nType=exec\n")
+    assert os.listdir(target.parent) == ["jail-x.service"]
+
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="bind mounts need root")
+
+
+@needs_root
+def test_mount_under_the_root_is_never_entered(root: Path, outside: Path) -> None:
+    (root / "srv" / "data").mkdir(parents=True)
+    subprocess.run(["mount", "--bind", str(outside), str(root / "srv" / "data")], check=True)
+    try:
+        with Tree(str(root)) as tree:
+            with pytest.raises(TreeError, match="mount point"):
+                tree.ensure_file("/srv/data/new", b"x", 0o644, UID, GID)
+        left = remove_root(str(root))
+        assert len(left) == 1 and "mount point" in left[0]
+        assert (outside / "secret").read_text() == "host secret\n"
+    finally:
+        subprocess.run(["umount", str(root / "srv" / "data")], check=True)
+    assert remove_root(str(root)) == []
