@@ -141,9 +141,8 @@ def test_mount_under_the_root_is_never_entered(root: Path, outside: Path) -> Non
     (root / "srv" / "data").mkdir(parents=True)
     subprocess.run(["mount", "--bind", str(outside), str(root / "srv" / "data")], check=True)
     try:
-        with Tree(str(root)) as tree:
-            with pytest.raises(TreeError, match="mount point"):
-                tree.ensure_file("/srv/data/new", b"x", 0o644, UID, GID)
+        with Tree(str(root)) as tree, pytest.raises(TreeError, match="mount point"):
+            tree.ensure_file("/srv/data/new", b"x", 0o644, UID, GID)
         left = remove_root(str(root))
         assert len(left) == 1 and "mount point" in left[0]
         assert (outside / "secret").read_text() == "host secret\n"

@@ -10,7 +10,13 @@ PROBE = """\
 name: probe
 restart: "no"
 enable: false
-exec: [/usr/bin/dash, -c, "echo start; touch /data/ok && echo data-writable; touch /etc/bad 2>/dev/null || echo etc-readonly; ls /dev | tr '\\\\n' ' '; echo; echo done"]
+exec:
+  - /usr/bin/dash
+  - -c
+  - >-
+    echo start; touch /data/ok && echo data-writable;
+    touch /etc/bad 2>/dev/null || echo etc-readonly;
+    ls /dev | tr '\\n' ' '; echo; echo done
 tree:
   binaries: [/usr/bin/dash, /usr/bin/touch, /usr/bin/ls, /usr/bin/tr]
   libraries: copy
