@@ -18,7 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import journal, state, systemd
-from .plan import JailPlan, ids, owner_ids, plan_jail, read_unit, record, sha256, unit_path
+from .contents import ids
+from .plan import JailPlan, owner_ids, plan_jail, read_unit, record, sha256, unit_path
 from .problems import InvalidJails, JailError
 from .render import Rendered, render_all
 from .spec import load_or_raise
@@ -87,7 +88,8 @@ def _new_state(item: Rendered, pending: bool) -> state.JailState:
         name=jail.name, source=str(item.loaded.source.resolve()), root=jail.root_dir, unit=jail.unit_name,
         unit_sha256=sha256(item.unit_text),
         entries={path: record(entry) for path, entry in item.contents.entries.items()},
-        host_dirs=[path for path, _, _ in item.contents.host_dirs], pending_restart=pending)
+        host_dirs=[path for path, _, _ in item.contents.host_dirs], pending_restart=pending,
+        launcher=jail.uses_launcher)
 
 
 def converge(item: Rendered, plan: JailPlan, say: Say, detail: Say) -> tuple[bool, list[str]]:
@@ -126,12 +128,15 @@ def start_or_restart(item: Rendered, plan: JailPlan, say: Say) -> bool:
     if plan.restart_needed:
         say(f"{jail.name}: restarting {unit}" if systemd.is_active(unit) else f"{jail.name}: starting {unit}")
         systemd.restart(unit)
-        return True
-    if not systemd.is_active(unit):
+    elif not systemd.is_active(unit):
         say(f"{jail.name}: starting {unit} (it was not running)")
         systemd.start(unit)
-        return True
-    return False
+    else:
+        return False
+    failure = systemd.settled_failure(unit)
+    if failure:
+        raise JailError(f"it exited at once: {failure}")
+    return True
 
 
 def apply(paths: list[str], say: Say, warn: Say, check: bool = False, prune: bool = False,

@@ -147,6 +147,7 @@ def build_parser(commands: dict[str, Callable[..., int]]) -> argparse.ArgumentPa
     logs.add_argument("-f", "--follow", action="store_true")
     logs.add_argument("-n", "--lines", type=int, default=50)
     ex = add("exec", "run a command inside a running jail")
+    ex.add_argument("--user", help="run as this user (name or uid) instead of the program's")
     ex.add_argument("name", metavar="NAME")
     ex.add_argument("argv", nargs=argparse.REMAINDER, metavar="CMD")
     add("check", "audit jails").add_argument("names", nargs="*", metavar="NAME")
@@ -166,7 +167,7 @@ def _lazy(name: str) -> Callable[[argparse.Namespace, Output], int]:
 
 def commands() -> dict[str, Callable[..., int]]:
     table: dict[str, Callable[..., int]] = {"validate": cmd_validate, "render": cmd_render, "schema": cmd_schema}
-    for name in ("plan", "apply", "destroy", "list", "status", "logs"):
+    for name in ("plan", "apply", "destroy", "list", "status", "logs", "exec"):
         table[name] = _lazy(name)
     return table
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable
 
 from . import run, state, systemd
 from .cli import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, Output, require_root
+from .model import SETPRIV as SETPRIV_IN_JAIL
 
 
 def _paths(args: argparse.Namespace) -> list[str]:
@@ -92,6 +94,45 @@ def cmd_list(args: argparse.Namespace, out: Output) -> int:
     return EXIT_OK
 
 
+def _status_doc(name: str, recorded: state.JailState, out: Output) -> dict[str, object]:
+    from . import observe
+
+    props = systemd.show(recorded.unit, "ActiveState", "SubState", "MainPID", "Result", "UnitFileState",
+                         "MemoryCurrent", "MemoryMax", "MemoryHigh", "TasksCurrent", "TasksMax",
+                         "CPUQuotaPerSecUSec", "IOWeight", "LimitNOFILE", "ExecMainStartTimestamp")
+    main_pid = int(props.get("MainPID", "0") or 0)
+    launched = recorded.launcher
+    seen = observe.observe(main_pid, launched)
+    limits = {k: props.get(k, "") for k in ("MemoryMax", "MemoryHigh", "TasksMax", "CPUQuotaPerSecUSec",
+                                            "IOWeight", "LimitNOFILE")}
+    usage = {k: props.get(k, "") for k in ("MemoryCurrent", "TasksCurrent")}
+    return {"name": name, "unit": recorded.unit, "root": recorded.root,
+            "active": props.get("ActiveState", ""), "sub": props.get("SubState", ""),
+            "main_pid": main_pid, "program_pid": seen.program_pid, "result": props.get("Result", ""),
+            "enabled": props.get("UnitFileState", ""), "launcher": launched,
+            "namespaces": [ns.__dict__ for ns in seen.namespaces],
+            "confinement": seen.confinement, "limits": limits, "usage": usage,
+            "drift": _drift(name, out)}
+
+
+def _drift(name: str, out: Output) -> list[str]:
+    """What differs between the jail file (as recorded) and the tree and unit on disk."""
+    from .apply import plan_all, prepare
+
+    try:
+        recorded = state.load(name)
+    except state.StateProblem as exc:
+        return [str(exc)]
+    if recorded is None or not recorded.source:
+        return []
+    try:
+        rendered = prepare([recorded.source])
+    except Exception as exc:  # the jail file moved or broke: that is drift too, said plainly
+        return [f"cannot render {recorded.source}: {exc}"]
+    plans = plan_all(rendered, out.warn)
+    return [c.describe().strip() for plan in plans for c in plan.changes]
+
+
 def cmd_status(args: argparse.Namespace, out: Output) -> int:
     _setup(args, out)
     names = args.names or state.managed()
@@ -106,14 +147,22 @@ def cmd_status(args: argparse.Namespace, out: Output) -> int:
             out.warn(f"{name}: not managed by jailmgr")
             code = EXIT_ERROR
             continue
-        props = systemd.show(recorded.unit, "ActiveState", "SubState", "MainPID", "Result", "UnitFileState")
-        doc = {"name": name, "unit": recorded.unit, "root": recorded.root,
-               "active": props.get("ActiveState", ""), "sub": props.get("SubState", ""),
-               "main_pid": int(props.get("MainPID", "0") or 0), "result": props.get("Result", ""),
-               "enabled": props.get("UnitFileState", "")}
+        doc = _status_doc(name, recorded, out)
         docs.append(doc)
         out.line(f"{name}: {doc['active']} ({doc['sub']}), main PID {doc['main_pid']}, "
-                 f"root {doc['root']}, unit {doc['unit']} ({doc['enabled']})")
+                 f"program PID {doc['program_pid']}, root {doc['root']}, unit {doc['unit']} ({doc['enabled']})")
+        if doc["namespaces"]:
+            out.line(f"  {'TYPE':7} {'NS':>11} {'NPROCS':>6} {'PID':>7} {'SHARED':6} COMMAND")
+            for ns in doc["namespaces"]:  # type: ignore[union-attr]
+                shared = "host" if ns["shared_with_host"] else "own"
+                out.line(f"  {ns['type']:7} {ns['inode']:>11} {ns['nprocs']:>6} {ns['pid']:>7} {shared:6} "
+                         f"{ns['command']}")
+        if doc["confinement"]:
+            out.line("  " + ", ".join(f"{k} {v}" for k, v in doc["confinement"].items()))  # type: ignore[union-attr]
+        out.line("  limits: " + ", ".join(f"{k}={v}" for k, v in doc["limits"].items()) +  # type: ignore[union-attr]
+                 "; usage: " + ", ".join(f"{k}={v}" for k, v in doc["usage"].items()))  # type: ignore[union-attr]
+        for line in doc["drift"]:  # type: ignore[union-attr]
+            out.line(f"  drift: {line}")
     out.doc["jails"] = docs
     return code
 
@@ -136,7 +185,44 @@ def cmd_logs(args: argparse.Namespace, out: Output) -> int:
     return EXIT_OK
 
 
+def cmd_exec(args: argparse.Namespace, out: Output) -> int:
+    """Run a command in the running jail: its namespaces, root, cwd, environment, user, capabilities."""
+    from . import observe
+    from .problems import JailError
+
+    _setup(args, out)
+    argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+    if not argv:
+        raise JailError("exec needs a command: jailmgr exec NAME -- CMD [ARGS...]")
+    recorded = state.load(args.name)
+    if recorded is None:
+        raise JailError(f"no jail named {args.name!r} is managed here")
+    main_pid = int(systemd.show(recorded.unit, "MainPID").get("MainPID", "0") or 0)
+    target = observe.program_pid(main_pid, recorded.launcher) if main_pid else 0
+    if not target:
+        raise JailError(f"{args.name} is not running", hint=f"jailmgr status {args.name}")
+    flags = [f"--{long}" for ns, long in (("mnt", "mount"), ("uts", "uts"), ("ipc", "ipc"), ("net", "net"),
+                                           ("pid", "pid"), ("cgroup", "cgroup"), ("user", "user"))
+             if observe.ns_inode(target, ns) != observe.ns_inode(os.getpid(), ns)]
+    uid, gid = observe.ids_of(target)
+    if args.user:
+        import pwd
+
+        entry = pwd.getpwnam(args.user) if not args.user.isdigit() else pwd.getpwuid(int(args.user))
+        uid, gid = entry.pw_uid, entry.pw_gid
+    caps = observe.decode_caps(observe.status_fields(target, ("CapBnd",)).get("CapBnd", "0"))
+    command = ["/usr/bin/nsenter", f"--target={target}", *flags, f"--root=/proc/{target}/root",
+               f"--wd=/proc/{target}/cwd", "--"]
+    # Inside: the program's user and bounding set, and no_new_privs, never root's full set.
+    command += [SETPRIV_IN_JAIL, f"--reuid={uid}", f"--regid={gid}", "--clear-groups",
+                "--bounding-set=" + ",".join(["-all", *[f"+{c}" for c in caps]]), "--inh-caps=-all",
+                "--no-new-privs", "--", *argv]
+    env = dict(item.split("=", 1) for item in observe.environ(target) if "=" in item)
+    env.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+    os.execve(command[0], command, env)  # the exit status is CMD's
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Output], int]] = {
     "plan": cmd_plan, "apply": cmd_apply, "destroy": cmd_destroy, "list": cmd_list, "status": cmd_status,
-    "logs": cmd_logs,
+    "logs": cmd_logs, "exec": cmd_exec,
 }

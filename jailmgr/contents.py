@@ -13,7 +13,7 @@ import posixpath
 from dataclasses import dataclass, field
 
 from . import elf
-from .model import Jail
+from .model import SETPRIV, Jail
 from .problems import Problem
 from .spec import Loaded
 
@@ -145,8 +145,11 @@ def _file_data(loaded: Loaded, index: int, problems: list[Problem]) -> tuple[byt
 def _libraries(loaded: Loaded, contents: Contents, resolver: elf.Resolver, problems: list[Problem]) -> None:
     jail = loaded.jail
     copy = jail.tree.libraries == "copy"
-    for i, binary in enumerate(jail.tree.binaries):
-        key = f"tree.binaries[{i}]"
+    wanted = [(f"tree.binaries[{i}]", binary) for i, binary in enumerate(jail.tree.binaries)]
+    # setpriv sets the user and the exact bounding set under the launcher, and
+    # confines what `jailmgr exec` runs in every jail.
+    wanted.append(("tree.binaries", SETPRIV))
+    for key, binary in wanted:
         try:
             libs, missing = resolver.closure(binary)
         except (OSError, elf.ElfError) as exc:
@@ -214,3 +217,25 @@ def describe(contents: Contents) -> list[str]:
     lines += [f"host-dir   {path} (created if missing, owner {owner})" for path, owner, _ in contents.host_dirs]
     return lines
 
+
+
+def ids(contents: Contents) -> tuple[dict[str, int], dict[str, int]]:
+    """User and group ids as the jail's own passwd and group files give them."""
+    users, groups = {"root": 0}, {"root": 0}
+    for line in contents.entries["/etc/passwd"].data.decode().splitlines():
+        fields = line.split(":")
+        if len(fields) >= 4:
+            users[fields[0]] = int(fields[2])
+    for line in contents.entries["/etc/group"].data.decode().splitlines():
+        fields = line.split(":")
+        if len(fields) >= 3:
+            groups[fields[0]] = int(fields[2])
+    return users, groups
+
+
+def primary_gid(contents: Contents, user: str) -> int:
+    for line in contents.entries["/etc/passwd"].data.decode().splitlines():
+        fields = line.split(":")
+        if len(fields) >= 4 and fields[0] == user:
+            return int(fields[3])
+    return 0

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from . import yamlsrc
-from .problems import Problem
+from .problems import Problem, parent_key
 from .yamlsrc import BOOL, FLOAT, INT, NULL, STR, Source
 
 
@@ -55,7 +55,7 @@ class Ctx:
                 return
         probe = key
         while probe and probe not in self.nodes:
-            probe = re.sub(r"(\.[^.\[]*|\[[0-9]+\])$", "", probe)
+            probe = parent_key(probe)
         self.fail(self.nodes.get(probe), key, message)
 
 

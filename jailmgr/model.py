@@ -122,6 +122,8 @@ class Namespaces:
     cgroup: bool = spec(Flag(), "Own cgroup namespace", True)
     user: bool = spec(Flag(), "Map root inside to an unprivileged range outside", False)
     net: str = spec(Choice("host", "none", "private"), "Network namespace", "host")
+    init: bool = spec(Flag(), "With pid: a minimal init is PID 1 and the program its child "
+                      "(false: the program itself is PID 1, for a shell or an init)", True)
 
 
 @dataclass(frozen=True)
@@ -181,3 +183,12 @@ class Jail:
     @property
     def uts_name(self) -> str:
         return self.hostname or self.name
+
+    @property
+    def uses_launcher(self) -> bool:
+        """pid, uts (a hostname) and cgroup namespaces need the launcher on systemd 252."""
+        ns = self.namespaces
+        return ns.pid or ns.uts or ns.cgroup
+
+
+SETPRIV = "/usr/bin/setpriv"  # bound into launcher jails: sets the user and the exact bounding set

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass, field
 
 from . import state
-from .contents import Contents, Entry
+from .contents import Entry, ids
 from .render import Rendered
 from .tree import Tree, TreeError
 
@@ -39,20 +39,6 @@ class JailPlan:
     @property
     def restart_needed(self) -> bool:
         return bool(self.changes) or self.pending_restart
-
-
-def ids(contents: Contents) -> tuple[dict[str, int], dict[str, int]]:
-    """User and group ids as the jail's own passwd and group files give them."""
-    users, groups = {"root": 0}, {"root": 0}
-    for line in contents.entries["/etc/passwd"].data.decode().splitlines():
-        fields = line.split(":")
-        if len(fields) >= 4:
-            users[fields[0]] = int(fields[2])
-    for line in contents.entries["/etc/group"].data.decode().splitlines():
-        fields = line.split(":")
-        if len(fields) >= 3:
-            groups[fields[0]] = int(fields[2])
-    return users, groups
 
 
 def owner_ids(entry: Entry, users: dict[str, int], groups: dict[str, int]) -> tuple[int, int]:

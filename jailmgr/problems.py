@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+_LAST_PART = re.compile(r"(\.[^.\[]*|\[[0-9]+\])$")
+
+
+def parent_key(key: str) -> str:
+    """`tree.files[0].path` -> `tree.files[0]` -> `tree.files` -> `tree` -> ``."""
+    shorter = _LAST_PART.sub("", key)
+    return "" if shorter == key else shorter
 
 
 @dataclass(frozen=True, order=True)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from . import elf
 from .contents import Contents, build_contents
+from .launcher import BWRAP
 from .problems import Problem
 from .spec import Loaded
 from .unit import has_proc, render_unit
@@ -25,21 +27,18 @@ class Rendered:
 
 
 def not_in_force(loaded: Loaded) -> list[str]:
-    """What the jail asks for that this version can't give yet: said, never faked."""
-    ns = loaded.jail.namespaces
-    missing = [n for n in ("pid", "cgroup") if getattr(ns, n)]
-    if ns.uts and not has_proc(loaded.jail):
-        missing.append("uts (needs a {type: proc} mount without the launcher)")
-    elif ns.uts and loaded.jail.hostname:
-        missing.append("uts hostname")
-    if not missing:
-        return []
-    return [f"{loaded.jail.name}: namespaces {', '.join(missing)} are not in force yet "
-            "(systemd 252 has no directive for them; the launcher is not built yet)"]
+    """What the jail asks for that this version can't give: said, never faked."""
+    jail = loaded.jail
+    if not jail.uses_launcher and jail.namespaces.uts and not has_proc(jail):
+        return [f"{jail.name}: the uts namespace needs a {{type: proc}} mount without the launcher"]
+    return []
 
 
 def render(loaded: Loaded, resolver: elf.Resolver | None = None) -> tuple[Rendered | None, list[Problem]]:
     contents, problems = build_contents(loaded, resolver)
+    if loaded.jail.uses_launcher and not os.path.exists(BWRAP):
+        problems.append(loaded.problem("namespaces", f"pid, uts and cgroup namespaces need {BWRAP} "
+                                       "(apt install bubblewrap), or set them to false"))
     if loaded.jail.namespaces.net == "private":
         problems.append(loaded.problem("namespaces.net", "net: private is not supported yet; use host or none"))
     if problems:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import yamlsrc
 from .kinds import INVALID, Ctx, Record
 from .model import Jail
-from .problems import InvalidJails, Problem
+from .problems import InvalidJails, Problem, parent_key
 
 DEFAULT_DIR = "/etc/jailmgr/jails.d"
 # Roots that would put a jail over the host's own system: refused as the root
@@ -32,7 +31,7 @@ class Loaded:
         """A problem found after loading (a missing template, say), at its key's position."""
         probe = key
         while probe and probe not in self.positions:
-            probe = re.sub(r"(\.[^.\[]*|\[[0-9]+\])$", "", probe)
+            probe = parent_key(probe)
         line, col = self.positions.get(probe, (1, 1))
         return Problem(str(self.source), line, col, key, message)
 

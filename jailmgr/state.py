@@ -42,6 +42,7 @@ class JailState:
     # (re)started: an apply killed in between leaves it set, so the next apply
     # restarts the service even when the tree and unit already match.
     pending_restart: bool = False
+    launcher: bool = False
     version: int = STATE_VERSION
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from .run import run
 
 
@@ -52,3 +54,19 @@ def start(unit: str) -> None:
 def stop(unit: str) -> None:
     # stop of a unit that was never loaded exits 5: it is already stopped.
     systemctl("stop", unit, ok_codes=(0, 5))
+
+
+def settled_failure(unit: str, seconds: float = 0.5) -> str | None:
+    """Watch a just-started unit briefly; the reason when it failed or is restarting.
+
+    Under the launcher, systemd sees bwrap start even when the program then
+    can't be executed: this catches a jail that dies at once.
+    """
+    deadline = time.monotonic() + seconds
+    while True:
+        props = show(unit, "ActiveState", "SubState", "Result", "ExecMainStatus")
+        if props.get("ActiveState") == "failed" or props.get("SubState") == "auto-restart":
+            return f"{props.get('Result')} (exit status {props.get('ExecMainStatus')})"
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.05)

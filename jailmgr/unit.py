@@ -1,6 +1,8 @@
 """Render a jail into its systemd unit: pure (jail and tree contents in, text out).
 
-Mechanism on systemd 252 (Debian 12), verified in a booted container:
+A jail that needs pid, uts or cgroup namespaces runs under the launcher
+(launcher.py); one that needs none of them uses systemd's directives alone.
+That mechanism on systemd 252 (Debian 12), verified in a booted container:
 - RootDirectory= is the jail's tree; ProtectSystem=strict makes it read-only
   to the service.  Writable dirs and rw mounts are bind mounts, which stay
   writable under ProtectSystem=strict (ReadWritePaths= names host paths, not
@@ -14,7 +16,8 @@ Mechanism on systemd 252 (Debian 12), verified in a booted container:
 
 from __future__ import annotations
 
-from .contents import Contents
+from .contents import Contents, ids, primary_gid
+from .launcher import LAUNCHER_CAPS, LAUNCHER_SYSCALLS, bwrap_argv
 from .model import Jail
 from .unitsyntax import assignment, bind, exec_argv, path, specifiers, text
 
@@ -81,15 +84,47 @@ def _limits(jail: Jail) -> list[str]:
 
 def _security(jail: Jail) -> list[str]:
     sec = jail.security
-    lines = [f"CapabilityBoundingSet={' '.join(sec.capabilities)}",
+    caps, syscalls = list(sec.capabilities), list(sec.syscall_filter)
+    if jail.uses_launcher:
+        # The launcher needs these; it drops them before the program runs
+        # (setpriv --bounding-set), and without CAP_SYS_ADMIN the program's
+        # mount() and sethostname() fail even though the filter allows them.
+        caps = sorted({*caps, *LAUNCHER_CAPS})
+        if syscalls:
+            syscalls += [s for s in LAUNCHER_SYSCALLS if s not in syscalls]
+    lines = [f"CapabilityBoundingSet={' '.join(caps)}",
              f"NoNewPrivileges={'yes' if sec.no_new_privileges else 'no'}",
              "SystemCallArchitectures=native"]
-    if sec.syscall_filter:
-        lines.append(f"SystemCallFilter={specifiers(' '.join(sec.syscall_filter))}")
+    if syscalls:
+        lines.append(f"SystemCallFilter={specifiers(' '.join(syscalls))}")
     if sec.ip_allow is not None:
         lines.append("IPAddressDeny=any")
         if sec.ip_allow:
             lines.append(f"IPAddressAllow={' '.join(sec.ip_allow)}")
+    return lines
+
+
+def _launched(jail: Jail, contents: Contents) -> list[str]:
+    """The service lines when bubblewrap builds the jail (see launcher.py)."""
+    users, groups = ids(contents)
+    uid = users[jail.user]
+    gid = groups[jail.group] if jail.group else primary_gid(contents, jail.user)
+    lines = [f"ExecStart={exec_argv(bwrap_argv(jail, contents, uid, gid))}",
+             # bwrap's init exits 128+15 when the program dies of the SIGTERM that stop sends.
+             "SuccessExitStatus=143 SIGTERM",
+             # Journal lines carry the program's name, not the launcher's.
+             f"SyslogIdentifier={specifiers(jail.exec[0].rsplit('/', 1)[-1])}",
+             # The host as bwrap sees it while it builds the jail: read-only but
+             # for the sources of rw mounts and the tree's writable directories.
+             "ProtectSystem=strict", "ProtectHome=read-only"]
+    for entry in jail.tree.dirs:
+        if entry.writable:
+            lines.append(f"ReadWritePaths={path(jail.root_dir + entry.path)}")
+    for mount in jail.mounts:
+        if mount.type == "bind" and mount.mode == "rw":
+            lines.append(f"ReadWritePaths={path(mount.source or '')}")
+    if jail.namespaces.user:
+        lines.append("PrivateUsers=yes")
     return lines
 
 
@@ -98,16 +133,20 @@ def render_unit(jail: Jail, contents: Contents, source: str) -> str:
     description = f"jail {jail.name}" + (f": {jail.description}" if jail.description else "")
     unit = [HEADER.format(source=specifiers(source)).rstrip("\n"), "[Unit]",
             f"Description={text(description)}", "After=network.target", ""]
-    service = ["[Service]", "Type=exec", f"ExecStart={exec_argv(jail.exec)}",
-               f"RootDirectory={path(jail.root_dir)}", f"WorkingDirectory={path(jail.workdir)}",
-               f"User={jail.user}"]
-    if jail.group:
-        service.append(f"Group={jail.group}")
+    service = ["[Service]", "Type=exec"]
+    if jail.uses_launcher:
+        service += _launched(jail, contents)
+    else:
+        service += [f"ExecStart={exec_argv(jail.exec)}", f"RootDirectory={path(jail.root_dir)}",
+                    f"WorkingDirectory={path(jail.workdir)}", f"User={jail.user}"]
+        if jail.group:
+            service.append(f"Group={jail.group}")
     for name, value in jail.environment:
         service.append(f"Environment={assignment(name, value)}")
     service.append(f"Restart={jail.restart}")
-    service += _mounts(jail, contents)
-    service += _namespaces(jail)
+    if not jail.uses_launcher:
+        service += _mounts(jail, contents)
+        service += _namespaces(jail)
     service += _security(jail)
     service += _limits(jail)
     lines = unit + service

@@ -3,7 +3,7 @@
 bad/*.yaml:  `# expect: LINE:COL: KEY: TEXT` - exactly these problems, at these
              positions, each message containing TEXT.
 good/*.yaml: `# unit: LINE` a line the unit must hold, `# nounit: LINE` one it
-             must not; `# tree: KIND MODE PATH` an entry of the rendered tree.
+             must not, `# unitpart: TEXT` text it must contain; `# tree: KIND MODE PATH` an entry of the rendered tree.
 """
 
 from pathlib import Path
@@ -47,6 +47,8 @@ def test_good_case_renders_expected_unit_and_tree(case: Path) -> None:
     lines = rendered.unit_text.splitlines()
     for want in expectations(case, "unit"):
         assert want in lines
+    for part in expectations(case, "unitpart"):
+        assert part in rendered.unit_text
     for unwanted in expectations(case, "nounit"):
         assert unwanted not in lines
     for want in expectations(case, "tree"):

@@ -58,16 +58,17 @@ def test_apply_builds_the_tree_and_starts_the_service(bed: Testbed) -> None:
     proc = jailmgr(bed, "apply", JAIL)
     assert "ftp: " in proc.stdout and "starting jail-ftp.service" in proc.stdout
     wait_active(bed)
-    pid = main_pid(bed)
-    # The running vsftpd's root is the jail's tree.  systemd moves the tree onto
-    # "/" of the service's private mount namespace, so readlink /proc/PID/root
-    # says "/"; the directory behind it is the jail root (same device and inode).
+    status = json.loads(jailmgr(bed, "--json", "status", "ftp").stdout)["jails"][0]
+    pid = status["program_pid"]
+    assert bed.run(["cat", f"/proc/{pid}/comm"]).stdout.strip() == "vsftpd"
+    # The running vsftpd's root is the jail's tree.  The tree is the root of the
+    # jail's private mount namespace, so readlink /proc/PID/root says "/"; the
+    # directory behind it is the jail root (same device and inode).
     same = bed.run(["stat", "-L", "-c", "%d:%i", f"/proc/{pid}/root/", ROOT]).stdout.split()
     assert same[0] == same[1]
     assert bed.run(["test", "-e", f"/proc/{pid}/root/etc/hostname"], check=False).returncode != 0
     assert bed.path(f"{ROOT}/etc/vsftpd.conf").exists()
-    status = json.loads(jailmgr(bed, "--json", "status", "ftp").stdout)
-    assert status["jails"][0]["active"] == "active" and status["jails"][0]["main_pid"] == pid
+    assert status["active"] == "active" and status["main_pid"] == main_pid(bed)
     assert jailmgr(bed, "list").stdout.split() == ["ftp"]
 
 
@@ -138,8 +139,9 @@ def test_exec_argv_survives_a_real_systemd(bed: Testbed) -> None:
     printed = [line[1:-1] for line in out.splitlines() if line.startswith("[") and line.endswith("]")]
     assert printed == argv[2:]
     shown = bed.run(["systemctl", "show", "-P", "ExecStart", "jail-argv.service"]).stdout
-    # systemctl show gives argv as loaded, before $VARIABLE expansion at exec time.
-    assert f"argv[]={' '.join(a.replace('$', '$$') for a in argv)} ;" in shown
+    # systemctl show gives argv as loaded, before $VARIABLE expansion at exec time;
+    # under the launcher the jail's argv ends bwrap's (after setpriv's "--").
+    assert f" -- {' '.join(a.replace('$', '$$') for a in argv)} ;" in shown
     jailmgr(bed, "destroy", "argv")
 
 

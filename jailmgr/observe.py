@@ -1,0 +1,139 @@
+"""Look at a running jail through /proc: its processes, namespaces and confinement."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+NS_TYPES = ("mnt", "pid", "uts", "ipc", "net", "cgroup", "user")
+
+
+@dataclass
+class Namespace:
+    """One namespace of the jail's program, as lsns shows it."""
+
+    type: str
+    inode: int
+    nprocs: int
+    pid: int
+    command: str
+    shared_with_host: bool
+
+
+@dataclass
+class Observed:
+    main_pid: int
+    program_pid: int = 0
+    pids: list[int] = field(default_factory=list)
+    namespaces: list[Namespace] = field(default_factory=list)
+    confinement: dict[str, str] = field(default_factory=dict)
+
+
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="utf-8", errors="replace") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        tree.setdefault(ppid, []).append(int(entry))
+    return tree
+
+
+def descendants(pid: int) -> list[int]:
+    """pid and every process below it, parents before children."""
+    tree, out, todo = _children(), [], [pid]
+    while todo:
+        current = todo.pop(0)
+        out.append(current)
+        todo.extend(sorted(tree.get(current, [])))
+    return out
+
+
+def ns_inode(pid: int, ns: str) -> int:
+    try:
+        return os.stat(f"/proc/{pid}/ns/{ns}").st_ino
+    except OSError:
+        return 0
+
+
+def command(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace").strip()[:120]
+    except OSError:
+        return ""
+
+
+def status_fields(pid: int, names: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    try:
+        with open(f"/proc/{pid}/status", encoding="utf-8") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key in names:
+                    out[key] = value.strip()
+    except OSError:
+        pass
+    return out
+
+
+def program_pid(main_pid: int, launched: bool) -> int:
+    """The jail's program: under the launcher, the first process whose command is not bwrap."""
+    if not launched:
+        return main_pid
+    for pid in descendants(main_pid):
+        if not command(pid).startswith("/usr/bin/bwrap"):
+            return pid
+    return 0
+
+
+def observe(main_pid: int, launched: bool) -> Observed:
+    seen = Observed(main_pid)
+    if main_pid <= 0:
+        return seen
+    seen.pids = descendants(main_pid)
+    seen.program_pid = program_pid(main_pid, launched)
+    target = seen.program_pid or main_pid
+    all_pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
+    for ns in NS_TYPES:
+        inode = ns_inode(target, ns)
+        if not inode:
+            continue
+        members = [p for p in all_pids if ns_inode(p, ns) == inode]
+        first = min(members) if members else target
+        seen.namespaces.append(Namespace(ns, inode, len(members), first, command(first)[:40],
+                                         inode == ns_inode(1, ns)))
+    fields = status_fields(target, ("CapBnd", "CapEff", "NoNewPrivs", "Seccomp", "NSpid"))
+    seen.confinement = fields
+    return seen
+
+
+# Linux capability numbers, in order (capability.h): for decoding CapBnd.
+CAP_NAMES = ("chown", "dac_override", "dac_read_search", "fowner", "fsetid", "kill", "setgid", "setuid",
+             "setpcap", "linux_immutable", "net_bind_service", "net_broadcast", "net_admin", "net_raw",
+             "ipc_lock", "ipc_owner", "sys_module", "sys_rawio", "sys_chroot", "sys_ptrace", "sys_pacct",
+             "sys_admin", "sys_boot", "sys_nice", "sys_resource", "sys_time", "sys_tty_config", "mknod",
+             "lease", "audit_write", "audit_control", "setfcap", "mac_override", "mac_admin", "syslog",
+             "wake_alarm", "block_suspend", "audit_read", "perfmon", "bpf", "checkpoint_restore")
+
+
+def decode_caps(mask: str) -> list[str]:
+    value = int(mask, 16)
+    return [name for bit, name in enumerate(CAP_NAMES) if value >> bit & 1]
+
+
+def ids_of(pid: int) -> tuple[int, int]:
+    fields = status_fields(pid, ("Uid", "Gid"))
+    return int(fields.get("Uid", "0").split()[0]), int(fields.get("Gid", "0").split()[0])
+
+
+def environ(pid: int) -> list[str]:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            return [e.decode(errors="replace") for e in f.read().split(b"\0") if e]
+    except OSError:
+        return []
