@@ -17,7 +17,7 @@ import pwd
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import journal, state, systemd
+from . import journal, rootfs, state, systemd
 from .contents import ids
 from .plan import JailPlan, owner_ids, plan_jail, read_unit, record, sha256, unit_path
 from .problems import InvalidJails, JailError
@@ -65,10 +65,18 @@ def _host_dirs(item: Rendered) -> None:
         os.chown(path, uid, gid)
 
 
-def _build_tree(item: Rendered, recorded: state.JailState | None) -> list[str]:
+def _build_tree(item: Rendered, recorded: state.JailState | None, say: Say) -> list[str]:
     users, groups = ids(item.contents)
     left: list[str] = []
     with Tree(item.loaded.jail.root_dir) as tree:
+        contents = item.contents
+        if contents.rootfs and (recorded is None or recorded.rootfs_sha256 != contents.rootfs_sha256):
+            try:
+                count, skipped = rootfs.unpack(contents.rootfs, tree)
+            except rootfs.RootfsError as exc:
+                raise JailError(f"{item.name}: {exc}") from exc
+            say(f"{item.name}: unpacked {count} entries of {contents.rootfs}"
+                + (f"; skipped {len(skipped)}: {'; '.join(skipped[:5])}" if skipped else ""))
         # Directories first (shallow to deep), so files land in their final parents.
         for path, entry in sorted(item.contents.entries.items(), key=lambda kv: (kv[1].kind != "dir", kv[0])):
             uid, gid = owner_ids(entry, users, groups)
@@ -89,7 +97,7 @@ def _new_state(item: Rendered, pending: bool) -> state.JailState:
         unit_sha256=sha256(item.unit_text),
         entries={path: record(entry) for path, entry in item.contents.entries.items()},
         host_dirs=[path for path, _, _ in item.contents.host_dirs], pending_restart=pending,
-        launcher=jail.uses_launcher)
+        launcher=jail.uses_launcher, rootfs_sha256=item.contents.rootfs_sha256)
 
 
 def converge(item: Rendered, plan: JailPlan, say: Say, detail: Say) -> tuple[bool, list[str]]:
@@ -97,11 +105,17 @@ def converge(item: Rendered, plan: JailPlan, say: Say, detail: Say) -> tuple[boo
     recorded = recorded_state(item.name, say)
     if not plan.changes:
         return False, []
-    state.save(_new_state(item, pending=True) if recorded is None else
-               state.JailState(**{**recorded.__dict__, "pending_restart": True}))
+    # The intent first: a restart pending, and nothing yet recorded as built
+    # (an apply killed from here on is finished by the next one).
+    if recorded is None:
+        intent = _new_state(item, pending=True)
+        intent.entries, intent.rootfs_sha256, intent.unit_sha256 = {}, "", ""
+    else:
+        intent = state.JailState(**{**recorded.__dict__, "pending_restart": True})
+    state.save(intent)
     _host_dirs(item)
     try:
-        left = _build_tree(item, recorded)
+        left = _build_tree(item, recorded, say)
     except TreeError as exc:
         raise JailError(f"{item.name}: {exc}") from exc
     unit_changed = read_unit(item) != item.unit_text

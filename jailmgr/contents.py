@@ -57,6 +57,8 @@ class Contents:
     entries: dict[str, Entry] = field(default_factory=dict)
     binds: list[Bind] = field(default_factory=list)
     host_dirs: list[tuple[str, str, str | None]] = field(default_factory=list)  # (path, owner, group)
+    rootfs: str | None = None  # the tarball, as a host path
+    rootfs_sha256: str = ""
 
     def add(self, entry: Entry) -> None:
         parent = posixpath.dirname(entry.path)
@@ -174,6 +176,18 @@ def _libraries(loaded: Loaded, contents: Contents, resolver: elf.Resolver, probl
                 contents.binds.append(Bind(real, path))
 
 
+def _rootfs(loaded: Loaded, contents: Contents, problems: list[Problem]) -> None:
+    from . import rootfs
+
+    archive = os.path.join(str(loaded.source.parent), loaded.jail.tree.rootfs or "")
+    found = rootfs.check(archive)
+    if found:
+        problems.extend(loaded.problem("tree.rootfs", f"{archive}: {p}") for p in found)
+        return
+    contents.rootfs = os.path.abspath(archive)
+    contents.rootfs_sha256 = rootfs.digest(archive)
+
+
 def build_contents(loaded: Loaded, resolver: elf.Resolver | None = None) -> tuple[Contents, list[Problem]]:
     """Everything the tree of one jail holds; problems name the jail file's keys."""
     jail = loaded.jail
@@ -181,6 +195,8 @@ def build_contents(loaded: Loaded, resolver: elf.Resolver | None = None) -> tupl
     contents = Contents()
     for top in ("/etc", "/dev", "/proc", "/tmp", "/run"):
         contents.add(Entry(top, "dir", 0o755, "root", "root", "base layout"))
+    if jail.tree.rootfs is not None:
+        _rootfs(loaded, contents, problems)
     _libraries(loaded, contents, resolver or elf.Resolver(), problems)
     passwd, group, shadow = _host_users(jail, loaded, problems)
     contents.add(Entry("/etc/passwd", "file", 0o644, "root", "root", "users from the host's /etc/passwd", passwd))
@@ -212,7 +228,9 @@ def tree_size(contents: Contents) -> int:
 
 
 def describe(contents: Contents) -> list[str]:
-    lines = [e.describe() for _, e in sorted(contents.entries.items())]
+    lines = [f"rootfs     {contents.rootfs} (sha256 {contents.rootfs_sha256[:16]}...), unpacked first"
+             ] if contents.rootfs else []
+    lines += [e.describe() for _, e in sorted(contents.entries.items())]
     lines += [f"bind-ro    {b.source} -> {b.target}" for b in contents.binds]
     lines += [f"host-dir   {path} (created if missing, owner {owner})" for path, owner, _ in contents.host_dirs]
     return lines

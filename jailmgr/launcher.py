@@ -46,8 +46,6 @@ def bwrap_argv(jail: Jail, contents: Contents, uid: int, gid: int) -> list[str]:
         argv.append("--unshare-ipc")
     if ns.cgroup:
         argv.append("--unshare-cgroup")
-    if ns.net == "none":
-        argv.append("--unshare-net")
     argv += ["--ro-bind", jail.root_dir, "/"]
     for bind in contents.binds:
         argv += ["--ro-bind", bind.source, bind.target]

@@ -95,6 +95,9 @@ class Tree:
     users: tuple[str, ...] = spec(ListOf(Text(USER_RE, "a user name")),
                                   "passwd/group entries taken from the host", ())
     shadow: bool = spec(Flag(), "Also copy the users' shadow entries", False)
+    rootfs: str | None = spec(Text(r"[^\x00]+", "a tarball path"),
+                              "A root filesystem tarball (.tar, .tar.gz, .tar.xz; relative to the jail "
+                              "file) unpacked first, safely; files, dirs and users go on top", None)
 
 
 @dataclass(frozen=True)

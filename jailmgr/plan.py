@@ -73,6 +73,10 @@ def plan_jail(rendered: Rendered, recorded: state.JailState | None) -> JailPlan:
     for path, owner, _group in rendered.contents.host_dirs:
         if not os.path.isdir(path):
             plan.changes.append(Change("+", "host-dir", path, f"owner {owner}"))
+    contents = rendered.contents
+    if contents.rootfs and (recorded is None or recorded.rootfs_sha256 != contents.rootfs_sha256):
+        plan.changes.append(Change("+" if recorded is None else "~", "rootfs", contents.rootfs,
+                                   "unpacked into the tree"))
     try:
         tree: Tree | None = Tree(jail.root_dir, create=False)
     except TreeError:

@@ -92,7 +92,8 @@ def _check_exec(jail: Jail, ctx: Ctx) -> None:
     program = jail.exec[0]
     if not program.startswith("/"):
         ctx.at("exec[0]", f"{program!r} must be an absolute path inside the jail")
-    elif program not in jail.tree.binaries and program not in {f.path for f in jail.tree.files}:
+    elif (jail.tree.rootfs is None and program not in jail.tree.binaries
+          and program not in {f.path for f in jail.tree.files}):
         ctx.at("exec[0]", f"{program} is not in the tree; add it to tree.binaries")
 
 

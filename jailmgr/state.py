@@ -43,6 +43,7 @@ class JailState:
     # restarts the service even when the tree and unit already match.
     pending_restart: bool = False
     launcher: bool = False
+    rootfs_sha256: str = ""
     version: int = STATE_VERSION
 
 

@@ -266,6 +266,43 @@ class Tree:
             parent.replace_file(name, data, mode, uid, gid)
             return True
 
+    def ensure_symlink(self, path: str, target: str) -> bool:
+        """Make `path` a symlink to `target` (never followed here); True when it changed."""
+        with self._parent(path, create=True) as found:
+            assert found is not None
+            parent, name = found
+            st = parent.stat(name)
+            if st is not None and stat.S_ISLNK(st.st_mode) and os.readlink(name, dir_fd=parent.fd) == target:
+                return False
+            if st is not None and stat.S_ISDIR(st.st_mode):
+                parent.remove(name)
+            temp = f".{name[:64]}{TEMP_MARK}{secrets.token_hex(6)}"
+            os.symlink(target, temp, dir_fd=parent.fd)
+            os.rename(temp, name, src_dir_fd=parent.fd, dst_dir_fd=parent.fd)
+            return True
+
+    def ensure_hardlink(self, path: str, existing: str) -> bool:
+        """Make `path` another name of the tree's regular file `existing`."""
+        with self._parent(existing, create=False) as src:
+            if src is None:
+                raise TreeError(f"{self.host_path(existing)}: missing, can't link to it")
+            sdir, sname = src
+            sst = sdir.stat(sname)
+            if sst is None or not stat.S_ISREG(sst.st_mode):
+                raise TreeError(f"{self.host_path(existing)}: not a regular file, can't link to it")
+            with self._parent(path, create=True) as found:
+                assert found is not None
+                parent, name = found
+                st = parent.stat(name)
+                if st is not None and (st.st_dev, st.st_ino) == (sst.st_dev, sst.st_ino):
+                    return False
+                if st is not None and stat.S_ISDIR(st.st_mode):
+                    parent.remove(name)
+                temp = f".{name[:64]}{TEMP_MARK}{secrets.token_hex(6)}"
+                os.link(sname, temp, src_dir_fd=sdir.fd, dst_dir_fd=parent.fd, follow_symlinks=False)
+                os.rename(temp, name, src_dir_fd=parent.fd, dst_dir_fd=parent.fd)
+                return True
+
     def matches(self, path: str, kind: str, data: bytes, mode: int, uid: int, gid: int) -> bool:
         """Read-only check that `path` is what it should be (for plan and drift)."""
         with self._parent(path, create=False) as found:

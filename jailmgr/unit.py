@@ -123,6 +123,10 @@ def _launched(jail: Jail, contents: Contents) -> list[str]:
     for mount in jail.mounts:
         if mount.type == "bind" and mount.mode == "rw":
             lines.append(f"ReadWritePaths={path(mount.source or '')}")
+    if jail.namespaces.net == "none":
+        # systemd's own directive: a network namespace with only lo, brought up
+        # by systemd (bwrap would need CAP_NET_ADMIN for that).
+        lines.append("PrivateNetwork=yes")
     if jail.namespaces.user:
         lines.append("PrivateUsers=yes")
     return lines

@@ -1,0 +1,86 @@
+"""Root filesystem tarballs are unpacked safely, member by member."""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from jailmgr import rootfs
+from jailmgr.tree import Tree
+
+
+def make_tar(path: Path, entries: list[tuple[str, str, object]]) -> Path:
+    """entries: (name, kind, payload) with kind file|dir|symlink|hardlink|chardev|setuid."""
+    with tarfile.open(path, "w:gz") as tar:
+        for name, kind, payload in entries:
+            info = tarfile.TarInfo(name)
+            if kind in ("file", "setuid"):
+                data = str(payload).encode()
+                info.size, info.mode = len(data), (0o4755 if kind == "setuid" else 0o644)
+                tar.addfile(info, io.BytesIO(data))
+                continue
+            info.type = {"dir": tarfile.DIRTYPE, "symlink": tarfile.SYMTYPE, "hardlink": tarfile.LNKTYPE,
+                         "chardev": tarfile.CHRTYPE}[kind]
+            info.mode = 0o755
+            if kind in ("symlink", "hardlink"):
+                info.linkname = str(payload)
+            tar.addfile(info)
+    return path
+
+
+def test_unpacks_files_links_and_drops_setuid(tmp_path: Path) -> None:
+    archive = make_tar(tmp_path / "fs.tar.gz", [
+        ("./bin", "dir", None), ("./bin/busybox", "setuid", "#!fake"), ("./bin/sh", "symlink", "busybox"),
+        ("./bin/ls", "hardlink", "./bin/busybox"), ("./etc/motd", "file", "hi"),
+        ("./dev/sda", "chardev", None), ("./lib", "symlink", "/usr/lib")])
+    root = tmp_path / "root"
+    with Tree(str(root)) as tree:
+        count, skipped = rootfs.unpack(str(archive), tree)
+    assert count == 6 and skipped == ["/dev/sda: device node skipped"]
+    assert stat.S_IMODE((root / "bin/busybox").stat().st_mode) == 0o755  # setuid dropped
+    assert os.readlink(root / "bin/sh") == "busybox"
+    assert (root / "bin/ls").stat().st_ino == (root / "bin/busybox").stat().st_ino
+    assert os.readlink(root / "lib") == "/usr/lib"  # absolute: resolves inside the jail
+    assert not (root / "dev/sda").exists()
+    with Tree(str(root)) as tree:  # a second unpack changes nothing
+        rootfs.unpack(str(archive), tree)
+
+
+@pytest.mark.parametrize(("entries", "message"), [
+    ([("/etc/passwd", "file", "x")], "absolute member names are refused"),
+    ([("../../etc/cron.d/evil", "file", "x")], "'..' in a member name is refused"),
+    ([("a/b/link", "symlink", "../../../etc/shadow")], "points out of the jail root"),
+    ([("link", "hardlink", "/etc/shadow")], "absolute member names are refused"),
+    ([("link", "hardlink", "not-in-archive")], "not a file of this archive"),
+])
+def test_hostile_members_are_refused_before_anything_is_written(tmp_path: Path, entries: list, message: str) -> None:
+    archive = make_tar(tmp_path / "bad.tar.gz", [("ok", "file", "fine"), *entries])
+    assert any(message in problem for problem in rootfs.check(str(archive)))
+    root = tmp_path / "root"
+    with Tree(str(root)) as tree, pytest.raises(rootfs.RootfsError, match=message):
+        rootfs.unpack(str(archive), tree)
+    assert os.listdir(root) == []  # checked before the first write
+
+
+def test_symlink_planted_in_the_tree_is_not_followed_by_unpack(tmp_path: Path) -> None:
+    outside = tmp_path / "host"
+    outside.mkdir()
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "etc").symlink_to(outside)
+    archive = make_tar(tmp_path / "fs.tar", [("etc/motd", "file", "hi")])
+    with Tree(str(root)) as tree:
+        rootfs.unpack(str(archive), tree)
+    assert os.listdir(outside) == []
+    assert (root / "etc" / "motd").read_text() == "hi"
+
+
+def test_not_a_tarball_is_a_clear_problem(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.tar"
+    junk.write_bytes(b"not a tar at all" * 100)
+    assert rootfs.check(str(junk))[0].startswith("cannot read")
