@@ -97,7 +97,8 @@ def _new_state(item: Rendered, pending: bool) -> state.JailState:
         unit_sha256=sha256(item.unit_text),
         entries={path: record(entry) for path, entry in item.contents.entries.items()},
         host_dirs=[path for path, _, _ in item.contents.host_dirs], pending_restart=pending,
-        launcher=jail.uses_launcher, rootfs_sha256=item.contents.rootfs_sha256)
+        launcher=jail.uses_launcher, rootfs_sha256=item.contents.rootfs_sha256,
+        extra_units=sorted(item.extra_units))
 
 
 def converge(item: Rendered, plan: JailPlan, say: Say, detail: Say) -> tuple[bool, list[str]]:
@@ -118,9 +119,14 @@ def converge(item: Rendered, plan: JailPlan, say: Say, detail: Say) -> tuple[boo
         left = _build_tree(item, recorded, say)
     except TreeError as exc:
         raise JailError(f"{item.name}: {exc}") from exc
-    unit_changed = read_unit(item) != item.unit_text
-    if unit_changed:
-        write_file_atomic(unit_path(item), item.unit_text.encode(), 0o644)
+    unit_changed = False
+    for name, text in item.units.items():
+        if read_unit(name) != text:
+            write_file_atomic(unit_path(name), text.encode(), 0o644)
+            unit_changed = True
+    for name in sorted(set(recorded.extra_units if recorded else []) - set(item.extra_units)):
+        _remove_unit(name)
+        unit_changed = True
     for change in plan.changes:
         detail(f"{item.name}: {change.describe().strip()}")
     counts: dict[str, int] = {}
@@ -186,6 +192,19 @@ def apply(paths: list[str], say: Say, warn: Say, check: bool = False, prune: boo
         return outcomes
 
 
+def _remove_unit(name: str) -> bool:
+    """Stop, disable and delete one unit file; True when a file was deleted."""
+    systemd.stop(name)
+    if systemd.is_enabled(name):
+        systemd.disable(name)
+    systemd.systemctl("reset-failed", name, check=False)
+    path = os.path.join(state.unit_dir(), name)
+    if os.path.exists(path):
+        os.unlink(path)
+        return True
+    return False
+
+
 def destroy_one(name: str, say: Say) -> list[str]:
     """Stop, disable and remove one jail's unit, tree and record; returns what was left in place.
 
@@ -198,13 +217,9 @@ def destroy_one(name: str, say: Say) -> list[str]:
     path = os.path.join(state.unit_dir(), unit)
     if recorded is None and name not in state.managed() and not os.path.exists(path):
         raise JailError(f"no jail named {name!r} is managed here", hint="`jailmgr list` shows them")
-    systemd.stop(unit)
-    if systemd.is_enabled(unit):
-        systemd.disable(unit)
-    if os.path.exists(path):
-        os.unlink(path)
+    removed = [_remove_unit(u) for u in [unit, *(recorded.extra_units if recorded else [])]]
+    if any(removed):
         systemd.daemon_reload()
-    systemd.systemctl("reset-failed", unit, check=False)
     left = remove_root(recorded.root) if recorded else []
     if recorded and not left and os.path.dirname(recorded.root) == f"/var/lib/jailmgr/jails/{name}":
         with contextlib.suppress(OSError):  # our own per-jail directory; kept if anything else is in it

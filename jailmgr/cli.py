@@ -77,12 +77,14 @@ def cmd_render(args: argparse.Namespace, out: Output) -> int:
     for item in rendered:
         for warning in item.warnings:
             out.warn(warning)
-        out.line(f"# /etc/systemd/system/{item.loaded.jail.unit_name}")
-        out.line(item.unit_text)
+        for unit_name, unit_text in item.units.items():
+            out.line(f"# /etc/systemd/system/{unit_name}")
+            out.line(unit_text)
         out.line(f"# tree {item.loaded.jail.root_dir} ({contents.tree_size(item.contents)} bytes of file data)")
         for line in contents.describe(item.contents):
             out.line(line)
         docs.append({"name": item.name, "unit": item.loaded.jail.unit_name, "unit_text": item.unit_text,
+                     "extra_units": item.extra_units,
                      "root": item.loaded.jail.root_dir,
                      "tree": [{"path": e.path, "kind": e.kind, "mode": f"{e.mode:04o}", "owner": e.owner,
                                "group": e.group, "origin": e.origin, "sha256": e.digest}

@@ -130,6 +130,14 @@ class Namespaces:
 
 
 @dataclass(frozen=True)
+class Network:
+    """Addresses of the veth pair of `net: private` (address/prefix, one subnet)."""
+
+    host: str = spec(Text(r"[0-9a-fA-F:.]+/[0-9]{1,3}", "an address/prefix"), "Host side, e.g. 10.231.0.1/30")
+    jail: str = spec(Text(r"[0-9a-fA-F:.]+/[0-9]{1,3}", "an address/prefix"), "Jail side, e.g. 10.231.0.2/30")
+
+
+@dataclass(frozen=True)
 class Limits:
     """cgroup limits through systemd."""
 
@@ -172,6 +180,7 @@ class Jail:
     tree: Tree = spec(Record(Tree), "Tree contents", Tree())
     mounts: tuple[Mount, ...] = spec(ListOf(Record(Mount)), "Mounts", ())
     namespaces: Namespaces = spec(Record(Namespaces), "Namespaces", Namespaces())
+    network: Network | None = spec(Record(Network), "veth addresses for namespaces.net: private", None)
     limits: Limits = spec(Record(Limits), "cgroup limits", Limits())
     security: Security = spec(Record(Security), "Security settings", Security())
 
@@ -189,9 +198,18 @@ class Jail:
 
     @property
     def uses_launcher(self) -> bool:
-        """pid, uts (a hostname) and cgroup namespaces need the launcher on systemd 252."""
+        """pid, uts (a hostname) and cgroup namespaces need the launcher on systemd 252;
+        so does net: private, whose netns the launcher joins."""
         ns = self.namespaces
-        return ns.pid or ns.uts or ns.cgroup
+        return ns.pid or ns.uts or ns.cgroup or ns.net == "private"
 
 
 SETPRIV = "/usr/bin/setpriv"  # bound into launcher jails: sets the user and the exact bounding set
+
+
+def veth_names(name: str) -> tuple[str, str]:
+    """Interface names of a jail's veth pair (host side at most 15 characters)."""
+    import hashlib
+
+    tag = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"jm{tag}h", "eth0"

@@ -50,13 +50,13 @@ def record(entry: Entry) -> dict[str, str]:
             "sha256": entry.digest}
 
 
-def unit_path(rendered: Rendered) -> str:
-    return os.path.join(state.unit_dir(), rendered.loaded.jail.unit_name)
+def unit_path(name: str) -> str:
+    return os.path.join(state.unit_dir(), name)
 
 
-def read_unit(rendered: Rendered) -> str | None:
+def read_unit(name: str) -> str | None:
     try:
-        with open(unit_path(rendered), encoding="utf-8", errors="replace") as f:
+        with open(unit_path(name), encoding="utf-8", errors="replace") as f:
             return f.read()
     except FileNotFoundError:
         return None
@@ -99,7 +99,11 @@ def plan_jail(rendered: Rendered, recorded: state.JailState | None) -> JailPlan:
     if recorded:
         for path in sorted(set(recorded.entries) - set(rendered.contents.entries), reverse=True):
             plan.changes.append(Change("-", recorded.entries[path].get("kind", "file"), path, "no longer wanted"))
-    on_disk = read_unit(rendered)
-    if on_disk != rendered.unit_text:
-        plan.changes.append(Change("+" if on_disk is None else "~", "unit", unit_path(rendered)))
+    for name, text in rendered.units.items():
+        on_disk = read_unit(name)
+        if on_disk != text:
+            plan.changes.append(Change("+" if on_disk is None else "~", "unit", unit_path(name)))
+    if recorded:
+        for name in sorted(set(recorded.extra_units) - set(rendered.extra_units)):
+            plan.changes.append(Change("-", "unit", unit_path(name), "no longer wanted"))
     return plan

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from . import elf
 from .contents import Contents, build_contents
 from .launcher import BWRAP
 from .problems import Problem
 from .spec import Loaded
-from .unit import has_proc, render_unit
+from .unit import IP, has_proc, netns_unit_name, render_netns_unit, render_unit
 from .unitsyntax import UnitValueError
 
 
@@ -20,6 +20,12 @@ class Rendered:
     contents: Contents
     unit_text: str
     warnings: list[str]
+    extra_units: dict[str, str] = field(default_factory=dict)  # unit file name -> text
+
+    @property
+    def units(self) -> dict[str, str]:
+        """Every unit file of the jail, the main one first."""
+        return {self.loaded.jail.unit_name: self.unit_text, **self.extra_units}
 
     @property
     def name(self) -> str:
@@ -39,15 +45,18 @@ def render(loaded: Loaded, resolver: elf.Resolver | None = None) -> tuple[Render
     if loaded.jail.uses_launcher and not os.path.exists(BWRAP):
         problems.append(loaded.problem("namespaces", f"pid, uts and cgroup namespaces need {BWRAP} "
                                        "(apt install bubblewrap), or set them to false"))
-    if loaded.jail.namespaces.net == "private":
-        problems.append(loaded.problem("namespaces.net", "net: private is not supported yet; use host or none"))
+    if loaded.jail.namespaces.net == "private" and not os.path.exists(IP):
+        problems.append(loaded.problem("namespaces.net", f"net: private needs {IP} (apt install iproute2)"))
     if problems:
         return None, problems
     try:
         text = render_unit(loaded.jail, contents, str(loaded.source))
+        extra = {}
+        if loaded.jail.namespaces.net == "private":
+            extra[netns_unit_name(loaded.jail)] = render_netns_unit(loaded.jail, str(loaded.source))
     except UnitValueError as exc:
         return None, [loaded.problem("", f"cannot write the unit safely: {exc}")]
-    return Rendered(loaded, contents, text, not_in_force(loaded)), []
+    return Rendered(loaded, contents, text, not_in_force(loaded), extra), []
 
 
 def render_all(loaded: list[Loaded]) -> tuple[list[Rendered], list[Problem]]:

@@ -124,7 +124,30 @@ def _check_mounts(jail: Jail, ctx: Ctx) -> None:
             targets.add(target)
 
 
+def _check_network(jail: Jail, ctx: Ctx) -> None:
+    import ipaddress
+
+    if jail.namespaces.net != "private":
+        if jail.network is not None:
+            ctx.at("network", "network is only used with namespaces.net: private")
+        return
+    if jail.network is None:
+        ctx.at("namespaces.net", "net: private needs a network section: {host: ADDR/PREFIX, jail: ADDR/PREFIX}")
+        return
+    try:
+        host = ipaddress.ip_interface(jail.network.host)
+        inside = ipaddress.ip_interface(jail.network.jail)
+    except ValueError as exc:
+        ctx.at("network", str(exc))
+        return
+    if host.network != inside.network or host.ip == inside.ip:
+        ctx.at("network.jail", f"{inside} and {host} must be two addresses of one subnet")
+
+
 def _check_misc(jail: Jail, ctx: Ctx) -> None:
+    if jail.namespaces.user:
+        ctx.at("namespaces.user", "user namespaces are not supported yet (root in the jail is the host's "
+               "root, confined by the capability bounding set); set user: false")
     if not jail.namespaces.mount:
         ctx.at("namespaces.mount", "the mount namespace is always on (a jail is a mount namespace)")
     if jail.hostname is not None and not jail.namespaces.uts:
@@ -134,7 +157,7 @@ def _check_misc(jail: Jail, ctx: Ctx) -> None:
         ctx.at("limits.memory_high", "memory_high is above memory; it would never apply")
 
 
-CHECKS = (_check_root, _check_tree, _check_exec, _check_mounts, _check_misc)
+CHECKS = (_check_root, _check_tree, _check_exec, _check_mounts, _check_network, _check_misc)
 
 
 def parse_text(text: str, name: str) -> tuple[Jail | None, list[Problem]]:

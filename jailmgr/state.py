@@ -44,6 +44,7 @@ class JailState:
     pending_restart: bool = False
     launcher: bool = False
     rootfs_sha256: str = ""
+    extra_units: list[str] = field(default_factory=list)  # unit files beyond the main one
     version: int = STATE_VERSION
 
 

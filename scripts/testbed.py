@@ -101,7 +101,10 @@ class Testbed:
     def boot(self, timeout: float = 60) -> None:
         self.nspawn = subprocess.Popen(
             ["systemd-nspawn", "-q", "-D", str(self.root), "-b", "--register=no", "--keep-unit",
-             "--console=passive", "-M", self.machine],
+             "--console=passive", "-M", self.machine,
+             # nspawn drops CAP_NET_ADMIN when it shares the host's network; the
+             # net: private jails need it to make their veth pair (removed on stop).
+             "--capability=CAP_NET_ADMIN"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -180,14 +183,14 @@ def booted(machine: str = "jailmgr-testbed") -> Iterator[Testbed]:
         bed.stop()
 
 
-def ftp_session(port: int = 2121, upload: bytes = b"") -> list[str]:
+def ftp_session(port: int = 2121, upload: bytes = b"", host: str = "127.0.0.1") -> list[str]:
     """A real FTP client session against the jail; returns what it saw, line by line."""
     import ftplib
     import io
 
     seen = []
     ftp = ftplib.FTP()
-    ftp.connect("127.0.0.1", port, timeout=10)
+    ftp.connect(host, port, timeout=10)
     seen.append(ftp.getwelcome())
     seen.append(ftp.login())
     seen.append(f"LIST / -> {ftp.nlst()}")

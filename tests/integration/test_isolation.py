@@ -161,3 +161,27 @@ def test_a_jail_without_launcher_namespaces_uses_systemd_alone(bed: Testbed) -> 
     assert fields["CapBnd"].strip() == "0000000000000000"
     assert fields["NoNewPrivs"].strip() == "1" and fields["Seccomp"].strip() == "2"
     bed.run(["jailmgr", "destroy", "plain"])
+
+
+def test_net_private_connects_host_and_jail_over_a_veth_pair(bed: Testbed) -> None:
+    text = bed.path("/usr/share/doc/jailmgr/examples/ftp.yaml").read_text()
+    text = text.replace("listen_address: 127.0.0.1", "listen_address: 10.231.0.2")
+    text += "\nnamespaces: {net: private}\nnetwork: {host: 10.231.0.1/30, jail: 10.231.0.2/30}\n"
+    bed.path("/srv/ftp-private.yaml").write_text(text)
+    bed.run(["jailmgr", "apply", "/srv/ftp-private.yaml"])
+    doc = status(bed, "ftp")
+    spaces = {ns["type"]: ns for ns in doc["namespaces"]}
+    assert not spaces["net"]["shared_with_host"]
+    # A TCP connection from the host to the jail's address, through the veth pair.
+    seen = ftp_session(host="10.231.0.2")
+    assert seen[1].startswith("230") and "LIST / -> ['pub', 'upload', 'welcome.txt']" in seen
+    # Nothing listens on the host's loopback for this jail.
+    with_host_lo = ftplib.FTP()
+    try:
+        with_host_lo.connect("127.0.0.1", 2121, timeout=2)
+        raise AssertionError("the private jail answered on the host's loopback")
+    except OSError:
+        pass
+    bed.run(["jailmgr", "destroy", "ftp"])
+    links = bed.run(["ip", "-o", "link"]).stdout
+    assert "jm" not in links and "jail-ftp" not in bed.run(["ip", "netns", "list"]).stdout
