@@ -135,6 +135,7 @@ def converge(item: Rendered, plan: JailPlan, say: Say, detail: Say) -> tuple[boo
     summary = ", ".join(f"{n} {dict(zip('+~-', ('created', 'changed', 'removed'), strict=True))[op]}"
                         for op, n in sorted(counts.items()))
     say(f"{item.name}: {summary}" + (" (unit rewritten)" if unit_changed else ""))
+    journal.record_action(item.name, "build", f"jail {item.name}: {summary}", CHANGES=str(len(plan.changes)))
     return unit_changed, left
 
 
@@ -155,7 +156,9 @@ def start_or_restart(item: Rendered, plan: JailPlan, say: Say) -> bool:
         return False
     failure = systemd.settled_failure(unit)
     if failure:
+        journal.record_action(jail.name, "start-failed", f"jail {jail.name}: {unit} exited at once: {failure}")
         raise JailError(f"it exited at once: {failure}")
+    journal.record_action(jail.name, "start", f"jail {jail.name}: {unit} (re)started", UNIT=unit)
     return True
 
 
@@ -229,6 +232,7 @@ def destroy_one(name: str, say: Say) -> list[str]:
     if not left:
         state.forget(name)
     say(f"{name}: destroyed" + (" (some paths were left, see above)" if left else ""))
+    journal.record_action(name, "destroy", f"jail {name} destroyed" + (f"; {len(left)} paths left" if left else ""))
     return left
 
 

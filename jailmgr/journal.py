@@ -70,3 +70,34 @@ def last_lines(unit: str, lines: int = 8) -> list[str]:
         return [format_entry(e) for e in tail(unit, lines)]
     except Exception:  # a failing journal must not hide the error being reported
         return []
+
+
+def record_action(jail: str, action: str, message: str, **fields: str) -> None:
+    """Log one of jailmgr's own actions to the journal, with JAIL= and ACTION= fields.
+
+    Best effort: without python-systemd or a journal (a chroot, a container
+    without journald) the action still happens; it is printed anyway.
+    """
+    try:
+        from systemd import journal
+
+        journal.send(message, SYSLOG_IDENTIFIER="jailmgr", JAIL=jail, ACTION=action,
+                     **{k.upper(): v for k, v in fields.items()})
+    except Exception:  # logging must never turn a done action into a failure
+        pass
+
+
+def actions(jail: str, lines: int = 20) -> list[dict[str, Any]]:
+    """jailmgr's own recorded actions for a jail, newest last."""
+    from systemd import journal
+
+    reader = journal.Reader()
+    reader.add_match(SYSLOG_IDENTIFIER="jailmgr", JAIL=jail)
+    reader.seek_tail()
+    entries = []
+    for _ in range(lines):
+        entry = reader.get_previous()
+        if not entry:
+            break
+        entries.append(entry)
+    return list(reversed(entries))

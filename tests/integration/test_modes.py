@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 from testbed import Testbed
@@ -61,6 +62,10 @@ def test_logs_reads_the_journal_and_a_failed_start_shows_it(bed: Testbed) -> Non
     logs = bed.run(["jailmgr", "logs", "probe", "-n", "20"]).stdout
     assert "dash[" in logs and ": data-writable" in logs
     bed.run(["jailmgr", "destroy", "probe"])
+    # jailmgr's own actions are in the journal with structured fields.
+    own = bed.run(["journalctl", "JAIL=probe", "-o", "json", "--no-pager"]).stdout.splitlines()
+    acts = [json.loads(line)["ACTION"] for line in own]
+    assert acts[:3] == ["build", "start", "destroy"]
     # A program that can't be executed: apply fails, and says why from the journal.
     bed.path("/srv/broken.yaml").write_text(
         "name: broken\nexec: [/bin/prog]\nenable: false\nrestart: \"no\"\n"
