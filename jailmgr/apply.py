@@ -56,13 +56,14 @@ def plan_all(rendered: list[Rendered], warn: Say) -> list[JailPlan]:
 
 
 def _host_dirs(item: Rendered) -> None:
+    shift = item.loaded.jail.id_shift
     for path, owner, group in item.contents.host_dirs:
         if os.path.isdir(path):
             continue  # an existing host directory is the operator's: never chowned
         os.makedirs(path, mode=0o755)
         uid = pwd.getpwnam(owner).pw_uid
         gid = grp.getgrnam(group).gr_gid if group else pwd.getpwnam(owner).pw_gid
-        os.chown(path, uid, gid)
+        os.chown(path, uid + shift, gid + shift)
 
 
 def _build_tree(item: Rendered, recorded: state.JailState | None, say: Say) -> list[str]:
@@ -79,7 +80,7 @@ def _build_tree(item: Rendered, recorded: state.JailState | None, say: Say) -> l
                 + (f"; skipped {len(skipped)}: {'; '.join(skipped[:5])}" if skipped else ""))
         # Directories first (shallow to deep), so files land in their final parents.
         for path, entry in sorted(item.contents.entries.items(), key=lambda kv: (kv[1].kind != "dir", kv[0])):
-            uid, gid = owner_ids(entry, users, groups)
+            uid, gid = owner_ids(entry, users, groups, item.loaded.jail.id_shift)
             if entry.kind == "dir":
                 tree.ensure_dir(path, entry.mode, uid, gid)
             else:

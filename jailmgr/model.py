@@ -201,10 +201,27 @@ class Jail:
         """pid, uts (a hostname) and cgroup namespaces need the launcher on systemd 252;
         so does net: private, whose netns the launcher joins."""
         ns = self.namespaces
-        return ns.pid or ns.uts or ns.cgroup or ns.net == "private"
+        return ns.pid or ns.uts or ns.cgroup or ns.user or ns.net == "private"
+
+    @property
+    def id_shift(self) -> int:
+        """What host ids are shifted by: 0, or the user namespace's base."""
+        return userns_base(self.name) if self.namespaces.user else 0
 
 
-SETPRIV = "/usr/bin/setpriv"  # bound into launcher jails: sets the user and the exact bounding set
+# Bound into every tree: sets the user and the exact bounding set under the
+# launcher, and confines what `jailmgr exec` runs.
+SETPRIV = "/usr/bin/setpriv"
+USERNS_COUNT = 65536
+
+
+def userns_base(name: str) -> int:
+    """The host uid that root of a `user: true` jail maps to: one 65536-id block per
+    jail, picked from its name, above the ids Debian gives users (1000-59999)."""
+    import hashlib
+
+    block = int(hashlib.sha256(name.encode()).hexdigest()[:8], 16) % 16000
+    return (block + 16) * USERNS_COUNT  # 1048576 and up
 
 
 def veth_names(name: str) -> tuple[str, str]:

@@ -41,8 +41,10 @@ class JailPlan:
         return bool(self.changes) or self.pending_restart
 
 
-def owner_ids(entry: Entry, users: dict[str, int], groups: dict[str, int]) -> tuple[int, int]:
-    return users[entry.owner], groups.get(entry.group, 0)
+def owner_ids(entry: Entry, users: dict[str, int], groups: dict[str, int],
+              shift: int = 0) -> tuple[int, int]:
+    """Host ids of an entry's owner; shifted into the jail's range when it has a user namespace."""
+    return users[entry.owner] + shift, groups.get(entry.group, 0) + shift
 
 
 def record(entry: Entry) -> dict[str, str]:
@@ -83,7 +85,7 @@ def plan_jail(rendered: Rendered, recorded: state.JailState | None) -> JailPlan:
         tree = None
     try:
         for path, entry in sorted(rendered.contents.entries.items()):
-            uid, gid = owner_ids(entry, users, groups)
+            uid, gid = owner_ids(entry, users, groups, jail.id_shift)
             data = entry.data if entry.kind != "dir" else b""
             if tree is not None and tree.matches(path, entry.kind, data, entry.mode, uid, gid):
                 continue

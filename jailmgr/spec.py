@@ -145,9 +145,7 @@ def _check_network(jail: Jail, ctx: Ctx) -> None:
 
 
 def _check_misc(jail: Jail, ctx: Ctx) -> None:
-    if jail.namespaces.user:
-        ctx.at("namespaces.user", "user namespaces are not supported yet (root in the jail is the host's "
-               "root, confined by the capability bounding set); set user: false")
+
     if not jail.namespaces.mount:
         ctx.at("namespaces.mount", "the mount namespace is always on (a jail is a mount namespace)")
     if jail.hostname is not None and not jail.namespaces.uts:

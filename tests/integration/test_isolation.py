@@ -185,3 +185,23 @@ def test_net_private_connects_host_and_jail_over_a_veth_pair(bed: Testbed) -> No
     bed.run(["jailmgr", "destroy", "ftp"])
     links = bed.run(["ip", "-o", "link"]).stdout
     assert "jm" not in links and "jail-ftp" not in bed.run(["ip", "netns", "list"]).stdout
+
+
+def test_user_namespace_maps_root_to_an_unprivileged_range(bed: Testbed) -> None:
+    text = bed.path("/usr/share/doc/jailmgr/examples/ftp.yaml").read_text()
+    text = text.replace("/var/lib/ftp-upload", "/var/lib/ftp-upload-userns")
+    bed.path("/srv/ftp-userns.yaml").write_text(text + "\nnamespaces: {user: true}\n")
+    bed.run(["jailmgr", "apply", "/srv/ftp-userns.yaml"])
+    doc = status(bed, "ftp")
+    spaces = {ns["type"]: ns for ns in doc["namespaces"]}
+    assert not spaces["user"]["shared_with_host"]
+    program = doc["program_pid"]
+    host_uid = int(bed.run(["awk", "/^Uid/{print $2}", f"/proc/{program}/status"]).stdout)
+    assert host_uid >= 1 << 20  # root in the jail is nobody on the host
+    assert bed.run(["cat", f"/proc/{program}/uid_map"]).stdout.split() == ["0", str(host_uid), "65536"]
+    seen = ftp_session(upload=b"written by the mapped ftp user\n")
+    assert seen[1].startswith("230") and seen[-2].startswith("226")
+    uploaded = bed.path("/var/lib/ftp-upload-userns/from-client.bin")
+    ftp_uid = int(bed.run(["id", "-u", "ftp"]).stdout)
+    assert uploaded.stat().st_uid == host_uid + ftp_uid  # the mapped owner
+    bed.run(["jailmgr", "destroy", "ftp"])
