@@ -169,7 +169,7 @@ def _lazy(name: str) -> Callable[[argparse.Namespace, Output], int]:
 
 def commands() -> dict[str, Callable[..., int]]:
     table: dict[str, Callable[..., int]] = {"validate": cmd_validate, "render": cmd_render, "schema": cmd_schema}
-    for name in ("plan", "apply", "destroy", "list", "status", "logs", "exec"):
+    for name in ("plan", "apply", "destroy", "list", "status", "logs", "exec", "check"):
         table[name] = _lazy(name)
     return table
 

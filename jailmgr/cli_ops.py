@@ -42,6 +42,21 @@ def _show_plans(plans: list, out: Output) -> bool:  # type: ignore[type-arg]
     return any_change
 
 
+def _exposure_change(item, out: Output) -> None:  # type: ignore[no-untyped-def]
+    """Say when the new unit scores worse than the one in place (systemd-analyze security --offline)."""
+    from .plan import read_unit
+
+    unit = item.loaded.jail.unit_name
+    new = systemd.exposure(unit, item.unit_text)
+    current = read_unit(unit)
+    old = systemd.exposure(unit, current) if current is not None else None
+    if new is not None and old is not None and new > old:
+        out.warn(f"{item.name}: the change makes the exposure score worse: {old:.1f} -> {new:.1f}")
+    elif new is not None:
+        out.detail(f"{item.name}: exposure {new:.1f}")
+    out.doc.setdefault("exposure", {})[item.name] = {"before": old, "after": new}
+
+
 def cmd_plan(args: argparse.Namespace, out: Output) -> int:
     from .apply import plan_all, prepare
 
@@ -51,7 +66,11 @@ def cmd_plan(args: argparse.Namespace, out: Output) -> int:
         for warning in item.warnings:
             out.warn(warning)
     with state.locked():
-        changed = _show_plans(plan_all(rendered, out.warn), out)
+        plans = plan_all(rendered, out.warn)
+        changed = _show_plans(plans, out)
+    for item, plan in zip(rendered, plans, strict=True):
+        if any(c.what == "unit" for c in plan.changes):
+            _exposure_change(item, out)
     if not changed:
         out.line("nothing to change")
     return EXIT_CHANGES if changed and args.detailed_exitcode else EXIT_OK
@@ -222,7 +241,36 @@ def cmd_exec(args: argparse.Namespace, out: Output) -> int:
     os.execve(command[0], command, env)  # the exit status is CMD's
 
 
+def cmd_check(args: argparse.Namespace, out: Output) -> int:
+    from . import audit
+
+    _setup(args, out)
+    names = args.names or state.managed()
+    docs, findings = [], 0
+    for name in names:
+        report = audit.check(name, _drift(name, out))
+        findings += len(report.findings)
+        score = f"{report.exposure:.1f}" if report.exposure is not None else "unknown"
+        out.line(f"{name}: exposure {score} (systemd-analyze security; 0 best, 10 worst)")
+        conf = report.confinement
+        if conf:
+            ns = conf["namespaces"]
+            own = [t for t, v in ns.items() if v != "host"]  # type: ignore[union-attr]
+            out.line(f"  program PID {conf['pid']}: capabilities {','.join(conf['capabilities']) or 'none'}; "  # type: ignore[arg-type]
+                     f"no_new_privs {'yes' if conf['no_new_privs'] else 'NO'}; "
+                     f"seccomp {'yes' if conf['seccomp'] else 'NO'}; own namespaces {' '.join(own)}; "
+                     f"/proc/sys {conf['proc_sys']}")
+            out.line(f"  writable mounts: {', '.join(conf['writable_mounts']) or 'none'}")  # type: ignore[arg-type]
+        for finding in report.findings:
+            out.line(f"  ! {finding}")
+        if not report.findings:
+            out.line("  no findings")
+        docs.append(report.__dict__)
+    out.doc["jails"] = docs
+    return EXIT_ERROR if findings else EXIT_OK
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Output], int]] = {
     "plan": cmd_plan, "apply": cmd_apply, "destroy": cmd_destroy, "list": cmd_list, "status": cmd_status,
-    "logs": cmd_logs, "exec": cmd_exec,
+    "logs": cmd_logs, "exec": cmd_exec, "check": cmd_check,
 }

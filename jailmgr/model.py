@@ -159,6 +159,7 @@ class Security:
                                            "SystemCallFilter= entries", ("@system-service",))
     ip_allow: tuple[str, ...] | None = spec(ListOf(Text(IP_RE, "an address, prefix or keyword")),
                                             "IPAddressDeny=any plus these", None)
+    memory_deny_write_execute: bool = spec(Flag(), "MemoryDenyWriteExecute= (false for JITs)", True)
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ def owner_ids(entry: Entry, users: dict[str, int], groups: dict[str, int],
 
 def record(entry: Entry) -> dict[str, str]:
     return {"kind": entry.kind, "mode": f"{entry.mode:04o}", "owner": entry.owner, "group": entry.group,
-            "sha256": entry.digest}
+            "sha256": entry.digest, "origin": entry.origin}
 
 
 def unit_path(name: str) -> str:

@@ -70,3 +70,23 @@ def settled_failure(unit: str, seconds: float = 0.5) -> str | None:
         if time.monotonic() >= deadline:
             return None
         time.sleep(0.05)
+
+
+def exposure(unit: str, offline_text: str | None = None) -> float | None:
+    """systemd-analyze security's overall exposure (0 best, 10 worst) of a loaded unit,
+    or of unit text not installed yet (--offline); None when it can't be had."""
+    import re
+    import tempfile
+
+    argv = ["systemd-analyze", "security", "--no-pager"]
+    with tempfile.TemporaryDirectory(prefix="jailmgr-score-") as tmp:
+        if offline_text is not None:
+            path = f"{tmp}/{unit}"
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(offline_text)
+            argv += ["--offline=yes", path]
+        else:
+            argv.append(unit)
+        proc = run(argv, check=False)
+    match = re.search(r"Overall exposure level for \S+: ([0-9.]+)", proc.stdout)
+    return float(match.group(1)) if match else None

@@ -17,6 +17,7 @@ That mechanism on systemd 252 (Debian 12), verified in a booted container:
 from __future__ import annotations
 
 from .contents import Contents, ids, primary_gid
+from .hardening import hardening
 from .launcher import LAUNCHER_CAPS, LAUNCHER_SYSCALLS, bwrap_argv
 from .model import USERNS_COUNT, Jail, veth_names
 from .unitsyntax import assignment, bind, exec_argv, path, specifiers, text
@@ -38,29 +39,25 @@ def _namespaces(jail: Jail) -> list[str]:
     lines = []
     if ns.ipc:
         lines.append("PrivateIPC=yes")
-    if ns.uts and has_proc(jail):
-        # ProtectHostname= also remounts /proc/sys/kernel/{hostname,domainname}
-        # read-only, and the service fails at NAMESPACE when the jail has no /proc.
+    if ns.uts:
         lines.append("ProtectHostname=yes")
     return lines
 
 
 def _mounts(jail: Jail, contents: Contents) -> list[str]:
-    lines = ["MountAPIVFS=no", "ProtectSystem=strict", "TemporaryFileSystem=/dev:mode=0755,nosuid,noexec"]
-    for device in jail.tree.devices:
-        lines.append(f"BindPaths={bind('/dev/' + device, '/dev/' + device)}")
+    # MountAPIVFS=yes is implied by the hardening (ProtectKernelTunables= and
+    # friends) and gives /proc, /sys and, with PrivateDevices=, a minimal /dev.
+    lines = ["MountAPIVFS=yes", "ProtectSystem=strict"]
     for lib in contents.binds:
         lines.append(f"BindReadOnlyPaths={bind(lib.source, lib.target)}")
     for entry in jail.tree.dirs:
         if entry.writable:
             lines.append(f"BindPaths={bind(jail.root_dir + entry.path, entry.path)}")
     for mount in jail.mounts:
-        if mount.type == "proc":
-            lines.append("BindReadOnlyPaths=/proc")
-        elif mount.type == "tmpfs":
+        if mount.type == "tmpfs":
             size = f",size={_size(mount.size)}" if mount.size is not None else ""
             lines.append(f"TemporaryFileSystem={path(mount.target or '')}:mode=1777,nosuid,nodev{size}")
-        else:
+        elif mount.type == "bind":
             key = "BindPaths" if mount.mode == "rw" else "BindReadOnlyPaths"
             lines.append(f"{key}={bind(mount.source or '', mount.target or '')}")
     return lines
@@ -156,7 +153,7 @@ def _launched(jail: Jail, contents: Contents) -> list[str]:
              f"SyslogIdentifier={specifiers(jail.exec[0].rsplit('/', 1)[-1])}",
              # The host as bwrap sees it while it builds the jail: read-only but
              # for the sources of rw mounts and the tree's writable directories.
-             "ProtectSystem=strict", "ProtectHome=read-only"]
+             "ProtectSystem=strict"]
     for entry in jail.tree.dirs:
         if entry.writable:
             lines.append(f"ReadWritePaths={path(jail.root_dir + entry.path)}")
@@ -193,6 +190,7 @@ def render_unit(jail: Jail, contents: Contents, source: str) -> str:
         # would need CAP_NET_ADMIN to bring lo up).
         service.append("PrivateNetwork=yes")
     service += _security(jail)
+    service += hardening(jail)
     service += _limits(jail)
     lines = unit + service
     if jail.enable:

@@ -1,0 +1,148 @@
+"""`jailmgr check`: what a careful operator would look at in a jail, gathered in one place.
+
+- the unit's exposure score (systemd-analyze security), which judges the
+  unit, not what the launcher does after it starts, so also:
+- the confinement of the running program, read from /proc: capability
+  bounding set, no_new_privs, seccomp, namespaces, writable mounts, /proc/sys;
+- the tree: drift from the jail file, world-writable or set-id entries,
+  entries jailmgr did not put there, libraries older than the host's.
+The tree is only read (lstat, never following a link).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass, field
+
+from . import observe, state, systemd
+
+# systemd 252 creates these inside a RootDirectory= jail: mount points, and the
+# /bin and /sbin symlinks of its base filesystem layout.
+SYSTEMD_MOUNT_POINTS = {"/root", "/sys", "/bin", "/sbin", "/run/systemd", "/run/systemd/incoming", "/home", "/var/tmp",
+                        "/run/user", "/dev/shm", "/tmp"}
+
+
+@dataclass
+class Report:
+    name: str
+    exposure: float | None = None
+    confinement: dict[str, object] = field(default_factory=dict)
+    findings: list[str] = field(default_factory=list)
+
+
+def _boot_time() -> float:
+    with open("/proc/stat", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("btime "):
+                return float(line.split()[1])
+    return 0.0
+
+
+def started_at(pid: int) -> float:
+    """A process's start, as seconds since the epoch."""
+    with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return _boot_time() + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+
+
+def _writable_mounts(pid: int) -> list[str]:
+    out = []
+    try:
+        with open(f"/proc/{pid}/mountinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                parts = line.split()
+                point, options = parts[4], parts[5].split(",")
+                fstype = parts[parts.index("-") + 1]
+                if "rw" in options and fstype not in ("proc", "devtmpfs", "mqueue", "devpts"):
+                    out.append(f"{point} ({fstype})")
+    except OSError:
+        pass
+    return out
+
+
+def _proc_sys(pid: int) -> str:
+    """read-only, absent (ProcSubset=pid hides it), or writable."""
+    try:
+        with open(f"/proc/{pid}/mountinfo", encoding="utf-8", errors="replace") as f:
+            rows = [line.split() for line in f]
+    except OSError:
+        return "unknown"
+    for parts in reversed(rows):  # the last mount on a path is the one in force
+        if parts[4] in ("/proc/sys", "/proc"):
+            if parts[5].split(",")[0] == "ro":
+                return "read-only"
+            if parts[4] == "/proc/sys":
+                return "writable"
+            return "writable" if os.path.isdir(f"/proc/{pid}/root/proc/sys") else "absent"
+    return "absent"
+
+
+def confinement(recorded: state.JailState, report: Report) -> None:
+    main = int(systemd.show(recorded.unit, "MainPID").get("MainPID", "0") or 0)
+    if not main:
+        report.findings.append(f"{recorded.unit} is not running: the program's confinement can't be checked")
+        return
+    seen = observe.observe(main, recorded.launcher)
+    pid = seen.program_pid or main
+    fields = seen.confinement
+    report.confinement = {
+        "pid": pid, "capabilities": observe.decode_caps(fields.get("CapBnd", "0")),
+        "no_new_privs": fields.get("NoNewPrivs") == "1", "seccomp": fields.get("Seccomp") == "2",
+        "namespaces": {ns.type: ("host" if ns.shared_with_host else ns.inode) for ns in seen.namespaces},
+        "writable_mounts": _writable_mounts(pid), "proc_sys": _proc_sys(pid)}
+    if not report.confinement["no_new_privs"]:
+        report.findings.append("the program can gain privileges (NoNewPrivs 0)")
+    if not report.confinement["seccomp"]:
+        report.findings.append("the program has no seccomp filter")
+    if "sys_admin" in report.confinement["capabilities"]:  # type: ignore[operator]
+        report.findings.append("the program holds CAP_SYS_ADMIN in its bounding set")
+    if report.confinement["proc_sys"] == "writable":
+        report.findings.append("/proc/sys is writable inside the jail")
+    for path in recorded.entries:
+        if recorded.entries[path].get("kind") == "mountpoint":
+            _library_age(recorded, path, pid, report)
+
+
+def _library_age(recorded: state.JailState, path: str, pid: int, report: Report) -> None:
+    """A bound host file changed after the program started: it runs the old one until restarted."""
+    origin = os.path.realpath(path) if os.path.exists(path) else path
+    try:
+        if os.stat(origin).st_mtime > started_at(pid):
+            report.findings.append(f"{path}: the host's copy is newer than the running program; "
+                                   f"restart {recorded.unit} to use it")
+    except OSError:
+        pass
+
+
+def tree(recorded: state.JailState, report: Report) -> None:
+    root = recorded.root
+    writable = {p for p, e in recorded.entries.items() if e.get("kind") == "dir" and "writable" in e.get("origin", "")}
+    for dirpath, dirnames, filenames in os.walk(root):  # os.walk never follows symlinks to directories
+        for name in dirnames + filenames:
+            full = os.path.join(dirpath, name)
+            inside = "/" + os.path.relpath(full, root)
+            st = os.lstat(full)
+            if st.st_mode & (stat.S_ISUID | stat.S_ISGID) and not stat.S_ISDIR(st.st_mode):
+                report.findings.append(f"{inside}: set-user/group-ID file in the tree")
+            if st.st_mode & stat.S_IWOTH and not stat.S_ISLNK(st.st_mode) and inside not in writable:
+                report.findings.append(f"{inside}: world-writable")
+            unknown = inside not in recorded.entries and inside not in SYSTEMD_MOUNT_POINTS
+            if unknown and not recorded.rootfs_sha256 and not any(inside.startswith(w + "/") for w in writable):
+                report.findings.append(f"{inside}: not put there by jailmgr")
+            if stat.S_ISLNK(st.st_mode):
+                dirnames[:] = [d for d in dirnames if d != name]
+
+
+def check(name: str, drift: list[str]) -> Report:
+    report = Report(name)
+    recorded = state.load(name)
+    if recorded is None:
+        report.findings.append("not managed by jailmgr")
+        return report
+    report.exposure = systemd.exposure(recorded.unit)
+    report.findings += [f"drift: {line}" for line in drift]
+    confinement(recorded, report)
+    if os.path.isdir(recorded.root):
+        tree(recorded, report)
+    return report

@@ -1,0 +1,57 @@
+"""The safe defaults every jail unit gets on top of what its jail file declares.
+
+Two sets, one per mechanism, each verified against the vsftpd jail on
+systemd 252 (FTP sessions and the integration suite pass with them on):
+
+- systemd's directives alone (RootDirectory=): all of them.  Several
+  (ProtectKernelTunables= and friends) imply MountAPIVFS=yes, which brings
+  /proc, /sys and a /dev; PrivateDevices=yes makes that /dev systemd's minimal
+  one (null, zero, full, random, urandom, tty, pts), and DevicePolicy=closed
+  with DeviceAllow= lets the program open only the declared nodes.
+- under the launcher: the same, but for what would stop bubblewrap from
+  building the jail: ProtectHostname= (it forbids sethostname for the new UTS
+  namespace), ProcSubset=pid (bwrap binds /proc/sys), and RestrictNamespaces=
+  must let it create the namespaces it is there for.
+"""
+
+from __future__ import annotations
+
+from .model import Jail
+
+COMMON = (
+    "ProtectKernelTunables=yes", "ProtectKernelModules=yes", "ProtectKernelLogs=yes",
+    "ProtectControlGroups=yes", "ProtectClock=yes", "RestrictSUIDSGID=yes", "RestrictRealtime=yes",
+    "LockPersonality=yes", "PrivateDevices=yes", "PrivateTmp=yes", "ProtectProc=invisible", "UMask=0077",
+)
+
+
+def _families(jail: Jail) -> str:
+    families = ["AF_UNIX", "AF_INET", "AF_INET6"]
+    if jail.namespaces.net == "none":
+        families = ["AF_UNIX"]
+    return " ".join(families)
+
+
+def _namespaces_allowed(jail: Jail) -> str:
+    if not jail.uses_launcher:
+        return "yes"  # the service creates none: all forbidden
+    ns = jail.namespaces
+    wanted = ["mnt"] + [n for n in ("pid", "uts", "ipc", "cgroup", "user") if getattr(ns, n)]
+    if ns.net == "private":
+        wanted.append("net")  # the launcher joins the jail's netns (setns is restricted too)
+    return " ".join(wanted)
+
+
+def hardening(jail: Jail) -> list[str]:
+    lines = list(COMMON)
+    if jail.security.memory_deny_write_execute:
+        lines.append("MemoryDenyWriteExecute=yes")
+    lines.append(f"RestrictAddressFamilies={_families(jail)}")
+    lines.append(f"RestrictNamespaces={_namespaces_allowed(jail)}")
+    if not jail.uses_launcher:
+        lines.append("ProcSubset=pid")
+        lines.append("DevicePolicy=closed")
+        lines += [f"DeviceAllow=/dev/{device} rw" for device in jail.tree.devices]
+    lines.append("ProtectHome=yes" if not jail.root_dir.startswith(("/home/", "/root/")) else
+                 "ProtectHome=read-only")
+    return lines
