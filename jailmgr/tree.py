@@ -50,6 +50,7 @@ def write_file_atomic(path: str, data: bytes, mode: int = 0o644) -> bool:
     dfd = os.open(directory, _DIR_FLAGS)
     try:
         tree = _Dir(dfd, directory)
+        tree.sweep_temps(f".{name[:64]}{TEMP_MARK}")  # ours only, left by a killed run
         if tree.file_matches(name, data, mode, 0, 0):
             return False
         tree.replace_file(name, data, mode, 0, 0)
@@ -147,10 +148,10 @@ class _Dir:
             os.rmdir(name, dir_fd=self.fd)
         return left
 
-    def sweep_temps(self) -> None:
+    def sweep_temps(self, prefix: str = ".") -> None:
         """Drop temporary files an earlier, killed run left in this directory."""
         for entry in os.listdir(self.fd):
-            if TEMP_MARK in entry and entry.startswith("."):
+            if TEMP_MARK in entry and entry.startswith(prefix):
                 st = self.stat(entry)
                 if st is not None and not stat.S_ISDIR(st.st_mode):
                     os.unlink(entry, dir_fd=self.fd)

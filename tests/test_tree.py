@@ -131,6 +131,10 @@ def test_write_file_atomic_replaces_and_reports(tmp_path: Path) -> None:
     assert not write_file_atomic(str(target), b"[Service]\n")
     assert write_file_atomic(str(target), b"[Service]\nType=exec\n")
     assert os.listdir(target.parent) == ["jail-x.service"]
+    (target.parent / f".jail-x.service{TEMP_MARK}0badc0de").write_text("killed mid-write")
+    (target.parent / f".other{TEMP_MARK}0badc0de").write_text("not ours to sweep")
+    assert not write_file_atomic(str(target), b"[Service]\nType=exec\n")
+    assert sorted(os.listdir(target.parent)) == [f".other{TEMP_MARK}0badc0de", "jail-x.service"]
 
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="bind mounts need root")
