@@ -198,6 +198,14 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `jailmgr render ... | head`: the reader left, nothing to report
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_ERROR
+    except OSError as exc:
+        if args.debug:
+            raise
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"jailmgr: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        print("jailmgr: hint: --debug shows where it happened", file=sys.stderr)
+        out.doc["error"] = str(exc)
+        return out.finish(EXIT_ERROR)
 
 
 def run() -> None:

@@ -87,7 +87,11 @@ def _host_users(jail: Jail, loaded: Loaded, problems: list[Problem]) -> tuple[by
             out_gr.append(":".join([fields[0], "x", fields[2], ""]))
     shadow = b""
     if jail.tree.shadow:
-        sh = _read_db("/etc/shadow")
+        try:
+            sh = _read_db("/etc/shadow")
+        except OSError as exc:
+            problems.append(loaded.problem("tree.shadow", f"cannot read /etc/shadow: {exc.strerror}"))
+            sh = {}
         shadow = "".join(":".join(sh[u]) + "\n" for u in wanted if u in sh).encode()
     return ("\n".join(out_pw) + "\n").encode(), ("\n".join(out_gr) + "\n").encode(), shadow
 
@@ -166,9 +170,13 @@ def _libraries(loaded: Loaded, contents: Contents, resolver: elf.Resolver, probl
             if copy:
                 # The host file's permission bits (set-id dropped): the ELF
                 # interpreter, like the binary, must be executable to be loaded.
-                mode = os.stat(path).st_mode & 0o755
-                with open(path, "rb") as f:
-                    data = f.read()
+                try:
+                    mode = os.stat(path).st_mode & 0o755
+                    with open(path, "rb") as f:
+                        data = f.read()
+                except OSError as exc:
+                    problems.append(loaded.problem(key, f"cannot copy {path}: {exc.strerror}"))
+                    continue
                 contents.add(Entry(path, "file", mode, "root", "root", f"host {what} {path} (copied)", data))
             else:
                 real = os.path.realpath(path)

@@ -35,8 +35,8 @@ def format_entry(entry: dict[str, Any]) -> str:
     return f"{stamp} {who}: {message}"
 
 
-def tail(unit: str, lines: int) -> list[dict[str, Any]]:
-    reader = _reader(unit)
+def _last(reader: Any, lines: int) -> list[dict[str, Any]]:
+    """The last `lines` entries a reader matches, oldest first."""
     reader.seek_tail()
     entries = []
     for _ in range(lines):
@@ -45,6 +45,10 @@ def tail(unit: str, lines: int) -> list[dict[str, Any]]:
             break
         entries.append(entry)
     return list(reversed(entries))
+
+
+def tail(unit: str, lines: int) -> list[dict[str, Any]]:
+    return _last(_reader(unit), lines)
 
 
 def follow(unit: str, lines: int, stop: Callable[[], bool] = lambda: False) -> Iterator[dict[str, Any]]:
@@ -86,18 +90,3 @@ def record_action(jail: str, action: str, message: str, **fields: str) -> None:
     except Exception:  # logging must never turn a done action into a failure
         pass
 
-
-def actions(jail: str, lines: int = 20) -> list[dict[str, Any]]:
-    """jailmgr's own recorded actions for a jail, newest last."""
-    from systemd import journal
-
-    reader = journal.Reader()
-    reader.add_match(SYSLOG_IDENTIFIER="jailmgr", JAIL=jail)
-    reader.seek_tail()
-    entries = []
-    for _ in range(lines):
-        entry = reader.get_previous()
-        if not entry:
-            break
-        entries.append(entry)
-    return list(reversed(entries))
