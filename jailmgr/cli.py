@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -43,6 +42,8 @@ class Output:
 
     def finish(self, code: int) -> int:
         if self.json:
+            import json
+
             self.doc.setdefault("ok", code != EXIT_ERROR)
             json.dump(self.doc, sys.stdout, indent=2, sort_keys=True, default=str)
             sys.stdout.write("\n")
@@ -95,6 +96,8 @@ def cmd_render(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_schema(args: argparse.Namespace, out: Output) -> int:
+    import json
+
     from .schema import jail_schema
 
     json.dump(jail_schema(), sys.stdout, indent=2)
