@@ -177,7 +177,7 @@ def cmd_status(args: argparse.Namespace, out: Output) -> int:
                 out.line(f"  {ns['type']:7} {ns['inode']:>11} {ns['nprocs']:>6} {ns['pid']:>7} {shared:6} "
                          f"{ns['command']}")
         if doc["confinement"]:
-            out.line("  " + ", ".join(f"{k} {v}" for k, v in doc["confinement"].items()))  # type: ignore[union-attr]
+            out.line("  " + ", ".join(f"{k} {' '.join(str(v).split())}" for k, v in doc["confinement"].items()))  # type: ignore[union-attr]
         out.line("  limits: " + ", ".join(f"{k}={v}" for k, v in doc["limits"].items()) +  # type: ignore[union-attr]
                  "; usage: " + ", ".join(f"{k}={v}" for k, v in doc["usage"].items()))  # type: ignore[union-attr]
         for line in doc["drift"]:  # type: ignore[union-attr]
