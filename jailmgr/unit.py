@@ -146,7 +146,7 @@ def _launched(jail: Jail, contents: Contents) -> list[str]:
                 "--", *argv]
     if jail.namespaces.net == "private":
         argv = [NSENTER, f"--net=/run/netns/jail-{jail.name}", "--", *argv]
-    lines = [f"ExecStart={exec_argv(argv)}",
+    lines = [f"ExecStart={exec_argv(argv, wrap=72)}",
              # bwrap's init exits 128+15 when the program dies of the SIGTERM that stop sends.
              "SuccessExitStatus=143 SIGTERM",
              # Journal lines carry the program's name, not the launcher's.

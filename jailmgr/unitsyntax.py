@@ -49,8 +49,13 @@ def quote(word: str) -> str:
     return '"' + word.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def exec_argv(argv: list[str] | tuple[str, ...]) -> str:
-    """The value of an ExecStart= line that systemd turns back into exactly argv."""
+def exec_argv(argv: list[str] | tuple[str, ...], wrap: int = 0) -> str:
+    """The value of an ExecStart= line that systemd turns back into exactly argv.
+
+    With `wrap`, a long line is continued (a trailing backslash, which systemd
+    reads as a space) before an option word (`--...`) once it passes `wrap`
+    characters: only ever between words, never inside a quoted one.
+    """
     if not argv or not argv[0].startswith("/"):
         raise UnitValueError("argv[0] must be an absolute path")
     words = []
@@ -60,7 +65,17 @@ def exec_argv(argv: list[str] | tuple[str, ...]) -> str:
             words.append("\\;")
         else:
             words.append(quote(arg))
-    return " ".join(words)
+    if not wrap:
+        return " ".join(words)
+    lines, current = [], words[0]
+    for word in words[1:]:
+        if word.startswith("--") and len(current) > wrap:
+            lines.append(current)
+            current = "    " + word
+        else:
+            current += " " + word
+    lines.append(current)
+    return " \\\n".join(lines)
 
 
 def assignment(name: str, value: str) -> str:

@@ -67,10 +67,15 @@ def _lone(value: str, i: int, token: str) -> bool:
     return value.startswith(token, i) and (end == len(value) or value[end] in _WS)
 
 
+def join_continuations(text: str) -> str:
+    """Unit-file reading: a line ending in a backslash continues, the backslash read as a space."""
+    return text.replace("\\\n", " ")
+
+
 def parse_exec(value: str) -> list[str]:
     """What systemd runs for `ExecStart=value`: specifiers, words (with config_parse_exec's
     checks for a lone `;` and `\\;`), then `$$` -> `$`."""
-    raw = expand_specifiers(value)
+    raw = expand_specifiers(join_continuations(value))
     argv, i = [], 0
     while True:
         while i < len(raw) and raw[i] in _WS:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from jailmgr import render, spec
+from tests.systemd_words import join_continuations
 
 CASES = Path(__file__).parent / "cases"
 
@@ -44,11 +45,11 @@ def test_good_case_renders_expected_unit_and_tree(case: Path) -> None:
     loaded = spec.load_or_raise([str(case)])
     rendered, problems = render.render(loaded[0])
     assert problems == [] and rendered is not None
-    lines = rendered.unit_text.splitlines()
+    lines = join_continuations(rendered.unit_text).splitlines()
     for want in expectations(case, "unit"):
         assert want in lines
     for part in expectations(case, "unitpart"):
-        assert part in rendered.unit_text
+        assert part in " ".join(join_continuations(rendered.unit_text).split())
     for unwanted in expectations(case, "nounit"):
         assert unwanted not in lines
     for want in expectations(case, "tree"):

@@ -53,6 +53,15 @@ def test_unsafe_paths_are_refused(bad: str) -> None:
         unitsyntax.path(bad)
 
 
+@settings(max_examples=300)
+@given(st.lists(st.one_of(printable, st.from_regex(r"--[a-z-]{1,12}", fullmatch=True)), max_size=30))
+def test_wrapped_exec_line_parses_back_too(args: list[str]) -> None:
+    argv = ["/usr/bin/bwrap", *args]
+    wrapped = unitsyntax.exec_argv(argv, wrap=20)
+    assert all(not line.endswith("\\") or line.endswith(" \\") for line in wrapped.split("\n"))
+    assert parse_exec(wrapped) == argv
+
+
 def test_bind_forms() -> None:
     assert unitsyntax.bind("/a", "/a") == "/a"
     assert unitsyntax.bind("/a%b", "/c") == "/a%%b:/c"
