@@ -99,7 +99,7 @@ def _new_state(item: Rendered, pending: bool) -> state.JailState:
         entries={path: record(entry) for path, entry in item.contents.entries.items()},
         host_dirs=[path for path, _, _ in item.contents.host_dirs], pending_restart=pending,
         launcher=jail.uses_launcher, rootfs_sha256=item.contents.rootfs_sha256,
-        extra_units=sorted(item.extra_units))
+        extra_units=sorted(item.extra_units), environment=dict(jail.environment))
 
 
 def converge(item: Rendered, plan: JailPlan, say: Say, detail: Say) -> tuple[bool, list[str]]:

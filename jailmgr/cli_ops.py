@@ -236,8 +236,12 @@ def cmd_exec(args: argparse.Namespace, out: Output) -> int:
     command += [SETPRIV_IN_JAIL, f"--reuid={uid}", f"--regid={gid}", "--clear-groups",
                 "--bounding-set=" + ",".join(["-all", *[f"+{c}" for c in caps]]), "--inh-caps=-all",
                 "--no-new-privs", "--", *argv]
-    env = dict(item.split("=", 1) for item in observe.environ(target) if "=" in item)
-    env.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+    # The environment is the one the jail file declares, as recorded at apply,
+    # never the running process's: /proc/PID/environ is jail-controlled memory,
+    # and nsenter, which receives it first, is a host binary run as root
+    # (LD_PRELOAD and friends would be read by the host's loader).
+    env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8",
+           **dict(recorded.environment)}
     os.execve(command[0], command, env)  # the exit status is CMD's
 
 

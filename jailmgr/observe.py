@@ -130,10 +130,3 @@ def ids_of(pid: int) -> tuple[int, int]:
     fields = status_fields(pid, ("Uid", "Gid"))
     return int(fields.get("Uid", "0").split()[0]), int(fields.get("Gid", "0").split()[0])
 
-
-def environ(pid: int) -> list[str]:
-    try:
-        with open(f"/proc/{pid}/environ", "rb") as f:
-            return [e.decode(errors="replace") for e in f.read().split(b"\0") if e]
-    except OSError:
-        return []

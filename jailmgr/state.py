@@ -45,6 +45,7 @@ class JailState:
     launcher: bool = False
     rootfs_sha256: str = ""
     extra_units: list[str] = field(default_factory=list)  # unit files beyond the main one
+    environment: dict[str, str] = field(default_factory=dict)  # as declared: what `exec` gives a command
     version: int = STATE_VERSION
 
 

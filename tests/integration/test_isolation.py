@@ -37,7 +37,8 @@ def test_ftp_jail_every_namespace_real_and_program_confined(bed: Testbed) -> Non
     # The shipped ftp jail, plus ps, cat and tee in its tree to look inside.
     text = bed.path("/usr/share/doc/jailmgr/examples/ftp.yaml").read_text()
     bed.path(JAIL).write_text(text.replace("binaries: [/usr/sbin/vsftpd]",
-                                           "binaries: [/usr/sbin/vsftpd, /usr/bin/ps, /usr/bin/cat, /usr/bin/tee]"))
+                                           "binaries: [/usr/sbin/vsftpd, /usr/bin/ps, /usr/bin/cat, /usr/bin/tee]")
+                              + "\nenvironment: {GREETING: hello jail}\n")
     bed.run(["jailmgr", "apply", JAIL])
     doc = status(bed, "ftp")
     assert doc["active"] == "active" and doc["launcher"] is True
@@ -71,6 +72,9 @@ def test_ftp_jail_every_namespace_real_and_program_confined(bed: Testbed) -> Non
     assert wrote.returncode != 0 and "Read-only file system" in wrote.stderr
     mountinfo = bed.run(["cat", f"/proc/{program}/mountinfo"]).stdout
     assert any(line.split()[4] == "/proc/sys" and line.split()[5].startswith("ro") for line in mountinfo.splitlines())
+    # exec gives the command the jail's declared environment, nothing from the host or the process.
+    env = bed.run(["jailmgr", "exec", "ftp", "--", "cat", "/proc/self/environ"]).stdout.split("\0")
+    assert "GREETING=hello jail" in env and not any(e.startswith(("LD_", "SSH_")) for e in env)
     # exec's exit status is the command's.
     assert bed.run(["jailmgr", "exec", "ftp", "--", "cat", "/nonexistent"], check=False).returncode == 1
 
