@@ -151,6 +151,9 @@ def start_or_restart(item: Rendered, plan: JailPlan, say: Say) -> bool:
         say(f"{jail.name}: restarting {unit}" if systemd.is_active(unit) else f"{jail.name}: starting {unit}")
         systemd.restart(unit)
     elif not systemd.is_active(unit):
+        props = systemd.show(unit, "ActiveState", "Result")
+        if jail.restart == "no" and props.get("Result") == "success" and props.get("ActiveState") == "inactive":
+            return False  # it ran and finished, as a `restart: no` jail may: nothing to repair
         say(f"{jail.name}: starting {unit} (it was not running)")
         systemd.start(unit)
     else:
