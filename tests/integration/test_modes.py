@@ -61,6 +61,8 @@ def test_logs_reads_the_journal_and_a_failed_start_shows_it(bed: Testbed) -> Non
     journal(bed, "jail-probe.service")
     logs = bed.run(["jailmgr", "logs", "probe", "-n", "20"]).stdout
     assert "dash[" in logs and ": data-writable" in logs
+    followed = bed.run(["timeout", "2", "jailmgr", "logs", "probe", "-f", "-n", "5"], check=False)
+    assert followed.returncode == 124 and ": done" in followed.stdout  # -f keeps reading until stopped
     bed.run(["jailmgr", "destroy", "probe"])
     # jailmgr's own actions are in the journal with structured fields.
     own = bed.run(["journalctl", "JAIL=probe", "-o", "json", "--no-pager"]).stdout.splitlines()
