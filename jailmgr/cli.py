@@ -6,10 +6,13 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
 
 from . import __version__
 from .problems import InvalidJails, JailError, Problem
+
+TYPE_CHECKING = False  # typing costs milliseconds at startup; it is only needed by checkers
+if TYPE_CHECKING:
+    from typing import Any
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 

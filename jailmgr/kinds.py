@@ -9,16 +9,25 @@ parser resolved rather than at the Python value.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import posixpath
 import re
-from typing import Any
 
 import yaml
 
 from . import yamlsrc
 from .problems import Problem, parent_key
 from .yamlsrc import BOOL, FLOAT, INT, NULL, STR, Source
+
+TYPE_CHECKING = False  # typing costs milliseconds at startup; it is only needed by checkers
+if TYPE_CHECKING:
+    from typing import Any
+
+
+def _close(word: str, choices: list[str] | tuple[str, ...]) -> list[str]:
+    """Did-you-mean candidates; difflib is imported only when there is a mistake."""
+    import difflib
+
+    return difflib.get_close_matches(word, list(choices), 1, 0.6)
 
 
 class _Invalid:
@@ -257,7 +266,7 @@ class Choice(Kind):
                 return self.false_means
             if node.tag == STR and node.value in self.values:
                 return node.value
-            hint = difflib.get_close_matches(node.value, self.values, 1)
+            hint = _close(node.value, self.values)
             extra = f"; did you mean {hint[0]!r}?" if hint else ""
             known = f"one of {', '.join(self.values)}" if len(self.values) <= 8 else "a known value"
             return ctx.fail(node, key, f"{node.value!r} is not {known}{extra}")
@@ -356,7 +365,7 @@ class Record(Kind):
             present.add(name)
             field = table.get(name)
             if field is None:
-                hint = difflib.get_close_matches(name, list(table), 1, 0.6)
+                hint = _close(name, list(table))
                 extra = f"; did you mean {hint[0]!r}?" if hint else ""
                 ctx.fail(knode, ckey, f"unknown key{extra}")
                 continue

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from .kinds import (
     Anything,
@@ -21,6 +20,10 @@ from .kinds import (
     Text,
     spec,
 )
+
+TYPE_CHECKING = False  # typing costs milliseconds at startup; it is only needed by checkers
+if TYPE_CHECKING:
+    from typing import Any
 
 NAME_RE = r"[a-z0-9][a-z0-9-]{0,62}"
 USER_RE = r"[a-z_][a-z0-9_-]{0,31}\$?"
