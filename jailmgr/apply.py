@@ -94,7 +94,7 @@ def _build_tree(item: Rendered, recorded: state.JailState | None, say: Say) -> l
 def _new_state(item: Rendered, pending: bool) -> state.JailState:
     jail = item.loaded.jail
     return state.JailState(
-        name=jail.name, source=str(item.loaded.source.resolve()), root=jail.root_dir, unit=jail.unit_name,
+        name=jail.name, source=os.path.realpath(item.loaded.source), root=jail.root_dir, unit=jail.unit_name,
         unit_sha256=sha256(item.unit_text),
         entries={path: record(entry) for path, entry in item.contents.entries.items()},
         host_dirs=[path for path, _, _ in item.contents.host_dirs], pending_restart=pending,

@@ -107,8 +107,8 @@ def _read_db(path: str) -> dict[str, list[str]]:
 
 
 def template_dirs(loaded: Loaded) -> list[str]:
-    here = loaded.source.parent
-    return [str(here), str(here.parent / "templates"), *TEMPLATE_DIRS]
+    here = os.path.dirname(os.path.abspath(loaded.source))
+    return [here, os.path.join(os.path.dirname(here), "templates"), *TEMPLATE_DIRS]
 
 
 def _render_template(loaded: Loaded, index: int, problems: list[Problem]) -> bytes | None:
@@ -187,7 +187,7 @@ def _libraries(loaded: Loaded, contents: Contents, resolver: elf.Resolver, probl
 def _rootfs(loaded: Loaded, contents: Contents, problems: list[Problem]) -> None:
     from . import rootfs
 
-    archive = os.path.join(str(loaded.source.parent), loaded.jail.tree.rootfs or "")
+    archive = os.path.join(os.path.dirname(os.path.abspath(loaded.source)), loaded.jail.tree.rootfs or "")
     found = rootfs.check(archive)
     if found:
         problems.extend(loaded.problem("tree.rootfs", f"{archive}: {p}") for p in found)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from . import yamlsrc
 from .kinds import INVALID, Ctx, Record
@@ -24,7 +23,7 @@ class Loaded:
     """A valid jail and the file it came from (templates resolve relative to it)."""
 
     jail: Jail
-    source: Path
+    source: str  # the jail file's path as given (os.path, not pathlib: pathlib costs startup time)
     positions: dict[str, tuple[int, int]]
 
     def problem(self, key: str, message: str) -> Problem:
@@ -180,16 +179,16 @@ def parse_with_positions(text: str, name: str
     return (jail if not problems else None), problems, positions
 
 
-def jail_files(paths: list[str]) -> tuple[list[Path], list[Problem]]:
+def jail_files(paths: list[str]) -> tuple[list[str], list[Problem]]:
     """Expand files and directories (every *.yaml in them, sorted)."""
-    files, problems = [], []
+    files: list[str] = []
+    problems: list[Problem] = []
     for raw in paths or [DEFAULT_DIR]:
-        path = Path(raw)
-        if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.suffix == ".yaml" and p.is_file())
-            files.extend(found)
-        elif path.is_file():
-            files.append(path)
+        if os.path.isdir(raw):
+            with os.scandir(raw) as entries:
+                files.extend(sorted(e.path for e in entries if e.name.endswith(".yaml") and e.is_file()))
+        elif os.path.isfile(raw):
+            files.append(raw)
         else:
             problems.append(Problem(raw, 0, 0, "", "no such file or directory"))
     return files, problems
@@ -199,10 +198,11 @@ def load(paths: list[str]) -> tuple[list[Loaded], list[Problem]]:
     """Load every jail under PATHs; problems of every file are collected."""
     files, problems = jail_files(paths)
     loaded: list[Loaded] = []
-    names: dict[str, Path] = {}
+    names: dict[str, str] = {}
     for path in files:
         try:
-            text = path.read_text(encoding="utf-8")
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
         except (OSError, UnicodeDecodeError) as exc:
             problems.append(Problem(str(path), 0, 0, "", f"cannot read: {exc}"))
             continue
