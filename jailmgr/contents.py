@@ -129,7 +129,8 @@ def _render_template(loaded: Loaded, index: int, problems: list[Problem]) -> byt
     except jinja2.UndefinedError as exc:
         problems.append(loaded.problem(f"tree.files[{index}].vars", f"{entry.template}: {exc.message}"))
     except jinja2.TemplateError as exc:
-        where = f"{exc.filename}:{exc.lineno}: " if getattr(exc, "lineno", None) else ""
+        lineno = getattr(exc, "lineno", None)  # syntax errors carry a place, other template errors don't
+        where = f"{getattr(exc, 'filename', None) or entry.template}:{lineno}: " if lineno else ""
         problems.append(loaded.problem(key, f"{where}{exc}"))
     return None
 

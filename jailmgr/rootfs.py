@@ -103,8 +103,7 @@ def unpack(archive: str, tree: Tree) -> tuple[int, list[str]]:
     """Write the archive's members into the tree; returns how many, and what was skipped."""
     try:
         with tarfile.open(archive, "r:*") as tar:
-            wanted, skipped = members(tar)
-            tar.members = []
+            wanted, skipped = members(tar)  # every member checked before the first write
         with tarfile.open(archive, "r:*") as tar:
             by_name = {}
             for info in tar:

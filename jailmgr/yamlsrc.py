@@ -85,7 +85,7 @@ def mapping_items(node: yaml.MappingNode, src: Source, key: str,
                   problems: list[Problem]) -> list[tuple[str, yaml.Node, yaml.Node]]:
     """The (name, key node, value node) pairs of a mapping; reports duplicate and non-string keys."""
     seen: dict[str, yaml.Node] = {}
-    items = []
+    items: list[tuple[str, yaml.Node, yaml.Node]] = []
     for knode, vnode in node.value:
         if not isinstance(knode, yaml.ScalarNode) or knode.tag != STR:
             shown = knode.value if isinstance(knode, yaml.ScalarNode) else "a collection"

@@ -1,0 +1,45 @@
+"""Templates: found beside the jail file, rendered with its vars; mistakes name the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jailmgr import render, spec
+
+
+def render_with(tmp_path: Path, template: str, vars_: str = "{port: 21}") -> tuple[object, list[str]]:
+    (tmp_path / "t.conf.j2").write_text(template)
+    jail_file = tmp_path / "t.yaml"
+    jail_file.write_text("name: t\nexec: [/usr/bin/true]\n"
+                         "tree:\n  binaries: [/usr/bin/true]\n"
+                         f"  files:\n    - {{path: /etc/t.conf, template: t.conf.j2, vars: {vars_}}}\n")
+    item, problems = render.render(spec.load_or_raise([str(jail_file)])[0])
+    return item, [str(p) for p in problems]
+
+
+def test_template_renders_with_vars_and_jail_name(tmp_path: Path) -> None:
+    item, problems = render_with(tmp_path, "port={{ port }} name={{ jail.name }}\n")
+    assert problems == []
+    assert item.contents.entries["/etc/t.conf"].data == b"port=21 name=t\n"  # type: ignore[attr-defined]
+
+
+def test_undefined_variable_names_the_vars_key(tmp_path: Path) -> None:
+    _, problems = render_with(tmp_path, "port={{ prot }}\n")
+    assert len(problems) == 1
+    assert problems[0].startswith(f"{tmp_path / 't.yaml'}:6:54: tree.files[0].vars: t.conf.j2: 'prot' is undefined")
+
+
+def test_template_syntax_error_names_file_and_line(tmp_path: Path) -> None:
+    _, problems = render_with(tmp_path, "ok\n{% if %}\n")
+    assert len(problems) == 1 and "tree.files[0].template: " in problems[0]
+    assert "t.conf.j2:2: Expected an expression" in problems[0]
+
+
+def test_missing_template_lists_where_it_looked(tmp_path: Path) -> None:
+    (tmp_path / "t.conf.j2").unlink(missing_ok=True)
+    jail_file = tmp_path / "t.yaml"
+    jail_file.write_text("name: t\nexec: [/usr/bin/true]\ntree:\n  binaries: [/usr/bin/true]\n"
+                         "  files: [{path: /etc/x, template: nowhere.j2}]\n")
+    _, problems = render.render(spec.load_or_raise([str(jail_file)])[0])
+    message = str(problems[0])
+    assert "template 'nowhere.j2' not found in" in message and "/usr/share/jailmgr/templates" in message
