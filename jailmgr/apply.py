@@ -85,7 +85,7 @@ def _build_tree(item: Rendered, recorded: state.JailState | None, say: Say) -> l
                 tree.ensure_dir(path, entry.mode, uid, gid)
             else:
                 tree.ensure_file(path, entry.data, entry.mode, uid, gid)
-        if recorded:
+        if recorded and recorded.root == item.loaded.jail.root_dir:
             for path in sorted(set(recorded.entries) - set(item.contents.entries), reverse=True):
                 left += tree.remove(path)
     return left
@@ -181,6 +181,7 @@ def apply(paths: list[str], say: Say, warn: Say, check: bool = False, prune: boo
         if reload_needed:
             systemd.daemon_reload()
         for item, outcome in zip(rendered, outcomes, strict=True):
+            before = recorded_state(item.name, warn)
             try:
                 outcome.restarted = start_or_restart(item, outcome.plan, say)
             except JailError as exc:
@@ -189,6 +190,10 @@ def apply(paths: list[str], say: Say, warn: Say, check: bool = False, prune: boo
                 raise JailError(f"{item.name}: {item.loaded.jail.unit_name} did not start: {exc}{shown}",
                                 hint=f"`jailmgr logs {item.name}` shows its journal; the tree and unit "
                                 "are in place, so fix the jail file and apply again") from exc
+            if before and before.root and before.root != item.loaded.jail.root_dir:
+                # The service now runs from the new root: the old tree goes, safely.
+                outcome.left += remove_root(before.root)
+                say(f"{item.name}: removed the old tree {before.root}")
             state.save(_new_state(item, pending=False))
         if prune:
             defined = {item.name for item in rendered}
@@ -227,7 +232,15 @@ def destroy_one(name: str, say: Say) -> list[str]:
     removed = [_remove_unit(u) for u in [unit, *(recorded.extra_units if recorded else [])]]
     if any(removed):
         systemd.daemon_reload()
-    left = remove_root(recorded.root) if recorded else []
+    if recorded:
+        left = remove_root(recorded.root)
+    else:
+        # No (readable) record: the default root is jailmgr's own and safe to
+        # remove; a custom root can't be known and is named instead.
+        default = f"/var/lib/jailmgr/jails/{name}/root"
+        left = remove_root(default)
+        say(f"{name}: no record of this jail's tree; removed {default} if it was there "
+            "(a custom root, if the jail had one, is left)")
     if recorded and not left and os.path.dirname(recorded.root) == f"/var/lib/jailmgr/jails/{name}":
         with contextlib.suppress(OSError):  # our own per-jail directory; kept if anything else is in it
             os.rmdir(os.path.dirname(recorded.root))

@@ -98,7 +98,9 @@ def plan_jail(rendered: Rendered, recorded: state.JailState | None) -> JailPlan:
     finally:
         if tree is not None:
             tree.close()
-    if recorded:
+    if recorded and recorded.root and recorded.root != jail.root_dir:
+        plan.changes.append(Change("-", "tree", recorded.root, f"the jail's root moved to {jail.root_dir}"))
+    elif recorded:
         for path in sorted(set(recorded.entries) - set(rendered.contents.entries), reverse=True):
             plan.changes.append(Change("-", recorded.entries[path].get("kind", "file"), path, "no longer wanted"))
     for name, text in rendered.units.items():

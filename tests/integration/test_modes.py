@@ -79,3 +79,19 @@ def test_logs_reads_the_journal_and_a_failed_start_shows_it(bed: Testbed) -> Non
     assert "exited at once: exit-code (exit status 126)" in proc.stderr
     assert "/bin/prog" in proc.stderr  # the journal lines shown say which file
     bed.run(["jailmgr", "destroy", "broken"])
+
+
+def test_a_moved_root_takes_the_tree_along(bed: Testbed) -> None:
+    bed.path("/srv/probe.yaml").write_text(PROBE)
+    bed.run(["jailmgr", "apply", "/srv/probe.yaml"])
+    old = bed.path("/var/lib/jailmgr/jails/probe/root")
+    assert old.is_dir()
+    bed.path("/srv/probe.yaml").write_text(PROBE.replace("name: probe\n", "name: probe\nroot: /srv/jails/probe\n"))
+    plan = bed.run(["jailmgr", "plan", "/srv/probe.yaml"]).stdout
+    assert "- tree       /var/lib/jailmgr/jails/probe/root" in plan
+    out = bed.run(["jailmgr", "apply", "/srv/probe.yaml"]).stdout
+    assert "removed the old tree /var/lib/jailmgr/jails/probe/root" in out
+    assert not old.exists() and bed.path("/srv/jails/probe/etc/passwd").exists()
+    assert "data-writable" in journal(bed, "jail-probe.service")
+    bed.run(["jailmgr", "destroy", "probe"])
+    assert not bed.path("/srv/jails/probe").exists()
