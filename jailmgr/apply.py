@@ -43,6 +43,22 @@ def prepare(paths: list[str]) -> list[Rendered]:
     return rendered
 
 
+def check_id_ranges(rendered: list[Rendered], warn: Say) -> None:
+    """Two `user: true` jails must not share a host id block (it is picked from the name)."""
+    owners: dict[int, str] = {}
+    for name in state.managed():
+        recorded = recorded_state(name, warn)
+        if recorded and recorded.id_shift:
+            owners[recorded.id_shift] = name
+    for item in rendered:
+        shift = item.loaded.jail.id_shift
+        if shift and owners.get(shift, item.name) != item.name:
+            raise JailError(f"{item.name}: its user namespace ids ({shift}-{shift + 65535}) are those of jail "
+                            f"{owners[shift]}", hint="rename one of the two jails")
+        if shift:
+            owners[shift] = item.name
+
+
 def recorded_state(name: str, warn: Say) -> state.JailState | None:
     try:
         return state.load(name)
@@ -99,7 +115,7 @@ def _new_state(item: Rendered, pending: bool) -> state.JailState:
         entries={path: record(entry) for path, entry in item.contents.entries.items()},
         host_dirs=[path for path, _, _ in item.contents.host_dirs], pending_restart=pending,
         launcher=jail.uses_launcher, rootfs_sha256=item.contents.rootfs_sha256,
-        extra_units=sorted(item.extra_units), environment=dict(jail.environment))
+        extra_units=sorted(item.extra_units), environment=dict(jail.environment), id_shift=jail.id_shift)
 
 
 def converge(item: Rendered, plan: JailPlan, say: Say, detail: Say) -> tuple[bool, list[str]]:
@@ -170,6 +186,7 @@ def apply(paths: list[str], say: Say, warn: Say, check: bool = False, prune: boo
           detail: Say | None = None) -> list[Outcome]:
     rendered = prepare(paths)
     with state.locked():
+        check_id_ranges(rendered, warn)
         plans = plan_all(rendered, warn)
         outcomes = [Outcome(item.name, plan) for item, plan in zip(rendered, plans, strict=True)]
         if check:

@@ -46,6 +46,7 @@ class JailState:
     rootfs_sha256: str = ""
     extra_units: list[str] = field(default_factory=list)  # unit files beyond the main one
     environment: dict[str, str] = field(default_factory=dict)  # as declared: what `exec` gives a command
+    id_shift: int = 0  # the host id root of a `user: true` jail maps to
     version: int = STATE_VERSION
 
 

@@ -73,3 +73,18 @@ def test_a_killed_apply_leaves_a_restart_pending(env: Path) -> None:
     state.save(recorded)
     again = plan.plan_jail(item, state.load("p"))
     assert again.changes == [] and again.restart_needed
+
+
+def test_user_namespace_id_blocks_never_overlap(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from jailmgr import model
+    from jailmgr.problems import JailError
+
+    item = rendered(env, extra="namespaces: {user: true}\n")
+    recorded = apply._new_state(item, pending=False)
+    recorded.name = "other"
+    state.save(recorded)  # another jail already holds this block
+    with pytest.raises(JailError, match="are those of jail other"):
+        apply.check_id_ranges([item], warn=lambda _: None)
+    assert item.loaded.jail.id_shift == model.userns_base("p") >= 1 << 20
+    monkeypatch.setattr(state, "managed", lambda: [])
+    apply.check_id_ranges([item], warn=lambda _: None)
