@@ -31,19 +31,19 @@ def check(text: str) -> None:
         assert isinstance(jail, Jail) and problems == []
 
 
-@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(documents)
 def test_structured_documents(doc: object) -> None:
     check(yaml.safe_dump(doc, default_flow_style=False, allow_unicode=True))
 
 
-@settings(max_examples=400)
+@settings(max_examples=400, deadline=None)
 @given(st.text(max_size=200))
 def test_arbitrary_text(text: str) -> None:
     check(text)
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(st.lists(st.sampled_from(["name: a\n", "exec: [/usr/bin/true]\n", "tree: {binaries: [/usr/bin/true]}\n",
                                  "  - x\n", "&a [1]\n", "*a\n", "---\n", "{", "}", "mode: 644\n", "\t", ": :\n"]),
                 max_size=8))

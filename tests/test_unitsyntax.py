@@ -11,7 +11,7 @@ printable = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x10FFFF,
                                   blacklist_categories=("Cs", "Cc")), max_size=40)
 
 
-@settings(max_examples=500)
+@settings(max_examples=500, deadline=None)
 @given(st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=20), st.lists(printable))
 def test_exec_line_parses_back_to_the_same_argv(prog: str, args: list[str]) -> None:
     argv = ["/" + prog, *args]
@@ -21,7 +21,7 @@ def test_exec_line_parses_back_to_the_same_argv(prog: str, args: list[str]) -> N
     assert got == argv
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,10}", fullmatch=True), printable)
 def test_environment_assignment_parses_back(name: str, value: str) -> None:
     words = split_words(expand_specifiers(unitsyntax.assignment(name, value)))
@@ -53,7 +53,7 @@ def test_unsafe_paths_are_refused(bad: str) -> None:
         unitsyntax.path(bad)
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.lists(st.one_of(printable, st.from_regex(r"--[a-z-]{1,12}", fullmatch=True)), max_size=30))
 def test_wrapped_exec_line_parses_back_too(args: list[str]) -> None:
     argv = ["/usr/bin/bwrap", *args]
