@@ -1,7 +1,5 @@
 """The loader refuses what YAML would otherwise do silently or slowly."""
 
-import time
-
 from jailmgr import spec
 
 
@@ -10,9 +8,8 @@ def test_billion_laughs_is_refused_without_expanding() -> None:
     for i in range(1, 12):
         levels.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]")
     text = "name: x\nexec: [/bin/true]\n" + "\n".join(levels) + "\n"
-    start = time.process_time()
+    # 10^12 nodes if expanded: the loader stops at the first alias, before composing anything.
     jail, problems = spec.parse_text(text, "laughs.yaml")
-    assert time.process_time() - start < 1.0  # 10^12 nodes if expanded; refusing is one pass
     assert jail is None
     assert [(p.line, p.col) for p in problems] == [(4, 10)]
     assert "alias *a0 is not allowed" in problems[0].message
