@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from . import journal, rootfs, state, systemd
 from .contents import ids
-from .plan import JailPlan, owner_ids, plan_jail, read_unit, record, sha256, unit_path
+from .plan import JailPlan, owner_ids, plan_jail, read_unit, record, rootfs_changed, sha256, unit_path
 from .problems import InvalidJails, JailError
 from .render import Rendered, render_all
 from .spec import load_or_raise
@@ -87,22 +87,22 @@ def _build_tree(item: Rendered, recorded: state.JailState | None, say: Say) -> l
     left: list[str] = []
     with Tree(item.loaded.jail.root_dir) as tree:
         contents = item.contents
-        if contents.rootfs and (recorded is None or recorded.rootfs_sha256 != contents.rootfs_sha256):
+        if rootfs_changed(contents, recorded):
             try:
-                count, skipped = rootfs.unpack(contents.rootfs, tree)
+                count, skipped = rootfs.unpack(contents.rootfs or "", tree)
             except rootfs.RootfsError as exc:
                 raise JailError(f"{item.name}: {exc}") from exc
             say(f"{item.name}: unpacked {count} entries of {contents.rootfs}"
                 + (f"; skipped {len(skipped)}: {'; '.join(skipped[:5])}" if skipped else ""))
         # Directories first (shallow to deep), so files land in their final parents.
-        for path, entry in sorted(item.contents.entries.items(), key=lambda kv: (kv[1].kind != "dir", kv[0])):
+        for path, entry in sorted(contents.entries.items(), key=lambda kv: (kv[1].kind != "dir", kv[0])):
             uid, gid = owner_ids(entry, users, groups, item.loaded.jail.id_shift)
             if entry.kind == "dir":
                 tree.ensure_dir(path, entry.mode, uid, gid)
             else:
                 tree.ensure_file(path, entry.data, entry.mode, uid, gid)
         if recorded and recorded.root == item.loaded.jail.root_dir:
-            for path in sorted(set(recorded.entries) - set(item.contents.entries), reverse=True):
+            for path in sorted(set(recorded.entries) - set(contents.entries), reverse=True):
                 left += tree.remove(path)
     return left
 
@@ -120,7 +120,7 @@ def _new_state(item: Rendered, pending: bool) -> state.JailState:
 
 def converge(item: Rendered, plan: JailPlan, say: Say, detail: Say) -> tuple[bool, list[str]]:
     """Build one jail's tree and unit; returns whether the unit file changed, and what was left."""
-    recorded = recorded_state(item.name, say)
+    recorded = plan.recorded
     if not plan.changes:
         return False, []
     # The intent first: a restart pending, and nothing yet recorded as built
@@ -198,7 +198,7 @@ def apply(paths: list[str], say: Say, warn: Say, check: bool = False, prune: boo
         if reload_needed:
             systemd.daemon_reload()
         for item, outcome in zip(rendered, outcomes, strict=True):
-            before = recorded_state(item.name, warn)
+            before = outcome.plan.recorded  # its root is the one the service ran from until now
             try:
                 outcome.restarted = start_or_restart(item, outcome.plan, say)
             except JailError as exc:

@@ -79,7 +79,7 @@ def _proc_sys(pid: int) -> str:
 
 
 def confinement(recorded: state.JailState, report: Report) -> None:
-    main = int(systemd.show(recorded.unit, "MainPID").get("MainPID", "0") or 0)
+    main = systemd.main_pid(recorded.unit)
     if not main:
         report.findings.append(f"{recorded.unit} is not running: the program's confinement can't be checked")
         return
@@ -134,9 +134,8 @@ def tree(recorded: state.JailState, report: Report) -> None:
                 dirnames[:] = [d for d in dirnames if d != name]
 
 
-def check(name: str, drift: list[str]) -> Report:
+def check(name: str, recorded: state.JailState | None, drift: list[str]) -> Report:
     report = Report(name)
-    recorded = state.load(name)
     if recorded is None:
         report.findings.append("not managed by jailmgr")
         return report

@@ -118,7 +118,7 @@ def _status_doc(name: str, recorded: state.JailState, out: Output) -> dict[str, 
 
     props = systemd.show(recorded.unit, "ActiveState", "SubState", "MainPID", "Result", "UnitFileState",
                          "MemoryCurrent", "MemoryMax", "MemoryHigh", "TasksCurrent", "TasksMax",
-                         "CPUQuotaPerSecUSec", "IOWeight", "LimitNOFILE", "ExecMainStartTimestamp")
+                         "CPUQuotaPerSecUSec", "IOWeight", "LimitNOFILE")
     main_pid = int(props.get("MainPID", "0") or 0)
     launched = recorded.launcher
     seen = observe.observe(main_pid, launched)
@@ -131,17 +131,19 @@ def _status_doc(name: str, recorded: state.JailState, out: Output) -> dict[str, 
             "enabled": props.get("UnitFileState", ""), "launcher": launched,
             "namespaces": [ns.__dict__ for ns in seen.namespaces],
             "confinement": seen.confinement, "limits": limits, "usage": usage,
-            "drift": _drift(name, out)}
+            "drift": _drift(recorded, out)}
 
 
-def _drift(name: str, out: Output) -> list[str]:
+def _recorded(name: str, out: Output) -> state.JailState | None:
+    from .apply import recorded_state
+
+    return recorded_state(name, out.warn)
+
+
+def _drift(recorded: state.JailState | None, out: Output) -> list[str]:
     """What differs between the jail file (as recorded) and the tree and unit on disk."""
     from .apply import plan_all, prepare
 
-    try:
-        recorded = state.load(name)
-    except state.StateProblem as exc:
-        return [str(exc)]
     if recorded is None or not recorded.source:
         return []
     try:
@@ -157,11 +159,7 @@ def cmd_status(args: argparse.Namespace, out: Output) -> int:
     names = args.names or state.managed()
     docs, code = [], EXIT_OK
     for name in names:
-        try:
-            recorded = state.load(name)
-        except state.StateProblem as exc:
-            out.warn(str(exc))
-            recorded = None
+        recorded = _recorded(name, out)
         if recorded is None:
             out.warn(f"{name}: not managed by jailmgr")
             code = EXIT_ERROR
@@ -213,10 +211,10 @@ def cmd_exec(args: argparse.Namespace, out: Output) -> int:
     argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
     if not argv:
         raise JailError("exec needs a command: jailmgr exec NAME -- CMD [ARGS...]")
-    recorded = state.load(args.name)
+    recorded = _recorded(args.name, out)
     if recorded is None:
         raise JailError(f"no jail named {args.name!r} is managed here")
-    main_pid = int(systemd.show(recorded.unit, "MainPID").get("MainPID", "0") or 0)
+    main_pid = systemd.main_pid(recorded.unit)
     target = observe.program_pid(main_pid, recorded.launcher) if main_pid else 0
     if not target:
         raise JailError(f"{args.name} is not running", hint=f"jailmgr status {args.name}")
@@ -252,7 +250,8 @@ def cmd_check(args: argparse.Namespace, out: Output) -> int:
     names = args.names or state.managed()
     docs, findings = [], 0
     for name in names:
-        report = audit.check(name, _drift(name, out))
+        recorded = _recorded(name, out)
+        report = audit.check(name, recorded, _drift(recorded, out))
         findings += len(report.findings)
         score = f"{report.exposure:.1f}" if report.exposure is not None else "unknown"
         out.line(f"{name}: exposure {score} (systemd-analyze security; 0 best, 10 worst)")

@@ -246,23 +246,18 @@ def describe(contents: Contents) -> list[str]:
 
 
 
+def _rows(contents: Contents, path: str, width: int) -> list[list[str]]:
+    """The colon-separated lines of one of the jail's own files, those with `width` fields or more."""
+    lines = contents.entries[path].data.decode().splitlines()
+    return [fields for fields in (line.split(":") for line in lines) if len(fields) >= width]
+
+
 def ids(contents: Contents) -> tuple[dict[str, int], dict[str, int]]:
     """User and group ids as the jail's own passwd and group files give them."""
-    users, groups = {"root": 0}, {"root": 0}
-    for line in contents.entries["/etc/passwd"].data.decode().splitlines():
-        fields = line.split(":")
-        if len(fields) >= 4:
-            users[fields[0]] = int(fields[2])
-    for line in contents.entries["/etc/group"].data.decode().splitlines():
-        fields = line.split(":")
-        if len(fields) >= 3:
-            groups[fields[0]] = int(fields[2])
+    users = {"root": 0, **{f[0]: int(f[2]) for f in _rows(contents, "/etc/passwd", 4)}}
+    groups = {"root": 0, **{f[0]: int(f[2]) for f in _rows(contents, "/etc/group", 3)}}
     return users, groups
 
 
 def primary_gid(contents: Contents, user: str) -> int:
-    for line in contents.entries["/etc/passwd"].data.decode().splitlines():
-        fields = line.split(":")
-        if len(fields) >= 4 and fields[0] == user:
-            return int(fields[3])
-    return 0
+    return next((int(f[3]) for f in _rows(contents, "/etc/passwd", 4) if f[0] == user), 0)

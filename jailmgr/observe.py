@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from .launcher import BWRAP
+
 NS_TYPES = ("mnt", "pid", "uts", "ipc", "net", "cgroup", "user")
 
 
@@ -81,12 +83,12 @@ def status_fields(pid: int, names: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-def program_pid(main_pid: int, launched: bool) -> int:
+def program_pid(main_pid: int, launched: bool, pids: list[int] | None = None) -> int:
     """The jail's program: under the launcher, the first process whose command is not bwrap."""
     if not launched:
         return main_pid
-    for pid in descendants(main_pid):
-        if not command(pid).startswith("/usr/bin/bwrap"):
+    for pid in descendants(main_pid) if pids is None else pids:
+        if not command(pid).startswith(BWRAP):
             return pid
     return 0
 
@@ -96,7 +98,7 @@ def observe(main_pid: int, launched: bool) -> Observed:
     if main_pid <= 0:
         return seen
     seen.pids = descendants(main_pid)
-    seen.program_pid = program_pid(main_pid, launched)
+    seen.program_pid = program_pid(main_pid, launched, seen.pids)
     target = seen.program_pid or main_pid
     all_pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
     for ns in NS_TYPES:

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass, field
 
 from . import state
-from .contents import Entry, ids
+from .contents import Contents, Entry, ids
 from .render import Rendered
 from .tree import Tree, TreeError
 
@@ -32,13 +32,22 @@ class Change:
 @dataclass
 class JailPlan:
     name: str
+    recorded: state.JailState | None = None  # the record the plan was made against
     changes: list[Change] = field(default_factory=list)
-    pending_restart: bool = False
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def pending_restart(self) -> bool:
+        return bool(self.recorded and self.recorded.pending_restart)
 
     @property
     def restart_needed(self) -> bool:
         return bool(self.changes) or self.pending_restart
+
+
+def rootfs_changed(contents: Contents, recorded: state.JailState | None) -> bool:
+    """The jail has a rootfs tarball that was not unpacked, or not this one."""
+    return bool(contents.rootfs) and (recorded is None or recorded.rootfs_sha256 != contents.rootfs_sha256)
 
 
 def owner_ids(entry: Entry, users: dict[str, int], groups: dict[str, int],
@@ -70,21 +79,21 @@ def sha256(text: str) -> str:
 
 def plan_jail(rendered: Rendered, recorded: state.JailState | None) -> JailPlan:
     jail = rendered.loaded.jail
-    plan = JailPlan(jail.name, pending_restart=bool(recorded and recorded.pending_restart))
-    users, groups = ids(rendered.contents)
-    for path, owner, _group in rendered.contents.host_dirs:
+    contents = rendered.contents
+    plan = JailPlan(jail.name, recorded)
+    users, groups = ids(contents)
+    for path, owner, _group in contents.host_dirs:
         if not os.path.isdir(path):
             plan.changes.append(Change("+", "host-dir", path, f"owner {owner}"))
-    contents = rendered.contents
-    if contents.rootfs and (recorded is None or recorded.rootfs_sha256 != contents.rootfs_sha256):
-        plan.changes.append(Change("+" if recorded is None else "~", "rootfs", contents.rootfs,
+    if rootfs_changed(contents, recorded):
+        plan.changes.append(Change("+" if recorded is None else "~", "rootfs", contents.rootfs or "",
                                    "unpacked into the tree"))
     try:
         tree: Tree | None = Tree(jail.root_dir, create=False)
     except TreeError:
         tree = None
     try:
-        for path, entry in sorted(rendered.contents.entries.items()):
+        for path, entry in sorted(contents.entries.items()):
             uid, gid = owner_ids(entry, users, groups, jail.id_shift)
             data = entry.data if entry.kind != "dir" else b""
             if tree is not None and tree.matches(path, entry.kind, data, entry.mode, uid, gid):
@@ -101,7 +110,7 @@ def plan_jail(rendered: Rendered, recorded: state.JailState | None) -> JailPlan:
     if recorded and recorded.root and recorded.root != jail.root_dir:
         plan.changes.append(Change("-", "tree", recorded.root, f"the jail's root moved to {jail.root_dir}"))
     elif recorded:
-        for path in sorted(set(recorded.entries) - set(rendered.contents.entries), reverse=True):
+        for path in sorted(set(recorded.entries) - set(contents.entries), reverse=True):
             plan.changes.append(Change("-", recorded.entries[path].get("kind", "file"), path, "no longer wanted"))
     for name, text in rendered.units.items():
         on_disk = read_unit(name)

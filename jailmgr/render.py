@@ -10,7 +10,7 @@ from .contents import Contents, build_contents
 from .launcher import BWRAP
 from .problems import Problem
 from .spec import Loaded
-from .unit import IP, netns_unit_name, render_netns_unit, render_unit
+from .unit import IP, has_proc, netns_unit_name, render_netns_unit, render_unit
 from .unitsyntax import UnitValueError
 
 
@@ -35,7 +35,7 @@ class Rendered:
 def not_in_force(loaded: Loaded) -> list[str]:
     """What the jail asks for that this version can't give: said, never faked."""
     jail = loaded.jail
-    if not jail.uses_launcher and not any(m.type == "proc" for m in jail.mounts):
+    if not jail.uses_launcher and not has_proc(jail):
         return [f"{jail.name}: without the launcher, systemd's hardening mounts a /proc (ProcSubset=pid) "
                 "even though the jail file has no {type: proc} mount"]
     return []

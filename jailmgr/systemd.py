@@ -24,6 +24,11 @@ def show(unit: str, *props: str) -> dict[str, str]:
     return values
 
 
+def main_pid(unit: str) -> int:
+    """The unit's main PID as systemd knows it; 0 when it is not running."""
+    return int(show(unit, "MainPID").get("MainPID", "0") or 0)
+
+
 def is_active(unit: str) -> bool:
     return systemctl("is-active", unit, check=False).strip() == "active"
 

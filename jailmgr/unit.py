@@ -67,6 +67,10 @@ IP = "/usr/bin/ip"
 NSENTER = "/usr/bin/nsenter"
 
 
+def netns_name(jail: Jail) -> str:
+    return f"jail-{jail.name}"
+
+
 def netns_unit_name(jail: Jail) -> str:
     return f"jail-{jail.name}-netns.service"
 
@@ -81,7 +85,7 @@ def render_netns_unit(jail: Jail, source: str) -> str:
     and its launcher joins the netns with nsenter.
     """
     assert jail.network is not None
-    netns = f"jail-{jail.name}"
+    netns = netns_name(jail)
     host_if, jail_if = veth_names(jail.name)
     lines = [HEADER.format(source=specifiers(source)).rstrip("\n"), "[Unit]",
              f"Description=network namespace of jail {jail.name}", f"PartOf={jail.unit_name}",
@@ -145,7 +149,7 @@ def _launched(jail: Jail, contents: Contents) -> list[str]:
         argv = ["/usr/bin/python3", "-I", "-m", "jailmgr.userns", str(jail.id_shift), str(USERNS_COUNT),
                 "--", *argv]
     if jail.namespaces.net == "private":
-        argv = [NSENTER, f"--net=/run/netns/jail-{jail.name}", "--", *argv]
+        argv = [NSENTER, f"--net=/run/netns/{netns_name(jail)}", "--", *argv]
     lines = [f"ExecStart={exec_argv(argv, wrap=72)}",
              # bwrap's init exits 128+15 when the program dies of the SIGTERM that stop sends.
              "SuccessExitStatus=143 SIGTERM",
