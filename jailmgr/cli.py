@@ -109,10 +109,6 @@ def cmd_schema(args: argparse.Namespace, out: Output) -> int:
     return EXIT_OK
 
 
-def cmd_not_built(args: argparse.Namespace, out: Output) -> int:
-    raise JailError(f"'jailmgr {args.command}' is not built yet in this version", hint="see the README's roadmap")
-
-
 def _global_options(default: object) -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", default=default,
@@ -134,7 +130,7 @@ def build_parser(commands: dict[str, Callable[..., int]]) -> argparse.ArgumentPa
 
     def add(name: str, help_: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, parents=[common], description=help_)
-        p.set_defaults(func=commands.get(name, cmd_not_built))
+        p.set_defaults(func=commands[name])
         return p
 
     add("validate", "check jail files; change nothing").add_argument("paths", nargs="*", metavar="PATH")

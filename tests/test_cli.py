@@ -56,8 +56,11 @@ def test_root_commands_refuse_non_root(monkeypatch: pytest.MonkeyPatch, capsys: 
 
 
 def test_every_contract_command_is_built() -> None:
-    from jailmgr.cli import cmd_not_built, commands
+    from jailmgr.cli import build_parser, commands
 
     table = commands()
-    for name in ("validate", "render", "plan", "apply", "status", "list", "destroy", "logs", "exec", "check"):
-        assert table[name] is not cmd_not_built, name
+    parser = build_parser(table)
+    argvs = {"validate": [], "render": ["x"], "plan": [], "apply": [], "status": [], "list": [],
+             "destroy": ["x"], "logs": ["x"], "exec": ["x", "--", "y"], "check": []}
+    for name, rest in argvs.items():
+        assert parser.parse_args([name, *rest]).func is table[name], name
