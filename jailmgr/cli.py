@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from . import __version__
 from .problems import InvalidJails, JailError, Problem
+from .termtext import visible, visible_lines
 
 TYPE_CHECKING = False  # typing costs milliseconds at startup; it is only needed by checkers
 if TYPE_CHECKING:
@@ -26,21 +27,29 @@ class Output:
         self.verbose = args.verbose
         self.doc: dict[str, Any] = {}
 
+    # Everything printed for people goes through termtext: names, paths and
+    # messages may come from a jail.  The JSON document is escaped by json.
+
     def line(self, text: str = "") -> None:
         if not self.json and not self.quiet:
-            print(text)
+            print(visible(text))
+
+    def block(self, text: str) -> None:
+        """Several lines at once (a unit file, a multi-line journal message)."""
+        if not self.json and not self.quiet:
+            print(visible_lines(text))
 
     def detail(self, text: str) -> None:
         if self.verbose and not self.json:
-            print(text, file=sys.stderr)
+            print(visible(text), file=sys.stderr)
 
     def warn(self, text: str) -> None:
-        print(f"jailmgr: warning: {text}", file=sys.stderr)
+        print(f"jailmgr: warning: {visible(text)}", file=sys.stderr)
         self.doc.setdefault("warnings", []).append(text)
 
     def problems(self, problems: list[Problem]) -> None:
         for problem in problems:
-            print(problem, file=sys.stderr)
+            print(visible(str(problem)), file=sys.stderr)
         self.doc["problems"] = [p.as_dict() for p in problems]
 
     def finish(self, code: int) -> int:
@@ -83,7 +92,7 @@ def cmd_render(args: argparse.Namespace, out: Output) -> int:
             out.warn(warning)
         for unit_name, unit_text in item.units.items():
             out.line(f"# /etc/systemd/system/{unit_name}")
-            out.line(unit_text)
+            out.block(unit_text)
         out.line(f"# tree {item.loaded.jail.root_dir} ({contents.tree_size(item.contents)} bytes of file data)")
         for line in contents.describe(item.contents):
             out.line(line)
@@ -189,9 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     except JailError as exc:
         if args.debug:
             raise
-        print(f"jailmgr: error: {exc}", file=sys.stderr)
+        print(f"jailmgr: error: {visible_lines(str(exc))}", file=sys.stderr)
         if exc.hint:
-            print(f"jailmgr: hint: {exc.hint}", file=sys.stderr)
+            print(f"jailmgr: hint: {visible(exc.hint)}", file=sys.stderr)
         out.doc["error"] = str(exc)
         return out.finish(EXIT_ERROR)
     except KeyboardInterrupt:
@@ -204,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         where = f" ({exc.filename})" if exc.filename else ""
-        print(f"jailmgr: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        print(f"jailmgr: error: {visible(str(exc.strerror or exc))}{visible(where)}", file=sys.stderr)
         print("jailmgr: hint: --debug shows where it happened", file=sys.stderr)
         out.doc["error"] = str(exc)
         return out.finish(EXIT_ERROR)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Callable
 
 from . import run, state, systemd
@@ -191,11 +192,12 @@ def cmd_logs(args: argparse.Namespace, out: Output) -> int:
     unit = f"jail-{args.name}.service"
     if args.follow:
         for entry in journal.follow(unit, args.lines):
-            print(journal.format_entry(entry), flush=True)
+            out.block(journal.format_entry(entry))
+            sys.stdout.flush()
         return EXIT_OK
     entries = journal.tail(unit, args.lines)
     for entry in entries:
-        out.line(journal.format_entry(entry))
+        out.block(journal.format_entry(entry))
     out.doc["entries"] = [{"time": str(e.get("__REALTIME_TIMESTAMP", "")), "pid": e.get("_PID"),
                            "identifier": e.get("SYSLOG_IDENTIFIER"), "message": e.get("MESSAGE")}
                           for e in entries]

@@ -113,10 +113,13 @@ def template_dirs(loaded: Loaded) -> list[str]:
 
 def _render_template(loaded: Loaded, index: int, problems: list[Problem]) -> bytes | None:
     import jinja2  # only the paths that render a template pay for importing Jinja2
+    import jinja2.sandbox
 
     entry = loaded.jail.tree.files[index]
     key = f"tree.files[{index}].template"
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(template_dirs(loaded)),
+    # Sandboxed: templates may come from many hands, and a plain Environment
+    # lets `{{ ''.__class__.__mro__ ... }}` reach any Python object as root.
+    env = jinja2.sandbox.SandboxedEnvironment(loader=jinja2.FileSystemLoader(template_dirs(loaded)),
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                              autoescape=False)
     variables = dict(entry.vars or {})

@@ -32,7 +32,11 @@ def format_entry(entry: dict[str, Any]) -> str:
     message = entry.get("MESSAGE", "")
     if isinstance(message, bytes):
         message = message.decode("utf-8", "replace")
-    return f"{stamp} {who}: {message}"
+    prefix = f"{stamp} {who}: "
+    # A message of several lines continues indented, as journalctl shows it:
+    # a jail can't start a line of its own that looks like jailmgr's.
+    # (Control characters are written out where the line is printed.)
+    return prefix + str(message).replace("\n", "\n" + " " * len(prefix))
 
 
 def _last(reader: Any, lines: int) -> list[dict[str, Any]]:

@@ -95,6 +95,46 @@ def path(value: str) -> str:
     return specifiers(value)
 
 
+_KEY = re.compile(r"[A-Z][A-Za-z]*")
+_WRAP = " \\\n    "  # what exec_argv(wrap=...) puts between two words
+
+
+def line(key: str, value: str) -> str:
+    """One directive, `Key=value`: the one gate every line of a unit passes through.
+
+    Whatever built the value (an escaper above, a number, a constant), the
+    line must not hold a control character that would start a new directive,
+    nor end with a backslash that would swallow the next line.  Only the
+    continuations exec_argv makes itself, between two words, pass.
+    """
+    if not _KEY.fullmatch(key):
+        raise UnitValueError(f"{key!r} is not a directive name")
+    flat = value.replace(_WRAP, " ") if key.startswith("Exec") else value
+    _check(flat)
+    if flat.endswith("\\"):
+        raise UnitValueError(f"{key}={value!r} ends with a backslash, which would continue the line")
+    return f"{key}={value}"
+
+
+def unit_file(header: list[str], sections: list[tuple[str, list[str]]]) -> str:
+    """A whole unit: comment lines, then [Section]s of `Key=value` lines, each through line()."""
+    out = []
+    for comment in header:
+        _check(comment)
+        if comment.endswith("\\"):
+            raise UnitValueError(f"{comment!r} ends with a backslash")
+        out.append(f"# {comment}")
+    for i, (name, directives) in enumerate(sections):
+        out += [""] if i else []
+        out.append(f"[{name}]")
+        for directive in directives:
+            key, sep, value = directive.partition("=")
+            if not sep:
+                raise UnitValueError(f"{directive!r} is not a Key=value line")
+            out.append(line(key, value))
+    return "\n".join(out) + "\n"
+
+
 def bind(source: str, target: str, options: str = "") -> str:
     if options:
         return f"{path(source)}:{path(target)}:{options}"

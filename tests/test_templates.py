@@ -43,3 +43,12 @@ def test_missing_template_lists_where_it_looked(tmp_path: Path) -> None:
     _, problems = render.render(spec.load_or_raise([str(jail_file)])[0])
     message = str(problems[0])
     assert "template 'nowhere.j2' not found in" in message and "/usr/share/jailmgr/templates" in message
+
+
+def test_templates_are_sandboxed(tmp_path: Path) -> None:
+    """A template can't reach Python's objects (os, subprocess) through attribute walks."""
+    escape = "{{ ''.__class__.__mro__[1].__subclasses__() }}\n"
+    _, problems = render_with(tmp_path, escape)
+    assert len(problems) == 1 and "unsafe" in problems[0] and "tree.files[0].template" in problems[0]
+    _, problems = render_with(tmp_path, "{{ port.__class__.__init__.__globals__ }}\n")
+    assert len(problems) == 1 and "unsafe" in problems[0]
