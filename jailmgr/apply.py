@@ -17,7 +17,7 @@ import pwd
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import journal, rootfs, state, systemd
+from . import journal, model, rootfs, state, systemd
 from .contents import ids
 from .plan import JailPlan, owner_ids, plan_jail, read_unit, record, rootfs_changed, sha256, unit_path
 from .problems import InvalidJails, JailError
@@ -208,9 +208,13 @@ def apply(paths: list[str], say: Say, warn: Say, check: bool = False, prune: boo
                                 hint=f"`jailmgr logs {item.name}` shows its journal; the tree and unit "
                                 "are in place, so fix the jail file and apply again") from exc
             if before and before.root and before.root != item.loaded.jail.root_dir:
-                # The service now runs from the new root: the old tree goes, safely.
-                outcome.left += remove_root(before.root)
-                say(f"{item.name}: removed the old tree {before.root}")
+                # The service now runs from the new root: the old tree goes,
+                # safely, and only when it is one jailmgr made for this jail.
+                if _root_is_ours(item.name, before.root):
+                    outcome.left += remove_root(before.root)
+                    say(f"{item.name}: removed the old tree {before.root}")
+                else:
+                    outcome.left.append(f"{before.root}: the old root, without jailmgr's mark; left in place")
             state.save(_new_state(item, pending=False))
         if prune:
             defined = {item.name for item in rendered}
@@ -234,6 +238,38 @@ def _remove_unit(name: str) -> bool:
     return False
 
 
+def _root_is_ours(name: str, root: str) -> bool:
+    """The default root of the jail, or a directory carrying jailmgr's mark with this jail's name."""
+    if root == model.default_root(name):
+        return True
+    try:
+        with Tree(root, create=False) as tree:
+            return tree.matches(model.ROOT_MARKER, "file", f"{name}\n".encode(), 0o444, 0, 0)
+    except (TreeError, OSError):
+        return False
+
+
+def untrusted_record_paths(name: str, recorded: state.JailState) -> list[str]:
+    """What a record names that jailmgr would not have made for this jail: never removed.
+
+    A record is data: a damaged or hand-edited one must not aim destroy (or
+    the removal of a moved root) at a unit or a directory of someone else.
+    """
+    wrong = []
+    if recorded.name != name:
+        wrong.append(f"the record is of jail {recorded.name!r}, not {name!r}")
+    allowed_units = {model.unit_name(name), model.netns_unit_name(name)}
+    for unit in [recorded.unit, *recorded.extra_units]:
+        if unit not in allowed_units:
+            wrong.append(f"unit {unit!r}: not a unit jailmgr makes for jail {name}")
+    if recorded.unit != model.unit_name(name) and recorded.unit in allowed_units:
+        wrong.append(f"unit {recorded.unit!r}: not the main unit of jail {name}")
+    if recorded.root and not _root_is_ours(name, recorded.root):
+        wrong.append(f"{recorded.root}: not the default root of jail {name} and without jailmgr's mark "
+                     f"({model.ROOT_MARKER} naming {name})")
+    return wrong
+
+
 def destroy_one(name: str, say: Say) -> list[str]:
     """Stop, disable and remove one jail's unit, tree and record; returns what was left in place.
 
@@ -241,8 +277,17 @@ def destroy_one(name: str, say: Say) -> list[str]:
     removed; removal never follows a symlink and never enters a mount point
     (tree.remove_root), so data in bound host directories survives.
     """
+    if not model.is_jail_name(name):
+        raise JailError(f"{name!r} is not a jail name")
     recorded = recorded_state(name, say)
-    unit = recorded.unit if recorded else f"jail-{name}.service"
+    if recorded is not None:
+        refused = untrusted_record_paths(name, recorded)
+        if refused:
+            raise JailError(f"{name}: its record {state.record_path(name)} names what jailmgr would not "
+                            "have made; nothing was removed:\n  " + "\n  ".join(refused),
+                            hint="check the record; remove what it names by hand if it is really the "
+                            "jail's, then the record")
+    unit = recorded.unit if recorded else model.unit_name(name)
     path = os.path.join(state.unit_dir(), unit)
     if recorded is None and name not in state.managed() and not os.path.exists(path):
         raise JailError(f"no jail named {name!r} is managed here", hint="`jailmgr list` shows them")
@@ -254,11 +299,11 @@ def destroy_one(name: str, say: Say) -> list[str]:
     else:
         # No (readable) record: the default root is jailmgr's own and safe to
         # remove; a custom root can't be known and is named instead.
-        default = f"/var/lib/jailmgr/jails/{name}/root"
+        default = model.default_root(name)
         left = remove_root(default)
         say(f"{name}: no record of this jail's tree; removed {default} if it was there "
             "(a custom root, if the jail had one, is left)")
-    if recorded and not left and os.path.dirname(recorded.root) == f"/var/lib/jailmgr/jails/{name}":
+    if recorded and not left and recorded.root == model.default_root(name):
         with contextlib.suppress(OSError):  # our own per-jail directory; kept if anything else is in it
             os.rmdir(os.path.dirname(recorded.root))
     for item in left:

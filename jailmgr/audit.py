@@ -16,6 +16,7 @@ import stat
 from dataclasses import dataclass, field
 
 from . import observe, state, systemd
+from .tree import WALK_DEPTH, Tree, TreeError
 
 # systemd 252 creates these inside a RootDirectory= jail: mount points, and the
 # /bin and /sbin symlinks of its base filesystem layout.
@@ -116,22 +117,26 @@ def _library_age(recorded: state.JailState, path: str, pid: int, report: Report)
 
 
 def tree(recorded: state.JailState, report: Report) -> None:
-    root = recorded.root
+    """Findings in the tree on disk, walked read-only from directory fds (tree.Tree.walk)."""
     writable = {p for p, e in recorded.entries.items() if e.get("kind") == "dir" and "writable" in e.get("origin", "")}
-    for dirpath, dirnames, filenames in os.walk(root):  # os.walk never follows symlinks to directories
-        for name in dirnames + filenames:
-            full = os.path.join(dirpath, name)
-            inside = "/" + os.path.relpath(full, root)
-            st = os.lstat(full)
+    try:
+        root = Tree(recorded.root, create=False)
+    except TreeError as exc:
+        report.findings.append(str(exc))
+        return
+    with root:
+        for inside, st, walked in root.walk():
             if st.st_mode & (stat.S_ISUID | stat.S_ISGID) and not stat.S_ISDIR(st.st_mode):
                 report.findings.append(f"{inside}: set-user/group-ID file in the tree")
+            in_writable = any(inside.startswith(w + "/") for w in writable)
             if st.st_mode & stat.S_IWOTH and not stat.S_ISLNK(st.st_mode) and inside not in writable:
                 report.findings.append(f"{inside}: world-writable")
             unknown = inside not in recorded.entries and inside not in SYSTEMD_MOUNT_POINTS
-            if unknown and not recorded.rootfs_sha256 and not any(inside.startswith(w + "/") for w in writable):
+            if unknown and not recorded.rootfs_sha256 and not in_writable:
                 report.findings.append(f"{inside}: not put there by jailmgr")
-            if stat.S_ISLNK(st.st_mode):
-                dirnames[:] = [d for d in dirnames if d != name]
+            if stat.S_ISDIR(st.st_mode) and not walked:
+                report.findings.append(f"{inside}: not looked into (deeper than {WALK_DEPTH} levels, "
+                                       "a mount point, or unreadable)")
 
 
 def check(name: str, recorded: state.JailState | None, drift: list[str]) -> Report:

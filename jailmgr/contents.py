@@ -13,7 +13,7 @@ import posixpath
 from dataclasses import dataclass, field
 
 from . import elf
-from .model import SETPRIV, Jail
+from .model import ROOT_MARKER, SETPRIV, Jail
 from .problems import Problem
 from .spec import Loaded
 
@@ -207,6 +207,8 @@ def build_contents(loaded: Loaded, resolver: elf.Resolver | None = None) -> tupl
     contents = Contents()
     for top in ("/etc", "/dev", "/proc", "/tmp", "/run"):
         contents.add(Entry(top, "dir", 0o755, "root", "root", "base layout"))
+    contents.add(Entry(ROOT_MARKER, "file", 0o444, "root", "root", "jailmgr's mark of a jail root",
+                       f"{jail.name}\n".encode()))
     if jail.tree.rootfs is not None:
         _rootfs(loaded, contents, problems)
     _libraries(loaded, contents, resolver or elf.Resolver(), problems)

@@ -190,11 +190,11 @@ class Jail:
 
     @property
     def unit_name(self) -> str:
-        return f"jail-{self.name}.service"
+        return unit_name(self.name)
 
     @property
     def root_dir(self) -> str:
-        return self.root or f"/var/lib/jailmgr/jails/{self.name}/root"
+        return self.root or default_root(self.name)
 
     @property
     def uts_name(self) -> str:
@@ -211,6 +211,31 @@ class Jail:
     def id_shift(self) -> int:
         """What host ids are shifted by: 0, or the user namespace's base."""
         return userns_base(self.name) if self.namespaces.user else 0
+
+
+def unit_name(name: str) -> str:
+    return f"jail-{name}.service"
+
+
+def netns_unit_name(name: str) -> str:
+    return f"jail-{name}-netns.service"
+
+
+def default_root(name: str) -> str:
+    return f"/var/lib/jailmgr/jails/{name}/root"
+
+
+# A file at the top of every tree jailmgr builds, holding the jail's name: a
+# root named by a record is removed only when it carries it (or is the
+# default root), so a damaged or hand-edited record can't aim destroy at
+# another directory.  The top of the tree is read-only to the jail.
+ROOT_MARKER = "/.jailmgr-root"
+
+
+def is_jail_name(name: str) -> bool:
+    import re
+
+    return re.fullmatch(NAME_RE, name) is not None
 
 
 # Bound into every tree: sets the user and the exact bounding set under the

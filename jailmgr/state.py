@@ -55,7 +55,15 @@ class StateProblem(Exception):
 
 
 def _path(name: str) -> str:
+    from .model import is_jail_name
+
+    if not is_jail_name(name):  # never a path of its own: "../x" must not name a file elsewhere
+        raise StateProblem(f"{name!r} is not a jail name")
     return os.path.join(state_dir(), f"{name}.json")
+
+
+def record_path(name: str) -> str:
+    return _path(name)
 
 
 def load(name: str) -> JailState | None:
@@ -91,7 +99,9 @@ def managed() -> list[str]:
         names = os.listdir(state_dir())
     except FileNotFoundError:
         return []
-    return sorted(n[:-5] for n in names if n.endswith(".json") and not n.startswith("."))
+    from .model import is_jail_name
+
+    return sorted(n[:-5] for n in names if n.endswith(".json") and is_jail_name(n[:-5]))
 
 
 @contextlib.contextmanager

@@ -24,9 +24,11 @@ import os
 import secrets
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 TEMP_MARK = ".jailmgr-tmp."
+MAX_OPEN = 64  # directories a removal keeps open at once
+WALK_DEPTH = 64  # how deep a read-only walk goes
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 
@@ -123,30 +125,96 @@ class _Dir:
         os.fsync(self.fd)
 
     def remove(self, name: str) -> list[str]:
-        """Remove an entry, recursively for a directory, never crossing a mount; returns what was left."""
+        """Remove an entry, a directory with all in it, never crossing a mount; returns what was left.
+
+        Iterative, with at most MAX_OPEN directories open: a jail can make a
+        directory chain of any depth (it made check and destroy die of
+        RecursionError), so a directory met deeper than that is first moved
+        up into the directory being removed, which flattens the chain.  The
+        moves stay inside what is being removed; nothing is followed.
+        """
         st = self.stat(name)
         if st is None:
             return []
         if not stat.S_ISDIR(st.st_mode):
             os.unlink(name, dir_fd=self.fd)
             return []
+        top = self._open_child(name)
+        if isinstance(top, str):
+            return [top]
+        left: list[str] = []
+        stack = [_Frame(top, name)]
+        try:
+            while stack:
+                frame = stack[-1]
+                child = self._next_subdir(frame, stack[0], len(stack) >= MAX_OPEN, left)
+                if child is not None:
+                    stack.append(child)
+                    continue
+                stack.pop()
+                frame.close()
+                parent = stack[-1].dir.fd if stack else self.fd
+                try:
+                    os.rmdir(frame.name, dir_fd=parent)
+                except OSError as exc:
+                    if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.EBUSY):
+                        raise
+                    if not left:
+                        left.append(f"{frame.dir.path}: could not be emptied; left in place")
+                    if stack:
+                        stack[-1].keep.add(frame.name)  # it holds what was left (a mount point)
+        finally:
+            for frame in stack:
+                frame.close()
+        return left
+
+    def _open_child(self, name: str) -> _Dir | str:
+        """A subdirectory on the same mount, or the reason it is left in place."""
         child_path = os.path.join(self.path, name)
         try:
             cfd = os.open(name, _DIR_FLAGS, dir_fd=self.fd)
         except OSError as exc:
-            return [f"{child_path}: {exc.strerror}"]
-        try:
-            if mount_id(cfd) != mount_id(self.fd) or os.fstat(cfd).st_dev != os.fstat(self.fd).st_dev:
-                return [f"{child_path}: a mount point; left in place with everything under it"]
-            child = _Dir(cfd, child_path)
-            left = []
-            for entry in os.listdir(cfd):
-                left += child.remove(entry)
-        finally:
+            return f"{child_path}: {exc.strerror}"
+        if mount_id(cfd) != mount_id(self.fd) or os.fstat(cfd).st_dev != os.fstat(self.fd).st_dev:
             os.close(cfd)
-        if not left:
-            os.rmdir(name, dir_fd=self.fd)
-        return left
+            return f"{child_path}: a mount point; left in place with everything under it"
+        return _Dir(cfd, child_path)
+
+    @staticmethod
+    def _next_subdir(frame: _Frame, top: _Frame, full: bool, left: list[str]) -> _Frame | None:
+        """Empty `frame` of everything but subdirectories; the next subdirectory to go into.
+
+        The listing is read as a stream (a directory may hold millions of
+        entries), and read again until a whole pass finds nothing to do.
+        """
+        while True:
+            if frame.entries is None:
+                frame.entries, frame.acted = os.scandir(frame.dir.fd), False
+            for entry in frame.entries:
+                if entry.name in frame.keep:
+                    continue
+                st = frame.dir.stat(entry.name)
+                if st is None:
+                    continue
+                frame.acted = True
+                if not stat.S_ISDIR(st.st_mode):
+                    os.unlink(entry.name, dir_fd=frame.dir.fd)
+                    continue
+                if full:  # too deep to open one more: move it up, and meet it again from there
+                    moved = f".jailmgr-deep.{secrets.token_hex(8)}"
+                    os.rename(entry.name, moved, src_dir_fd=frame.dir.fd, dst_dir_fd=top.dir.fd)
+                    top.acted = True
+                    continue
+                child = frame.dir._open_child(entry.name)
+                if isinstance(child, str):
+                    left.append(child)
+                    frame.keep.add(entry.name)
+                    continue
+                return _Frame(child, entry.name)
+            frame.entries.close()
+            frame.entries = None
+            if not frame.acted:
+                return None
 
     def sweep_temps(self, prefix: str = ".") -> None:
         """Drop temporary files an earlier, killed run left in this directory."""
@@ -155,6 +223,22 @@ class _Dir:
                 st = self.stat(entry)
                 if st is not None and not stat.S_ISDIR(st.st_mode):
                     os.unlink(entry, dir_fd=self.fd)
+
+
+@dataclass
+class _Frame:
+    """One directory being emptied: its name in its parent, and what it must keep."""
+
+    dir: _Dir
+    name: str
+    keep: set[str] = field(default_factory=set)
+    entries: Iterator[os.DirEntry[str]] | None = None  # the listing being read (os.scandir)
+    acted: bool = False  # this pass of the listing removed or entered something
+
+    def close(self) -> None:
+        if self.entries is not None:
+            self.entries.close()  # type: ignore[attr-defined]
+        os.close(self.dir.fd)
 
 
 class Tree:
@@ -323,6 +407,51 @@ class Tree:
                 return []
             parent, name = found
             return parent.remove(name)
+
+    def walk(self, max_depth: int = WALK_DEPTH) -> Iterator[tuple[str, os.stat_result, bool]]:
+        """Every entry of the tree, read-only: (jail path, lstat, walked).
+
+        Iterative and streaming, from directory fds: never follows a symlink,
+        never enters a mount point, and goes at most `max_depth` directories
+        down; `walked` is False for a directory that was not entered (too deep,
+        a mount point, or unreadable), so the caller can say so.
+        """
+        stack: list[tuple[int, str, Iterator[os.DirEntry[str]]]] = []
+        top = os.dup(self.fd)
+        stack.append((top, "", os.scandir(top)))
+        try:
+            while stack:
+                fd, path, entries = stack[-1]
+                entry = next(entries, None)
+                if entry is None:
+                    entries.close()  # type: ignore[attr-defined]
+                    os.close(fd)
+                    stack.pop()
+                    continue
+                try:
+                    st = os.stat(entry.name, dir_fd=fd, follow_symlinks=False)
+                except FileNotFoundError:
+                    continue
+                inside = f"{path}/{entry.name}"
+                if not stat.S_ISDIR(st.st_mode):
+                    yield inside, st, True
+                    continue
+                cfd = -1
+                if len(stack) <= max_depth:
+                    try:
+                        cfd = os.open(entry.name, _DIR_FLAGS, dir_fd=fd)
+                        if mount_id(cfd) != self.mnt or os.fstat(cfd).st_dev != self.dev:
+                            os.close(cfd)
+                            cfd = -1
+                    except OSError:
+                        cfd = -1
+                yield inside, st, cfd >= 0
+                if cfd >= 0:
+                    stack.append((cfd, inside, os.scandir(cfd)))
+        finally:
+            for fd, _, entries in stack:
+                entries.close()  # type: ignore[attr-defined]
+                os.close(fd)
 
     def remove_all(self) -> list[str]:
         """Empty the tree; the caller removes the root directory itself."""

@@ -16,6 +16,7 @@ That mechanism on systemd 252 (Debian 12), verified in a booted container:
 
 from __future__ import annotations
 
+from . import model
 from .contents import Contents, ids, primary_gid
 from .hardening import hardening
 from .launcher import LAUNCHER_CAPS, LAUNCHER_SYSCALLS, bwrap_argv
@@ -74,7 +75,7 @@ def netns_name(jail: Jail) -> str:
 
 
 def netns_unit_name(jail: Jail) -> str:
-    return f"jail-{jail.name}-netns.service"
+    return model.netns_unit_name(jail.name)
 
 
 def render_netns_unit(jail: Jail, source: str) -> str:

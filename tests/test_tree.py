@@ -153,3 +153,55 @@ def test_mount_under_the_root_is_never_entered(root: Path, outside: Path) -> Non
     finally:
         subprocess.run(["umount", str(root / "srv" / "data")], check=True)
     assert remove_root(str(root)) == []
+
+
+def _chain(top: Path, depth: int, leaf_link_to: Path | None = None) -> None:
+    """A directory chain `depth` levels deep, made the way a jail would (relative mkdirs)."""
+    fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for i in range(depth):
+            os.mkdir("d", dir_fd=fd)
+            if i % 500 == 0:
+                os.close(os.open("f", os.O_CREAT | os.O_WRONLY, 0o644, dir_fd=fd))
+            nfd = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = nfd
+        if leaf_link_to is not None:
+            os.symlink(str(leaf_link_to), "escape", dir_fd=fd)
+    finally:
+        os.close(fd)
+
+
+def test_a_chain_of_any_depth_is_removed_with_few_open_files(root: Path, outside: Path) -> None:
+    (root / "data").mkdir()
+    _chain(root / "data", 3000, leaf_link_to=outside)
+    before = len(os.listdir("/proc/self/fd"))
+    with Tree(str(root)) as tree:
+        assert tree.remove("/data") == []
+    assert not (root / "data").exists()
+    assert len(os.listdir("/proc/self/fd")) == before
+    assert (outside / "secret").read_text() == "host secret\n"  # the symlink at the bottom was not followed
+
+
+def test_a_directory_of_many_entries_and_subdirectories_is_removed(root: Path) -> None:
+    (root / "wide").mkdir()
+    for i in range(300):
+        (root / "wide" / f"sub{i}").mkdir()
+        (root / "wide" / f"file{i}").write_text("x")
+    with Tree(str(root)) as tree:
+        assert tree.remove_all() == []
+    assert os.listdir(root) == []
+
+
+def test_walk_is_bounded_and_never_follows_links(root: Path, outside: Path) -> None:
+    (root / "etc").mkdir()
+    (root / "etc/passwd").write_text("root:x:0:0::/:/bin/sh\n")
+    (root / "link").symlink_to(outside)
+    (root / "deep").mkdir()
+    _chain(root / "deep", 2000)
+    with Tree(str(root)) as tree:
+        seen = {path: walked for path, _, walked in tree.walk(max_depth=10)}
+    assert seen["/etc/passwd"] and seen["/link"] and "/link/secret" not in seen
+    not_walked = [p for p, walked in seen.items() if not walked]
+    assert len(not_walked) == 1 and not_walked[0].count("/") == 11  # 10 directories entered, the next not
+    assert len(seen) == 4 + 10 + 1  # etc, passwd, link, deep; the chain seen; the file at its top
