@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import journal, model, rootfs, state, systemd
-from .contents import ids
+from .contents import ids, rootfs_limit
 from .plan import JailPlan, owner_ids, plan_jail, read_unit, record, rootfs_changed, sha256, unit_path
 from .problems import InvalidJails, JailError
 from .render import Rendered, render_all
@@ -89,7 +89,7 @@ def _build_tree(item: Rendered, recorded: state.JailState | None, say: Say) -> l
         contents = item.contents
         if rootfs_changed(contents, recorded):
             try:
-                count, skipped = rootfs.unpack(contents.rootfs or "", tree)
+                count, skipped = rootfs.unpack(contents.rootfs or "", tree, rootfs_limit(item.loaded.jail))
             except rootfs.RootfsError as exc:
                 raise JailError(f"{item.name}: {exc}") from exc
             say(f"{item.name}: unpacked {count} entries of {contents.rootfs}"

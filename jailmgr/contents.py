@@ -192,12 +192,17 @@ def _rootfs(loaded: Loaded, contents: Contents, problems: list[Problem]) -> None
     from . import rootfs
 
     archive = os.path.join(os.path.dirname(os.path.abspath(loaded.source)), loaded.jail.tree.rootfs or "")
-    found = rootfs.check(archive)
+    found = rootfs.check(archive, rootfs_limit(loaded.jail))
     if found:
         problems.extend(loaded.problem("tree.rootfs", f"{archive}: {p}") for p in found)
         return
     contents.rootfs = os.path.abspath(archive)
     contents.rootfs_sha256 = rootfs.digest(archive)
+
+
+def rootfs_limit(jail: Jail) -> int:
+    size = jail.tree.rootfs_max_size
+    return size if isinstance(size, int) else 1 << 62  # infinity
 
 
 def build_contents(loaded: Loaded, resolver: elf.Resolver | None = None) -> tuple[Contents, list[Problem]]:

@@ -101,6 +101,8 @@ class Tree:
     rootfs: str | None = spec(Text(r"[^\x00]+", "a tarball path"),
                               "A root filesystem tarball (.tar, .tar.gz, .tar.xz; relative to the jail "
                               "file) unpacked first, safely; files, dirs and users go on top", None)
+    rootfs_max_size: int | str = spec(Size(), "The most file data the rootfs tarball may unpack to "
+                                      "(sparse files counted whole); larger archives are refused", 2 << 30)
 
 
 @dataclass(frozen=True)

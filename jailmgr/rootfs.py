@@ -7,18 +7,23 @@ tree.Tree (no symlink is ever followed on the host):
   (absolute targets are fine: inside the jail they resolve inside it);
 - hard links must point at a regular file of the same archive;
 - device nodes and FIFOs are skipped: /dev holds only the declared nodes;
-- set-user-ID, set-group-ID (and sticky, but on directories) bits are dropped.
+- set-user-ID, set-group-ID (and sticky, but on directories) bits are dropped;
+- a name that appears twice is refused; the file data unpacked (sparse holes
+  included) is capped (tree.rootfs_max_size), and is streamed, never held in
+  memory whole (a 10 KiB archive can declare a sparse file of many GiB).
 """
 
 from __future__ import annotations
 
 import hashlib
 import tarfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .tree import Tree
 
 MAX_MEMBERS = 200_000
+DEFAULT_MAX_SIZE = 2 << 30  # bytes of file data, unless tree.rootfs_max_size says otherwise
 
 
 class RootfsError(Exception):
@@ -70,70 +75,108 @@ def _check_symlink(path: str, target: str) -> None:
             depth += 1
 
 
-def members(tar: tarfile.TarFile) -> tuple[list[Member], list[str]]:
-    """The members to write, in order, and what was skipped (with why)."""
-    out: list[Member] = []
-    skipped: list[str] = []
-    files: set[str] = set()
-    for count, info in enumerate(tar):
-        if count >= MAX_MEMBERS:
+class _Checker:
+    """The rules every member must pass, applied as the archive is read (one pass, bounded memory)."""
+
+    def __init__(self, max_size: int) -> None:
+        self.max_size = max_size
+        self.total = 0
+        self.count = 0
+        self.seen: set[str] = set()  # member paths: bounded by MAX_MEMBERS
+        self.files: set[str] = set()
+
+    def member(self, info: tarfile.TarInfo) -> Member | str | None:
+        """The member to write, a reason it is skipped, or None (the archive's own root)."""
+        self.count += 1
+        if self.count > MAX_MEMBERS:
             raise RootfsError(f"more than {MAX_MEMBERS} members")
         path = _jail_path(info.name)
         if path is None:
-            continue
+            return None
+        if path in self.seen:
+            # Two members of one name: which one wins would depend on the order
+            # of writes (a file, then a directory of that name...): refused.
+            raise RootfsError(f"{path}: the archive holds two members of this name")
+        self.seen.add(path)
         if info.isdir():
-            out.append(Member(path, "dir", info.mode & 0o1777, info.uid, info.gid))
-        elif info.isreg():
-            out.append(Member(path, "file", info.mode & 0o777, info.uid, info.gid))
-            files.add(path)
-        elif info.issym():
+            return Member(path, "dir", info.mode & 0o1777, info.uid, info.gid)
+        if info.isreg():
+            self.total += info.size  # the size unpacked, sparse holes included
+            if self.total > self.max_size:
+                raise RootfsError(f"unpacked, its files would take more than {self.max_size} bytes "
+                                  "(tree.rootfs_max_size)")
+            self.files.add(path)
+            return Member(path, "file", info.mode & 0o777, info.uid, info.gid)
+        if info.issym():
             _check_symlink(path, info.linkname)
-            out.append(Member(path, "symlink", 0o777, info.uid, info.gid, info.linkname))
-        elif info.islnk():
+            return Member(path, "symlink", 0o777, info.uid, info.gid, info.linkname)
+        if info.islnk():
             target = _jail_path(info.linkname)
-            if target not in files:
+            if target not in self.files:
                 raise RootfsError(f"{path}: hard link to {info.linkname!r}, not a file of this archive")
-            out.append(Member(path, "hardlink", 0, 0, 0, target))
-        else:
-            skipped.append(f"{path}: {'device node' if info.isdev() else 'special file'} skipped")
-    return out, skipped
+            return Member(path, "hardlink", 0, 0, 0, target)
+        return f"{path}: {'device node' if info.isdev() else 'special file'} skipped"
 
 
-def unpack(archive: str, tree: Tree) -> tuple[int, list[str]]:
-    """Write the archive's members into the tree; returns how many, and what was skipped."""
+def _chunks(fileobj: tarfile.ExFileObject | None, size: int) -> Iterator[bytes]:
+    """A member's data, 1 MiB at a time, never more than its declared size."""
+    left = size
+    while fileobj is not None and left > 0:
+        chunk = fileobj.read(min(left, 1 << 20))
+        if not chunk:
+            break
+        left -= len(chunk)
+        yield chunk
+
+
+def _each(archive: str, max_size: int) -> Iterator[tuple[tarfile.TarFile, tarfile.TarInfo, Member | str]]:
+    with tarfile.open(archive, "r:*") as tar:
+        checker = _Checker(max_size)
+        for info in tar:
+            member = checker.member(info)
+            if member is not None:
+                yield tar, info, member
+            tar.members = []  # tarfile keeps every TarInfo it read: memory would grow with the archive
+
+
+def unpack(archive: str, tree: Tree, max_size: int = DEFAULT_MAX_SIZE) -> tuple[int, list[str]]:
+    """Write the archive's members into the tree as they are read; returns how many, and what was skipped.
+
+    The whole archive is read with the rules first (a refused archive writes
+    nothing), then again while writing, member by member, because the file
+    may change between the two reads.  File data is streamed to disk.
+    """
+    problems = check(archive, max_size)
+    if problems:
+        raise RootfsError(f"{archive}: {problems[0]}")
+    written, skipped = 0, []
     try:
-        with tarfile.open(archive, "r:*") as tar:
-            wanted, skipped = members(tar)  # every member checked before the first write
-        with tarfile.open(archive, "r:*") as tar:
-            by_name = {}
-            for info in tar:
-                path = _jail_path(info.name)
-                if path is not None:
-                    by_name[path] = info
-            for member in wanted:
-                if member.kind == "dir":
-                    tree.ensure_dir(member.path, member.mode, member.uid, member.gid)
-                elif member.kind == "file":
-                    fileobj = tar.extractfile(by_name[member.path])
-                    data = fileobj.read() if fileobj else b""
-                    tree.ensure_file(member.path, data, member.mode, member.uid, member.gid)
-                elif member.kind == "symlink":
-                    tree.ensure_symlink(member.path, member.target)
-                else:
-                    tree.ensure_hardlink(member.path, member.target)
+        for tar, info, member in _each(archive, max_size):
+            if isinstance(member, str):
+                skipped.append(member)
+                continue
+            if member.kind == "dir":
+                tree.ensure_dir(member.path, member.mode, member.uid, member.gid)
+            elif member.kind == "file":
+                tree.write_stream(member.path, _chunks(tar.extractfile(info), info.size), member.mode,
+                                  member.uid, member.gid)
+            elif member.kind == "symlink":
+                tree.ensure_symlink(member.path, member.target)
+            else:
+                tree.ensure_hardlink(member.path, member.target)
+            written += 1
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise RootfsError(f"{archive}: {exc}") from exc
-    return len(wanted), skipped
+    return written, skipped
 
 
-def check(archive: str) -> list[str]:
+def check(archive: str, max_size: int = DEFAULT_MAX_SIZE) -> list[str]:
     """Read the whole archive without writing: the problems that would stop unpack."""
     try:
-        with tarfile.open(archive, "r:*") as tar:
-            members(tar)
+        for _ in _each(archive, max_size):
+            pass
     except RootfsError as exc:
         return [str(exc)]
     except (tarfile.TarError, OSError, EOFError) as exc:
         return [f"cannot read: {exc}"]
     return []
-

@@ -23,7 +23,7 @@ import errno
 import os
 import secrets
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 TEMP_MARK = ".jailmgr-tmp."
@@ -99,7 +99,8 @@ class _Dir:
         finally:
             os.close(fd)
 
-    def replace_file(self, name: str, data: bytes, mode: int, uid: int, gid: int) -> None:
+    def replace_file(self, name: str, data: bytes | Iterable[bytes], mode: int, uid: int, gid: int) -> None:
+        """A new file of `data` (bytes, or chunks of them), renamed over whatever `name` was."""
         st = self.stat(name)
         if st is not None and stat.S_ISDIR(st.st_mode):
             self.remove(name)
@@ -107,9 +108,10 @@ class _Dir:
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
                      dir_fd=self.fd)
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
+            for chunk in [data] if isinstance(data, bytes) else data:
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(fd, view):]
             os.fchown(fd, uid, gid)
             os.fchmod(fd, mode)  # after fchown, which clears set-id bits
             os.fsync(fd)
@@ -350,6 +352,13 @@ class Tree:
                 return False
             parent.replace_file(name, data, mode, uid, gid)
             return True
+
+    def write_stream(self, path: str, chunks: Iterable[bytes], mode: int, uid: int, gid: int) -> None:
+        """Make `path` a new regular file of these chunks (for data too large to hold in memory)."""
+        with self._parent(path, create=True) as found:
+            assert found is not None
+            parent, name = found
+            parent.replace_file(name, chunks, mode, uid, gid)
 
     def ensure_symlink(self, path: str, target: str) -> bool:
         """Make `path` a symlink to `target` (never followed here); True when it changed."""

@@ -84,3 +84,46 @@ def test_not_a_tarball_is_a_clear_problem(tmp_path: Path) -> None:
     junk = tmp_path / "junk.tar"
     junk.write_bytes(b"not a tar at all" * 100)
     assert rootfs.check(str(junk))[0].startswith("cannot read")
+
+
+def test_a_name_that_repeats_is_refused_clearly(tmp_path: Path) -> None:
+    archive = make_tar(tmp_path / "dup.tar.gz", [("etc", "dir", None), ("etc/motd", "file", "one"),
+                                                 ("etc/motd", "dir", None)])
+    assert rootfs.check(str(archive)) == ["/etc/motd: the archive holds two members of this name"]
+    with Tree(str(tmp_path / "root")) as tree, pytest.raises(rootfs.RootfsError, match="two members"):
+        rootfs.unpack(str(archive), tree)
+
+
+def _sparse_tar(path: Path, size: int) -> Path:
+    """A small archive that declares one sparse file of `size` bytes (GNU sparse format)."""
+    sparse = path.parent / "sparse.img"
+    with open(sparse, "wb") as f:
+        f.truncate(size)
+        f.seek(size - 4)
+        f.write(b"tail")
+    import subprocess
+
+    subprocess.run(["tar", "-C", str(path.parent), "--sparse", "-czf", str(path), "sparse.img"], check=True)
+    sparse.unlink()
+    return path
+
+
+def test_a_sparse_bomb_is_refused_by_the_size_cap(tmp_path: Path) -> None:
+    archive = _sparse_tar(tmp_path / "bomb.tar.gz", 8 << 30)
+    assert archive.stat().st_size < 64 << 10
+    assert rootfs.check(str(archive))[0].startswith("unpacked, its files would take more than")
+    with Tree(str(tmp_path / "root")) as tree, pytest.raises(rootfs.RootfsError, match="more than"):
+        rootfs.unpack(str(archive), tree)
+
+
+def test_files_are_streamed_not_held_in_memory(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    archive = _sparse_tar(tmp_path / "big.tar.gz", 256 << 20)
+    script = ("import resource, sys; from jailmgr import rootfs; from jailmgr.tree import Tree\n"
+              f"t = Tree({str(tmp_path / 'root')!r}); rootfs.unpack({str(archive)!r}, t, 1 << 30)\n"
+              "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert int(out) < 120 << 10  # peak KiB of the unpacking process: far below the 256 MiB file
+    assert (tmp_path / "root/sparse.img").stat().st_size == 256 << 20
