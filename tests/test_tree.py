@@ -201,6 +201,7 @@ def test_walk_is_bounded_and_never_follows_links(root: Path, outside: Path) -> N
     _chain(root / "deep", 2000)
     with Tree(str(root)) as tree:
         seen = {path: walked for path, _, walked in tree.walk(max_depth=10)}
+        assert tree.remove("/deep") == []  # (pytest's own clean-up of tmp_path is recursive)
     assert seen["/etc/passwd"] and seen["/link"] and "/link/secret" not in seen
     not_walked = [p for p, walked in seen.items() if not walked]
     assert len(not_walked) == 1 and not_walked[0].count("/") == 11  # 10 directories entered, the next not
