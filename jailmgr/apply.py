@@ -59,6 +59,63 @@ def check_id_ranges(rendered: list[Rendered], warn: Say) -> None:
             owners[shift] = item.name
 
 
+def _program_uid(item: Rendered) -> int:
+    users, _ = ids(item.contents)
+    return users[item.loaded.jail.user] + item.loaded.jail.id_shift
+
+
+def _processes_of(uid: int) -> list[tuple[int, str]]:
+    """Processes whose real, effective or saved uid is `uid`, with their cgroup."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status", encoding="utf-8", errors="replace") as f:
+                uids = next((line.split()[1:4] for line in f if line.startswith("Uid:")), [])
+            with open(f"/proc/{entry}/cgroup", encoding="utf-8", errors="replace") as f:
+                cgroup = f.read()
+        except OSError:
+            continue
+        if str(uid) in uids:
+            found.append((int(entry), cgroup))
+    return found
+
+
+def check_own_uids(rendered: list[Rendered], warn: Say) -> None:
+    """A jail without PID and user namespaces sees the host's processes: its program's uid must be its own.
+
+    kill() and ptrace need no capability between processes of one uid, so no
+    other jail, and no process outside the jail, may run as that uid.
+    """
+    uids: dict[int, list[str]] = {}
+    for name in state.managed():
+        recorded = recorded_state(name, warn)
+        if recorded and recorded.program_uid >= 0:
+            uids.setdefault(recorded.program_uid, []).append(name)
+    for item in rendered:
+        owners = uids.setdefault(_program_uid(item), [])
+        if item.name not in owners:
+            owners.append(item.name)
+    for item in rendered:
+        ns = item.loaded.jail.namespaces
+        if ns.pid or ns.user:
+            continue
+        uid = _program_uid(item)
+        others = [n for n in uids[uid] if n != item.name]
+        if others:
+            raise JailError(f"{item.name}: it has no PID namespace, and its user {item.loaded.jail.user} (uid {uid}) "
+                            f"is also the user of jail {others[0]}: each could signal and trace the other",
+                            hint="give the jail a user of its own, or keep namespaces.pid: true")
+        unit = f"/{item.loaded.jail.unit_name}\n"
+        outside = [pid for pid, cgroup in _processes_of(uid) if unit not in cgroup]
+        if outside:
+            raise JailError(f"{item.name}: it has no PID namespace, and its user {item.loaded.jail.user} (uid {uid}) "
+                            f"runs processes outside the jail (PID {', '.join(map(str, outside[:5]))}): the jail "
+                            "could signal and trace them", hint="give the jail a user of its own, or keep "
+                            "namespaces.pid: true")
+
+
 def recorded_state(name: str, warn: Say) -> state.JailState | None:
     try:
         return state.load(name)
@@ -115,7 +172,8 @@ def _new_state(item: Rendered, pending: bool) -> state.JailState:
         entries={path: record(entry) for path, entry in item.contents.entries.items()},
         host_dirs=[path for path, _, _ in item.contents.host_dirs], pending_restart=pending,
         launcher=jail.uses_launcher, rootfs_sha256=item.contents.rootfs_sha256,
-        extra_units=sorted(item.extra_units), environment=dict(jail.environment), id_shift=jail.id_shift)
+        extra_units=sorted(item.extra_units), environment=dict(jail.environment), id_shift=jail.id_shift,
+        program_uid=_program_uid(item))
 
 
 def converge(item: Rendered, plan: JailPlan, say: Say, detail: Say) -> tuple[bool, list[str]]:
@@ -187,6 +245,7 @@ def apply(paths: list[str], say: Say, warn: Say, check: bool = False, prune: boo
     rendered = prepare(paths)
     with state.locked():
         check_id_ranges(rendered, warn)
+        check_own_uids(rendered, warn)
         plans = plan_all(rendered, warn)
         outcomes = [Outcome(item.name, plan) for item, plan in zip(rendered, plans, strict=True)]
         if check:

@@ -154,7 +154,43 @@ def _check_misc(jail: Jail, ctx: Ctx) -> None:
         ctx.at("limits.memory_high", "memory_high is above memory; it would never apply")
 
 
-CHECKS = (_check_root, _check_tree, _check_exec, _check_mounts, _check_network, _check_misc)
+def _check_writable_layout(jail: Jail, ctx: Ctx) -> None:
+    """No mount source or target may sit below what the jail can write.
+
+    A writable dir is bound from the tree (root + path) and an rw mount's
+    target is the jail's to change: a directory below either could be swapped
+    for a symlink by the jail between two starts, and the bind made from it
+    would then bring in a host directory (runc CVE-2021-30465).  With nothing
+    mounted from or onto such places, every path a mount resolves lies in the
+    read-only part of the tree, which only jailmgr writes.
+    """
+    writable = [(d.path, f"tree.dirs[{i}].path") for i, d in enumerate(jail.tree.dirs) if d.writable]
+    writable += [(m.target, f"mounts[{i}].target") for i, m in enumerate(jail.mounts)
+                 if m.type == "bind" and m.mode == "rw" and m.target]
+    placed = [(d.path, f"tree.dirs[{i}].path") for i, d in enumerate(jail.tree.dirs) if d.writable]
+    placed += [(m.target or "/proc", f"mounts[{i}].target") for i, m in enumerate(jail.mounts)]
+    for path, key in placed:
+        for top, top_key in writable:
+            if path.startswith(top + "/"):
+                ctx.at(key, f"{path} is mounted below {top} ({top_key}), which the jail can write: it could "
+                       "swap the way there for a symlink; put it beside, not below")
+
+
+def _check_isolation(jail: Jail, ctx: Ctx) -> None:
+    """Without a PID namespace the jail sees the host's processes: only a uid of its own keeps them apart."""
+    ns = jail.namespaces
+    if not ns.pid and not ns.user and jail.user == "root":
+        # kill() needs no capability between processes of one uid, and
+        # /proc/PID/mem only ptrace's same-uid rules: root in such a jail
+        # could signal every root daemon of the host and write the memory of
+        # other jails' root processes.
+        ctx.at("namespaces.pid", "without a PID namespace the program must not run as root: it could signal "
+               "and trace the host's root processes; keep pid: true, set user: to a user of the jail's own, "
+               "or set namespaces.user: true")
+
+
+CHECKS = (_check_root, _check_tree, _check_exec, _check_mounts, _check_network, _check_misc,
+          _check_writable_layout, _check_isolation)
 
 
 def parse_text(text: str, name: str) -> tuple[Jail | None, list[Problem]]:

@@ -47,6 +47,7 @@ class JailState:
     extra_units: list[str] = field(default_factory=list)  # unit files beyond the main one
     environment: dict[str, str] = field(default_factory=dict)  # as declared: what `exec` gives a command
     id_shift: int = 0  # the host id root of a `user: true` jail maps to
+    program_uid: int = -1  # the host uid the program runs as (-1: not recorded)
     version: int = STATE_VERSION
 
 

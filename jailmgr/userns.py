@@ -12,6 +12,13 @@ namespace, so this process forks a helper first, then unshares; the helper
 (still in the host namespace, as root) writes the maps and exits; this
 process becomes uid 0 of the new namespace and execs COMMAND, keeping its
 PID (systemd's main PID).
+
+Before COMMAND runs, a seccomp filter (libseccomp, Debian's python3-seccomp)
+refuses to make further user namespaces: root of this one has every
+capability over namespaces it would own, and a nested user namespace opens a
+large kernel surface (RestrictNamespaces= can't say this: the unit must be
+allowed the one this helper makes).  clone3 is refused with ENOSYS, as systemd
+does, so libc falls back to clone, whose flags the filter can read.
 """
 
 from __future__ import annotations
@@ -26,6 +33,23 @@ CLONE_NEWUSER = 0x10000000
 def _die(message: str) -> None:
     print(f"jailmgr-userns: {message}", file=sys.stderr)
     sys.exit(125)
+
+
+def no_nested_user_namespaces() -> None:
+    """From here on, unshare(), clone() with CLONE_NEWUSER fail with EPERM; clone3() with ENOSYS."""
+    import errno
+
+    import seccomp
+
+    new_user = seccomp.Arg(0, seccomp.MASKED_EQ, CLONE_NEWUSER, CLONE_NEWUSER)
+    flt = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
+    # Root of the new namespace may load a filter without no_new_privs; the
+    # jail file decides no_new_privileges, not this helper.
+    flt.set_attr(seccomp.Attr.CTL_NNP, 0)
+    flt.add_rule(seccomp.ERRNO(errno.EPERM), "unshare", new_user)
+    flt.add_rule(seccomp.ERRNO(errno.EPERM), "clone", new_user)
+    flt.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
+    flt.load()
 
 
 def main(argv: list[str]) -> None:
@@ -60,6 +84,10 @@ def main(argv: list[str]) -> None:
         _die("the id maps could not be written")
     os.setresgid(0, 0, 0)
     os.setresuid(0, 0, 0)
+    try:
+        no_nested_user_namespaces()
+    except (ImportError, OSError, RuntimeError) as exc:
+        _die(f"cannot refuse nested user namespaces: {exc}")
     try:
         os.execv(command[0], command)
     except OSError as exc:
