@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import journal, model, rootfs, state, systemd
-from .contents import ids, rootfs_limit
+from .contents import ids, jail_users, rootfs_limit
 from .plan import JailPlan, owner_ids, plan_jail, read_unit, record, rootfs_changed, sha256, unit_path
 from .problems import InvalidJails, JailError
 from .render import Rendered, render_all
@@ -172,6 +172,8 @@ def _new_state(item: Rendered, pending: bool) -> state.JailState:
         entries={path: record(entry) for path, entry in item.contents.entries.items()},
         host_dirs=[path for path, _, _ in item.contents.host_dirs], pending_restart=pending,
         launcher=jail.uses_launcher, rootfs_sha256=item.contents.rootfs_sha256,
+        launcher_init=jail.uses_launcher and jail.namespaces.pid and jail.namespaces.init,
+        workdir=jail.workdir, users=jail_users(item.contents),
         extra_units=sorted(item.extra_units), environment=dict(jail.environment), id_shift=jail.id_shift,
         program_uid=_program_uid(item))
 

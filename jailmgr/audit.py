@@ -84,7 +84,7 @@ def confinement(recorded: state.JailState, report: Report) -> None:
     if not main:
         report.findings.append(f"{recorded.unit} is not running: the program's confinement can't be checked")
         return
-    seen = observe.observe(main, recorded.launcher)
+    seen = observe.observe(main, recorded.launcher, recorded.launcher_init)
     pid = seen.program_pid or main
     fields = seen.confinement
     report.confinement = {

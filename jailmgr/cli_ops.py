@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Callable
 
 from . import run, state, systemd
 from .cli import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, Output, require_root
-from .model import SETPRIV as SETPRIV_IN_JAIL
 
 
 def _paths(args: argparse.Namespace) -> list[str]:
@@ -122,7 +120,7 @@ def _status_doc(name: str, recorded: state.JailState, out: Output) -> dict[str, 
                          "CPUQuotaPerSecUSec", "IOWeight", "LimitNOFILE")
     main_pid = int(props.get("MainPID", "0") or 0)
     launched = recorded.launcher
-    seen = observe.observe(main_pid, launched)
+    seen = observe.observe(main_pid, launched, recorded.launcher_init)
     limits = {k: props.get(k, "") for k in ("MemoryMax", "MemoryHigh", "TasksMax", "CPUQuotaPerSecUSec",
                                             "IOWeight", "LimitNOFILE")}
     usage = {k: props.get(k, "") for k in ("MemoryCurrent", "TasksCurrent")}
@@ -205,8 +203,8 @@ def cmd_logs(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_exec(args: argparse.Namespace, out: Output) -> int:
-    """Run a command in the running jail: its namespaces, root, cwd, environment, user, capabilities."""
-    from . import observe
+    """Run a command in the running jail, confined exactly as its program (enter.py)."""
+    from . import enter, observe
     from .problems import JailError
 
     _setup(args, out)
@@ -216,33 +214,28 @@ def cmd_exec(args: argparse.Namespace, out: Output) -> int:
     recorded = _recorded(args.name, out)
     if recorded is None:
         raise JailError(f"no jail named {args.name!r} is managed here")
-    main_pid = systemd.main_pid(recorded.unit)
-    target = observe.program_pid(main_pid, recorded.launcher) if main_pid else 0
-    if not target:
+    props = systemd.show(recorded.unit, "MainPID", "ControlGroup")
+    main_pid = int(props.get("MainPID", "0") or 0)
+    target = observe.program_pid(main_pid, recorded.launcher, recorded.launcher_init) if main_pid else 0
+    if not target or not props.get("ControlGroup"):
         raise JailError(f"{args.name} is not running", hint=f"jailmgr status {args.name}")
-    flags = [f"--{long}" for ns, long in (("mnt", "mount"), ("uts", "uts"), ("ipc", "ipc"), ("net", "net"),
-                                           ("pid", "pid"), ("cgroup", "cgroup"), ("user", "user"))
-             if observe.ns_inode(target, ns) != observe.ns_inode(os.getpid(), ns)]
-    uid, gid = observe.ids_of(target)
+    user = None
     if args.user:
-        import pwd
-
-        entry = pwd.getpwnam(args.user) if not args.user.isdigit() else pwd.getpwuid(int(args.user))
-        uid, gid = entry.pw_uid, entry.pw_gid
-    caps = observe.decode_caps(observe.status_fields(target, ("CapBnd",)).get("CapBnd", "0"))
-    command = ["/usr/bin/nsenter", f"--target={target}", *flags, f"--root=/proc/{target}/root",
-               f"--wd=/proc/{target}/cwd", "--"]
-    # Inside: the program's user and bounding set, and no_new_privs, never root's full set.
-    command += [SETPRIV_IN_JAIL, f"--reuid={uid}", f"--regid={gid}", "--clear-groups",
-                "--bounding-set=" + ",".join(["-all", *[f"+{c}" for c in caps]]), "--inh-caps=-all",
-                "--no-new-privs", "--", *argv]
-    # The environment is the one the jail file declares, as recorded at apply,
-    # never the running process's: /proc/PID/environ is jail-controlled memory,
-    # and nsenter, which receives it first, is a host binary run as root
-    # (LD_PRELOAD and friends would be read by the host's loader).
-    env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8",
-           **dict(recorded.environment)}
-    os.execve(command[0], command, env)  # the exit status is CMD's
+        # Users as the jail's passwd holds them (recorded at apply), never as
+        # the jail's tree says now: that file is the jail's to rewrite.
+        known = {name: ids for name, ids in recorded.users.items()}
+        by_uid = {str(ids[0]): ids for ids in known.values()}
+        ids = known.get(args.user) or by_uid.get(args.user)
+        if ids is None:
+            raise JailError(f"{args.user!r} is not a user of jail {args.name}",
+                            hint="users come from tree.users (apply again if the jail predates this)")
+        user = enter.Ids(ids[0], ids[1], (ids[1],))
+    try:
+        facts = enter.observe_program(target, props["ControlGroup"], recorded.workdir, recorded.environment,
+                                      argv, user)
+        return enter.run(facts)
+    except enter.EntryError as exc:
+        raise JailError(f"exec in {args.name}: {exc}") from exc
 
 
 def cmd_check(args: argparse.Namespace, out: Output) -> int:

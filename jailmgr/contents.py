@@ -156,9 +156,10 @@ def _libraries(loaded: Loaded, contents: Contents, resolver: elf.Resolver, probl
     jail = loaded.jail
     copy = jail.tree.libraries == "copy"
     wanted = [(f"tree.binaries[{i}]", binary) for i, binary in enumerate(jail.tree.binaries)]
-    # setpriv sets the user and the exact bounding set under the launcher, and
-    # confines what `jailmgr exec` runs in every jail.
-    wanted.append(("tree.binaries", SETPRIV))
+    if jail.uses_launcher:
+        # setpriv sets the user and the exact bounding set under the launcher
+        # (`jailmgr exec` runs nothing of the tree's but the command).
+        wanted.append(("tree.binaries", SETPRIV))
     for key, binary in wanted:
         try:
             libs, missing = resolver.closure(binary)
@@ -267,6 +268,11 @@ def ids(contents: Contents) -> tuple[dict[str, int], dict[str, int]]:
     users = {"root": 0, **{f[0]: int(f[2]) for f in _rows(contents, "/etc/passwd", 4)}}
     groups = {"root": 0, **{f[0]: int(f[2]) for f in _rows(contents, "/etc/group", 3)}}
     return users, groups
+
+
+def jail_users(contents: Contents) -> dict[str, list[int]]:
+    """The jail's passwd as jailmgr wrote it: name -> [uid, primary gid] (what `exec --user` may name)."""
+    return {f[0]: [int(f[2]), int(f[3])] for f in _rows(contents, "/etc/passwd", 4)}
 
 
 def primary_gid(contents: Contents, user: str) -> int:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from .launcher import BWRAP
-
 NS_TYPES = ("mnt", "pid", "uts", "ipc", "net", "cgroup", "user")
 
 
@@ -31,27 +29,46 @@ class Observed:
     confinement: dict[str, str] = field(default_factory=dict)
 
 
-def _children() -> dict[int, list[int]]:
-    tree: dict[int, list[int]] = {}
+@dataclass(frozen=True)
+class Proc:
+    """What the kernel says of a process (never its argv, which the process writes itself)."""
+
+    pid: int
+    ppid: int
+    start: int  # clock ticks after boot: no process can be older than its parent's children before it
+
+
+def processes() -> dict[int, Proc]:
+    found = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat", encoding="utf-8", errors="replace") as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                # The name in parentheses may hold anything, ")" too: split after the last one.
+                fields = f.read().rsplit(")", 1)[1].split()
+            found[int(entry)] = Proc(int(entry), int(fields[1]), int(fields[19]))
         except (OSError, IndexError, ValueError):
             continue
-        tree.setdefault(ppid, []).append(int(entry))
+    return found
+
+
+def _children(procs: dict[int, Proc]) -> dict[int, list[Proc]]:
+    tree: dict[int, list[Proc]] = {}
+    for proc in procs.values():
+        tree.setdefault(proc.ppid, []).append(proc)
+    for kids in tree.values():
+        kids.sort(key=lambda p: (p.start, p.pid))
     return tree
 
 
-def descendants(pid: int) -> list[int]:
+def descendants(pid: int, procs: dict[int, Proc] | None = None) -> list[int]:
     """pid and every process below it, parents before children."""
-    tree, out, todo = _children(), [], [pid]
+    tree, out, todo = _children(procs if procs is not None else processes()), [], [pid]
     while todo:
         current = todo.pop(0)
         out.append(current)
-        todo.extend(sorted(tree.get(current, [])))
+        todo.extend(p.pid for p in tree.get(current, []))
     return out
 
 
@@ -83,22 +100,35 @@ def status_fields(pid: int, names: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-def program_pid(main_pid: int, launched: bool, pids: list[int] | None = None) -> int:
-    """The jail's program: under the launcher, the first process whose command is not bwrap."""
-    if not launched:
+def program_pid(main_pid: int, launched: bool, init: bool = True, procs: dict[int, Proc] | None = None) -> int:
+    """The jail's program, found by the process tree alone.
+
+    Under the launcher the unit's main process is bubblewrap's monitor; its
+    oldest child is the program, or, when the jail has bubblewrap's init as
+    PID 1 of its PID namespace (`init`), that init, whose oldest child is the
+    program.  A process's name and argv are its own to write, so they are
+    never asked: a program that calls itself bwrap is still found.
+    """
+    if not launched or main_pid <= 0:
         return main_pid
-    for pid in descendants(main_pid) if pids is None else pids:
-        if not command(pid).startswith(BWRAP):
-            return pid
-    return 0
+    tree = _children(procs if procs is not None else processes())
+    steps = 2 if init else 1
+    current = main_pid
+    for _ in range(steps):
+        kids = tree.get(current, [])
+        if not kids:
+            return 0
+        current = kids[0].pid
+    return current
 
 
-def observe(main_pid: int, launched: bool) -> Observed:
+def observe(main_pid: int, launched: bool, init: bool = True) -> Observed:
     seen = Observed(main_pid)
     if main_pid <= 0:
         return seen
-    seen.pids = descendants(main_pid)
-    seen.program_pid = program_pid(main_pid, launched, seen.pids)
+    procs = processes()
+    seen.pids = descendants(main_pid, procs)
+    seen.program_pid = program_pid(main_pid, launched, init, procs)
     target = seen.program_pid or main_pid
     all_pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
     for ns in NS_TYPES:

@@ -154,6 +154,9 @@ def _check_misc(jail: Jail, ctx: Ctx) -> None:
         ctx.at("limits.memory_high", "memory_high is above memory; it would never apply")
 
 
+_LOADER_TREES = ("usr", "lib", "lib32", "lib64", "libx32", "bin", "sbin")
+
+
 def _check_writable_layout(jail: Jail, ctx: Ctx) -> None:
     """No mount source or target may sit below what the jail can write.
 
@@ -167,6 +170,12 @@ def _check_writable_layout(jail: Jail, ctx: Ctx) -> None:
     writable = [(d.path, f"tree.dirs[{i}].path") for i, d in enumerate(jail.tree.dirs) if d.writable]
     writable += [(m.target, f"mounts[{i}].target") for i, m in enumerate(jail.mounts)
                  if m.type == "bind" and m.mode == "rw" and m.target]
+    for path, key in writable:
+        if path == "/etc" or path.split("/")[1] in _LOADER_TREES:
+            # The loader reads /etc/ld.so.preload and the libraries from there
+            # while the launcher's setpriv still holds what it drops.
+            ctx.at(key, f"{path} can't be writable: the jail's programs, libraries and the loader's files "
+                   "live there; make a directory beside them writable")
     placed = [(d.path, f"tree.dirs[{i}].path") for i, d in enumerate(jail.tree.dirs) if d.writable]
     placed += [(m.target or "/proc", f"mounts[{i}].target") for i, m in enumerate(jail.mounts)]
     for path, key in placed:

@@ -43,9 +43,12 @@ class JailState:
     # restarts the service even when the tree and unit already match.
     pending_restart: bool = False
     launcher: bool = False
+    launcher_init: bool = True  # under the launcher, bubblewrap's init is PID 1 and the program its child
     rootfs_sha256: str = ""
     extra_units: list[str] = field(default_factory=list)  # unit files beyond the main one
     environment: dict[str, str] = field(default_factory=dict)  # as declared: what `exec` gives a command
+    workdir: str = "/"  # as declared: where `exec` starts a command
+    users: dict[str, list[int]] = field(default_factory=dict)  # the jail's passwd: name -> [uid, gid]
     id_shift: int = 0  # the host id root of a `user: true` jail maps to
     program_uid: int = -1  # the host uid the program runs as (-1: not recorded)
     version: int = STATE_VERSION

@@ -125,8 +125,11 @@ def _security(jail: Jail) -> list[str]:
         # (setpriv --bounding-set), and without CAP_SYS_ADMIN the program's
         # mount() and sethostname() fail even though the filter allows them.
         caps = sorted({*caps, *LAUNCHER_CAPS})
+        extra = [*LAUNCHER_SYSCALLS, *(["seccomp"] if jail.namespaces.user else [])]
         if syscalls:
-            syscalls += [s for s in LAUNCHER_SYSCALLS if s not in syscalls]
+            # (seccomp: the userns helper loads a filter of its own, which
+            # only ever takes more away.)
+            syscalls += [s for s in extra if s not in syscalls]
     lines = [f"CapabilityBoundingSet={' '.join(caps)}",
              f"NoNewPrivileges={'yes' if sec.no_new_privileges else 'no'}",
              "SystemCallArchitectures=native"]

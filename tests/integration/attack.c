@@ -1,0 +1,184 @@
+/* A compromised service, as the adversarial tests play it: a static program
+ * placed in a running jail's tree and run as the jail's program (or by
+ * `jailmgr exec`).  Each command tries one thing and prints one line per
+ * try, "NAME: ok" or "NAME: refused (errno text)", so the tests can assert
+ * the negative.  It never needs anything from the jail but itself.
+ *
+ *   attack serve ACTION...   do the actions, then sleep forever (a jail's program)
+ *   attack ACTION...         do the actions and exit
+ *
+ * Actions: caps, kill=PID, scan-kill, mem=PID, tiocsti, userns, escapes,
+ * argv, deep=DIR:N, escfile=DIR, symlink=TARGET:LINK, rename=OLD:NEW,
+ * write=PATH, sleep=N, cgroup
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+static char **saved_argv;
+
+static void say(const char *what, int rc) {
+    if (rc == 0)
+        printf("%s: ok\n", what);
+    else
+        printf("%s: refused (%s)\n", what, strerror(errno));
+    fflush(stdout);
+}
+
+static void show_file(const char *path, const char *prefixes[]) {
+    char line[512];
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        printf("%s: unreadable (%s)\n", path, strerror(errno));
+        return;
+    }
+    while (fgets(line, sizeof line, f))
+        for (int i = 0; prefixes[i]; i++)
+            if (strncmp(line, prefixes[i], strlen(prefixes[i])) == 0)
+                fputs(line, stdout);
+    fclose(f);
+    fflush(stdout);
+}
+
+static void caps(void) {
+    const char *want[] = {"Uid:", "Gid:", "Groups:", "CapInh:", "CapPrm:", "CapEff:", "CapBnd:", "CapAmb:",
+                          "NoNewPrivs:", "Seccomp:", "Seccomp_filters:", NULL};
+    show_file("/proc/self/status", want);
+}
+
+static void scan_kill(void) {
+    /* Every PID this process may signal: in a jail, only its own. */
+    printf("signalable:");
+    for (int pid = 1; pid < 4194304; pid++)
+        if (kill(pid, 0) == 0)
+            printf(" %d", pid);
+    printf("\n");
+    fflush(stdout);
+}
+
+static void deep(const char *spec) {
+    char dir[256];
+    int n = 0;
+    if (sscanf(spec, "%255[^:]:%d", dir, &n) != 2)
+        return;
+    int rc = chdir(dir);
+    for (int i = 0; rc == 0 && i < n; i++) {
+        mkdir("d", 0755);
+        rc = chdir("d");
+    }
+    say("deep", rc);
+}
+
+static void argv_disguise(void) {
+    /* Rewrite the argument area so /proc/PID/cmdline reads like the launcher. */
+    const char *fake = "/usr/bin/bwrap --die-with-parent";
+    char *start = saved_argv[0];
+    char *end = start;
+    for (int i = 0; saved_argv[i]; i++)
+        end = saved_argv[i] + strlen(saved_argv[i]) + 1;
+    size_t room = (size_t)(end - start);
+    memset(start, 0, room);
+    strncpy(start, fake, room - 1);
+    prctl(PR_SET_NAME, "bwrap", 0, 0, 0);
+    say("argv", 0);
+}
+
+static void action(const char *a) {
+    if (strcmp(a, "caps") == 0) {
+        caps();
+    } else if (strncmp(a, "kill=", 5) == 0) {
+        char what[64];
+        snprintf(what, sizeof what, "kill %s", a + 5);
+        say(what, kill(atoi(a + 5), SIGCONT));
+    } else if (strcmp(a, "scan-kill") == 0) {
+        scan_kill();
+    } else if (strncmp(a, "mem=", 4) == 0) {
+        char path[64], what[64];
+        snprintf(path, sizeof path, "/proc/%s/mem", a + 4);
+        snprintf(what, sizeof what, "mem %s", a + 4);
+        int fd = open(path, O_RDWR);
+        say(what, fd < 0 ? -1 : 0);
+    } else if (strcmp(a, "tiocsti") == 0) {
+        char c = '!';
+        for (int fd = 0; fd < 3; fd++) {
+            char what[32];
+            snprintf(what, sizeof what, "tiocsti fd%d", fd);
+            say(what, ioctl(fd, TIOCSTI, &c));
+        }
+        int tty = open("/dev/tty", O_RDWR);
+        say("open /dev/tty", tty < 0 ? -1 : 0);
+        char path[64];
+        ssize_t len = readlink("/proc/self/fd/0", path, sizeof path - 1);
+        path[len > 0 ? len : 0] = 0;
+        printf("stdin is %s\n", path);
+    } else if (strcmp(a, "userns") == 0) {
+        say("unshare user", unshare(CLONE_NEWUSER));
+        pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0);
+        if (pid == 0)
+            _exit(0);
+        if (pid > 0)
+            waitpid(pid, NULL, 0);
+        say("clone user", pid > 0 ? 0 : -1);
+    } else if (strcmp(a, "escapes") == 0) {
+        printf("plain \033]0;owned title\007\033[2J\033[1;31mRED\033[0m\rjailmgr: ftp: destroyed\n");
+        fflush(stdout);
+    } else if (strcmp(a, "argv") == 0) {
+        argv_disguise();
+    } else if (strncmp(a, "deep=", 5) == 0) {
+        deep(a + 5);
+    } else if (strncmp(a, "escfile=", 8) == 0) {
+        char path[256];
+        snprintf(path, sizeof path, "%s/evil\033[2Jname", a + 8);
+        int fd = open(path, O_CREAT | O_WRONLY, 0644);
+        say("escfile", fd < 0 ? -1 : 0);
+    } else if (strncmp(a, "symlink=", 8) == 0) {
+        char target[256], link[256];
+        if (sscanf(a + 8, "%255[^:]:%255s", target, link) == 2)
+            say("symlink", symlink(target, link));
+    } else if (strncmp(a, "rename=", 7) == 0) {
+        char old[256], new[256];
+        if (sscanf(a + 7, "%255[^:]:%255s", old, new) == 2)
+            say("rename", rename(old, new));
+    } else if (strncmp(a, "write=", 6) == 0) {
+        int fd = open(a + 6, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+        ssize_t n = fd < 0 ? -1 : write(fd, "owned\n", 6);
+        say("write", n == 6 ? 0 : -1);
+    } else if (strncmp(a, "sleep=", 6) == 0) {
+        sleep((unsigned)atoi(a + 6));
+    } else if (strcmp(a, "cgroup") == 0) {
+        const char *all[] = {"", NULL};
+        show_file("/proc/self/cgroup", all);
+    } else {
+        printf("unknown action %s\n", a);
+    }
+}
+
+int main(int argc, char **argv) {
+    saved_argv = argv;
+    char **actions = calloc((size_t)argc + 1, sizeof *actions);
+    for (int i = 0; i < argc; i++)
+        actions[i] = strdup(argv[i]); /* "argv" rewrites the originals */
+    int serve = argc > 1 && strcmp(argv[1], "serve") == 0;
+    for (int i = serve ? 2 : 1; i < argc; i++)
+        action(actions[i]);
+    if (serve) {
+        printf("serving\n");
+        fflush(stdout);
+        for (;;)
+            pause();
+    }
+    return 0;
+}
