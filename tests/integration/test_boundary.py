@@ -1,0 +1,357 @@
+"""The jail is the adversary: attacks from inside running jails, on a real systemd.
+
+A static attack program (attack.c, built here) is placed in each jail's tree
+and runs as its program, as root of the jail, in the three shapes a jail can
+take: under the launcher (PID namespace), with systemd's directives alone
+(native: no PID namespace, a user of its own) and with a user namespace.
+Each test asserts the negative: the host unchanged, nothing gained, nothing
+outside reached, no traceback.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import pty
+import re
+import select
+import subprocess
+import tarfile
+import termios
+import time
+from pathlib import Path
+
+import pytest
+from testbed import Testbed
+
+from tests.integration.test_adversarial import host_fingerprint, plant_canaries
+
+ATTACK_SRC = Path(__file__).with_name("attack.c")
+ATTACK = "/usr/local/bin/attack"
+
+COMMON_TREE = """\
+tree:
+  files: [{path: /attack, from: /usr/local/bin/attack, mode: "0755"}]
+  users: [nobody]
+  dirs: [{path: /data, writable: true, owner: OWNER}]
+mounts: [{type: proc}, {type: tmpfs, target: /tmp}]
+"""
+JAILS = {
+    # name: (extra top-level lines, the program's actions, owner of /data)
+    "hostile": ("", "caps escapes argv scan-kill userns", "root"),
+    "native": ("user: nobody\nnamespaces: {pid: false, uts: false, cgroup: false}\n", "caps scan-kill", "nobody"),
+    "userns": ("namespaces: {user: true}\n", "caps scan-kill userns", "root"),
+}
+
+
+def jail_file(name: str) -> str:
+    extra, actions, owner = JAILS[name]
+    argv = ", ".join(["/attack", "serve", *actions.split()])
+    return f"name: {name}\nrestart: \"no\"\nenable: false\nexec: [{argv}]\n{extra}" + \
+        COMMON_TREE.replace("OWNER", owner)
+
+
+def journal(bed: Testbed, name: str, until: str) -> str:
+    for _ in range(100):
+        text = bed.run(["journalctl", "-u", f"jail-{name}.service", "-o", "cat", "--no-pager"]).stdout
+        if until in text:
+            return text
+        time.sleep(0.1)
+    return text
+
+
+def status(bed: Testbed, name: str) -> dict:
+    return json.loads(bed.run(["jailmgr", "--json", "status", name]).stdout)["jails"][0]
+
+
+def proc_status(bed: Testbed, pid: int) -> dict[str, str]:
+    text = bed.run(["cat", f"/proc/{pid}/status"]).stdout
+    return {k: v.strip() for k, _, v in (line.partition(":") for line in text.splitlines())}
+
+
+def unit_pids(bed: Testbed, name: str) -> list[int]:
+    """The PIDs in the unit's cgroup (systemd's unified hierarchy, hybrid or not)."""
+    for top in ("/sys/fs/cgroup/unified", "/sys/fs/cgroup"):
+        path = f"{top}/system.slice/jail-{name}.service/cgroup.procs"
+        if bed.path(path).exists() or bed.run(["test", "-e", path], check=False).returncode == 0:
+            return [int(p) for p in bed.run(["cat", path]).stdout.split()]
+    raise AssertionError(f"no cgroup for jail-{name}.service")
+
+
+@pytest.fixture(scope="module")
+def jails(bed: Testbed) -> Testbed:
+    subprocess.run(["gcc", "-static", "-O2", "-o", str(bed.path(ATTACK)), str(ATTACK_SRC)], check=True)
+    plant_canaries(bed)
+    for name in JAILS:
+        bed.path(f"/srv/{name}.yaml").write_text(jail_file(name))
+        proc = bed.run(["jailmgr", "apply", f"/srv/{name}.yaml"], check=False)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "serving" in journal(bed, name, "serving")
+    yield bed
+    for name in JAILS:
+        bed.run(["jailmgr", "destroy", name], check=False)
+
+
+# --- 2. no jail reaches a process outside itself --------------------------------------------------
+
+@pytest.mark.parametrize("name", list(JAILS))
+def test_a_jail_can_signal_only_its_own_processes(jails: Testbed, name: str) -> None:
+    text = journal(jails, name, "signalable:")
+    signalable = [int(p) for p in re.findall(r"signalable:([ 0-9]*)", text)[-1].split()]
+    # As the jail sees them (its PID namespace, or the host's for the native one).
+    own = {int(proc_status(jails, pid)["NSpid"].split()[-1]) for pid in unit_pids(jails, name)}
+    assert signalable and set(signalable) <= own, (signalable, own)
+
+
+def test_a_native_jail_cannot_signal_or_trace_host_or_other_jails(jails: Testbed) -> None:
+    journald = int(jails.run(["systemctl", "show", "-P", "MainPID", "systemd-journald.service"]).stdout)
+    other = status(jails, "hostile")["program_pid"]
+    out = jails.run(["jailmgr", "exec", "native", "--", "/attack", f"kill={journald}", "kill=1",
+                     f"kill={other}", f"mem={other}", f"mem={journald}"]).stdout
+    assert "ok" not in out.replace("refused", ""), out
+    assert out.count("refused") == 5
+
+
+def test_root_without_a_pid_namespace_is_refused_and_nothing_is_made(jails: Testbed) -> None:
+    text = jail_file("native").replace("name: native", "name: rootnative").replace("user: nobody\n", "")
+    jails.path("/srv/rootnative.yaml").write_text(text)
+    proc = jails.run(["jailmgr", "apply", "/srv/rootnative.yaml"], check=False)
+    assert proc.returncode == 1 and "must not run as root" in proc.stderr
+    assert not jails.path("/etc/systemd/system/jail-rootnative.service").exists()
+    assert not jails.path("/var/lib/jailmgr/jails/rootnative").exists()
+
+
+# --- 1. exec: host code confines the command, exactly as the program --------------------------------
+
+CONFINEMENT = ("Uid", "Gid", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp",
+               "Seccomp_filters")
+
+
+@pytest.mark.parametrize("name", list(JAILS))
+def test_exec_gives_the_command_exactly_the_programs_confinement(jails: Testbed, name: str) -> None:
+    before = host_fingerprint(jails)
+    program = status(jails, name)["program_pid"]
+    theirs = proc_status(jails, program)
+    # Its ids as the program itself sees them (inside its user namespace), from what it printed.
+    seen = journal(jails, name, "Gid:")
+    for field in ("Uid", "Gid"):
+        theirs[field] = re.search(rf"^{field}:\s*(.*)$", seen, re.M).group(1)
+    out = jails.run(["jailmgr", "exec", name, "--", "/attack", "caps", "cgroup", "write=/etc/owned",
+                     "write=/attack"]).stdout
+    mine = {k: v.strip() for k, _, v in (line.partition(":") for line in out.splitlines() if ":" in line)}
+    for field in CONFINEMENT:
+        assert mine[field].split() == theirs[field].split(), field
+    assert theirs["NoNewPrivs"] == "1" and int(theirs["Seccomp_filters"]) > 0
+    assert "write: ok" not in out  # neither the host's /etc nor the jail's own tree is writable
+    assert f"/system.slice/jail-{name}.service" in out or "0::/" in out  # the unit's cgroup
+    assert host_fingerprint(jails) == before
+
+
+def test_exec_runs_nothing_of_the_jails_tree_before_the_command(jails: Testbed) -> None:
+    """The old privilege drop ran the tree's setpriv as root: a jail that swaps it gets nothing now."""
+    root = jails.path("/var/lib/jailmgr/jails/hostile/root")
+    setpriv = root / "usr/bin/setpriv"
+    jails.run(["sh", "-c", f"cp {ATTACK} {setpriv}.new && mv {setpriv}.new {setpriv}"], check=False)
+    out = jails.run(["jailmgr", "exec", "hostile", "--", "/attack", "caps"]).stdout
+    assert "CapEff:\t0000000000000000" in out and "NoNewPrivs:\t1" in out
+    jails.run(["jailmgr", "apply", "/srv/hostile.yaml"])  # the tree repaired
+
+
+def _under_a_terminal(bed: Testbed, argv: list[str]) -> tuple[str, int]:
+    """Run argv in the container with a real terminal as stdin/stdout; what it printed, and what
+    input the terminal holds afterwards (what something pushed into the operator's terminal)."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(["nsenter", "-t", str(bed.pid), "-a", "--wd=/", *argv], stdin=slave, stdout=slave,
+                            stderr=slave, env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"})
+    out = b""
+    while proc.poll() is None or select.select([master], [], [], 0.2)[0]:
+        if select.select([master], [], [], 0.2)[0]:
+            try:
+                out += os.read(master, 65536)
+            except OSError:
+                break
+    pending = int.from_bytes(fcntl.ioctl(slave, termios.FIONREAD, b"\0\0\0\0"), "little")
+    os.close(master)
+    os.close(slave)
+    return out.decode(errors="replace"), pending
+
+
+def test_exec_never_hands_the_operators_terminal_to_the_jail(jails: Testbed) -> None:
+    out, pending = _under_a_terminal(jails, ["jailmgr", "exec", "hostile", "--", "/attack", "tiocsti"])
+    assert "stdin is /dev/pts/" in out  # a terminal of its own...
+    assert pending == 0  # ...and nothing reached the operator's: no keystroke waits to be read
+    piped = jails.run(["jailmgr", "exec", "hostile", "--", "/attack", "tiocsti"]).stdout
+    assert "tiocsti fd0: refused" in piped and "stdin is pipe:" in piped
+
+
+def test_nothing_execd_survives_stop(jails: Testbed) -> None:
+    command = ["nsenter", "-t", str(jails.pid), "-a", "jailmgr", "exec", "hostile", "--", "/attack", "sleep=600"]
+    background = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(50):
+            if len(unit_pids(jails, "hostile")) > 3:
+                break
+            time.sleep(0.1)
+        joined = unit_pids(jails, "hostile")
+        assert any("sleep=600" in jails.run(["cat", f"/proc/{p}/cmdline"]).stdout for p in joined)
+        jails.run(["systemctl", "stop", "jail-hostile.service"])
+        assert background.wait(timeout=30) != 0
+        left = jails.run(["pgrep", "-f", "attack sleep=600"], check=False).stdout
+        assert left == ""
+    finally:
+        background.kill()
+        jails.run(["systemctl", "start", "jail-hostile.service"])
+    journal(jails, "hostile", "serving")
+
+
+# --- 3. bind sources the jail can swap --------------------------------------------------------------
+
+def test_the_jail_cannot_swap_a_writable_dir_and_nothing_is_mounted_from_below_one(jails: Testbed) -> None:
+    before = host_fingerprint(jails)
+    out = jails.run(["jailmgr", "exec", "hostile", "--", "/attack", "rename=/data:/moved",
+                     "symlink=/etc:/data/etc", "symlink=/srv/victim:/data/inner"]).stdout
+    assert "rename: refused" in out
+    nested = jail_file("hostile").replace("name: hostile", "name: nested").replace(
+        "writable: true, owner: root}]", "writable: true, owner: root}, {path: /data/inner, writable: true}]")
+    jails.path("/srv/nested.yaml").write_text(nested)
+    proc = jails.run(["jailmgr", "apply", "/srv/nested.yaml"], check=False)
+    assert proc.returncode == 1 and "is mounted below /data" in proc.stderr
+    assert not jails.path("/etc/systemd/system/jail-nested.service").exists()
+    jails.run(["systemctl", "restart", "jail-hostile.service"])  # every mount made again
+    journal(jails, "hostile", "serving")
+    jails.run(["jailmgr", "exec", "hostile", "--", "/attack", "write=/data/inner/planted"])
+    assert sorted(os.listdir(jails.path("/srv/victim"))) == ["victim.txt"]
+    assert host_fingerprint(jails) == before
+
+
+# --- 4. no value continues a unit line ---------------------------------------------------------------
+
+def test_unit_values_read_back_exactly_and_a_trailing_backslash_is_refused(jails: Testbed) -> None:
+    busybox = jails.path("/srv/bb.tar")
+    with tarfile.open(busybox, "w") as tar:
+        tar.add(jails.path("/bin/busybox"), "bin/busybox")
+    jails.path("/srv/backslash.yaml").write_text(
+        'name: backslash\nexec: ["/bin/busybox\\\\", sh]\ntree: {rootfs: bb.tar}\n')
+    proc = jails.run(["jailmgr", "apply", "/srv/backslash.yaml"], check=False)
+    assert proc.returncode == 1 and "ends with a backslash" in proc.stderr and "Traceback" not in proc.stderr
+    assert not jails.path("/etc/systemd/system/jail-backslash.service").exists()
+    shown = jails.run(["systemctl", "show", "jail-hostile.service", "-p", "ProtectKernelTunables", "-p",
+                       "NoNewPrivileges", "-p", "RestrictNamespaces", "-p", "SystemCallArchitectures", "-p",
+                       "SyslogIdentifier", "-p", "ProtectProc"]).stdout.split()
+    assert {"ProtectKernelTunables=yes", "NoNewPrivileges=yes", "SystemCallArchitectures=native",
+            "SyslogIdentifier=attack", "ProtectProc=invisible"} <= set(shown)
+
+
+# --- 5. records are data -------------------------------------------------------------------------------
+
+def test_a_hand_edited_record_cannot_aim_destroy_elsewhere(jails: Testbed) -> None:
+    record = jails.path("/var/lib/jailmgr/state/native.json")
+    original = record.read_text()
+    try:
+        for change in ({"root": "/srv/victim"}, {"unit": "systemd-journald.service"},
+                       {"extra_units": ["ssh.service"]}):
+            record.write_text(json.dumps({**json.loads(original), **change}))
+            proc = jails.run(["jailmgr", "destroy", "native"], check=False)
+            assert proc.returncode == 1 and "nothing was removed" in proc.stderr, proc.stderr
+            assert "Traceback" not in proc.stderr
+        assert sorted(os.listdir(jails.path("/srv/victim"))) == ["victim.txt"]
+        assert jails.run(["systemctl", "is-active", "systemd-journald.service"]).stdout.strip() == "active"
+        assert jails.run(["systemctl", "is-active", "jail-native.service"]).stdout.strip() == "active"
+        bad_name = jails.run(["jailmgr", "destroy", "../state/native"], check=False)
+        assert bad_name.returncode == 1 and "not a jail name" in bad_name.stderr
+    finally:
+        record.write_text(original)
+
+
+# --- 6. a tree the jail made can't crash check or destroy --------------------------------------------
+
+def test_a_deep_chain_in_a_writable_dir_neither_crashes_check_nor_stops_destroy(jails: Testbed) -> None:
+    jails.path("/srv/deep.yaml").write_text(jail_file("hostile").replace("name: hostile", "name: deep"))
+    jails.run(["jailmgr", "apply", "/srv/deep.yaml"])
+    out = jails.run(["jailmgr", "exec", "deep", "--", "/attack", "deep=/data:6000"]).stdout
+    assert "deep: ok" in out
+    check = jails.run(["jailmgr", "check", "deep"], check=False)
+    assert "Traceback" not in check.stderr and "not looked into" in check.stdout
+    destroy = jails.run(["jailmgr", "destroy", "deep"], check=False)
+    assert destroy.returncode == 0 and "Traceback" not in destroy.stderr, destroy.stderr
+    assert not jails.path("/var/lib/jailmgr/jails/deep").exists()
+
+
+# --- 7. hostile rootfs archives -----------------------------------------------------------------------
+
+def _sparse_archive(bed: Testbed, name: str, size: str) -> None:
+    bed.run(["sh", "-c", f"cd /srv && rm -f sparse.img && truncate -s {size} sparse.img && "
+                         f"tar --sparse -czf {name} sparse.img && rm sparse.img"])
+
+
+def test_hostile_archives_are_refused_clearly_with_bounded_memory(jails: Testbed) -> None:
+    before = host_fingerprint(jails)
+    with tarfile.open(jails.path("/srv/dup.tar"), "w") as tar:
+        for kind in (tarfile.REGTYPE, tarfile.DIRTYPE):
+            info = tarfile.TarInfo("etc/motd")
+            info.type = kind
+            tar.addfile(info)
+    _sparse_archive(jails, "bomb.tar.gz", "8G")
+    for archive, message in (("dup.tar", "two members of this name"), ("bomb.tar.gz", "would take more than")):
+        jails.path("/srv/rootfs.yaml").write_text(f"name: rootfs\nexec: [/sparse.img]\ntree: {{rootfs: {archive}}}\n")
+        proc = jails.run(["jailmgr", "apply", "/srv/rootfs.yaml"], check=False)
+        assert proc.returncode == 1 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+        assert not jails.path("/var/lib/jailmgr/jails/rootfs").exists()
+    # An archive under the cap unpacks streaming: 512 MiB of file data in an address space of 400 MiB.
+    _sparse_archive(jails, "big.tar.gz", "512M")
+    jails.path("/srv/rootfs.yaml").write_text(
+        "name: rootfs\nrestart: \"no\"\nenable: false\nexec: [/sparse.img]\n"
+        "tree: {rootfs: big.tar.gz, rootfs_max_size: 1G}\n")
+    proc = jails.run(["prlimit", "--as=419430400", "jailmgr", "apply", "/srv/rootfs.yaml"], check=False)
+    assert "unpacked 1 entries" in proc.stdout and "MemoryError" not in proc.stderr, proc.stdout + proc.stderr
+    assert jails.path("/var/lib/jailmgr/jails/rootfs/root/sparse.img").stat().st_size == 512 << 20
+    jails.run(["jailmgr", "destroy", "rootfs"], check=False)
+    assert host_fingerprint(jails) == before
+
+
+# --- 8. text from the jail reaches the terminal as text ------------------------------------------------
+
+def test_the_jails_text_is_shown_escaped(jails: Testbed) -> None:
+    journal(jails, "hostile", "RED")
+    logs = jails.run(["jailmgr", "logs", "hostile", "-n", "50"]).stdout
+    assert "\x1b" not in logs and "\x07" not in logs and "\\x1b]0;owned title\\x07" in logs
+    assert not any(line.startswith("jailmgr: ftp: destroyed") for line in logs.splitlines())
+    shown = jails.run(["jailmgr", "status", "hostile"]).stdout  # the program renamed itself with an escape
+    assert "\x1b" not in shown
+    jails.run(["jailmgr", "exec", "hostile", "--", "/attack", "escfile=/data"])
+    jails.run(["chmod", "4755", "/var/lib/jailmgr/jails/hostile/root/data/evil\x1b[2Jname"])
+    check = jails.run(["jailmgr", "check", "hostile"], check=False)
+    assert "\x1b" not in check.stdout and "evil\\x1b[2Jname: set-user/group-ID file" in check.stdout
+
+
+# --- 9. the program is found by the process tree, not its argv ----------------------------------------
+
+def test_a_program_disguised_as_the_launcher_is_still_found(jails: Testbed) -> None:
+    doc = status(jails, "hostile")
+    program = doc["program_pid"]
+    assert program and "bwrap" in jails.run(["cat", f"/proc/{program}/cmdline"]).stdout  # the disguise
+    assert proc_status(jails, program)["NSpid"].split()[-1] == "2"  # bwrap's init is 1, the program 2
+    assert "CapEff:\t0000000000000000" in jails.run(["jailmgr", "exec", "hostile", "--", "/attack", "caps"]).stdout
+
+
+# --- 10. no nested user namespaces --------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["hostile", "userns"])
+def test_no_user_namespace_inside_a_jail(jails: Testbed, name: str) -> None:
+    text = journal(jails, name, "clone user:")
+    assert "unshare user: refused" in text and "clone user: refused" in text
+    out = jails.run(["jailmgr", "exec", name, "--", "/attack", "userns"]).stdout
+    assert out.count("refused") == 2
+
+
+# --- 11. templates are sandboxed ---------------------------------------------------------------------
+
+def test_a_template_cannot_reach_python(jails: Testbed) -> None:
+    jails.path("/srv/tpl.j2").write_text("{{ ''.__class__.__mro__[1].__subclasses__() }}\n")
+    jails.path("/srv/tpl.yaml").write_text(
+        "name: tpl\nexec: [/attack]\ntree:\n  files:\n    - {path: /attack, from: /usr/local/bin/attack}\n"
+        "    - {path: /etc/x, template: tpl.j2}\n")
+    proc = jails.run(["jailmgr", "apply", "/srv/tpl.yaml"], check=False)
+    assert proc.returncode == 1 and "unsafe" in proc.stderr and "Traceback" not in proc.stderr
+    assert not jails.path("/var/lib/jailmgr/jails/tpl").exists()
