@@ -7,13 +7,18 @@ import os
 
 from testbed import Testbed, ftp_session
 
-SYSTEMD_ONLY = "\nnamespaces: {pid: false, uts: false, cgroup: false}\n"
+# Without a PID namespace a jail's program must not be root (it could signal the
+# host's root processes), and vsftpd needs root: the systemd-only twin of the
+# ftp jail keeps its tree and settings but runs a plain program as user ftp.
+SYSTEMD_ONLY = "\nnamespaces: {pid: false, uts: false, cgroup: false}\nuser: ftp\n"
 
 
 def write_jails(bed: Testbed) -> None:
     text = bed.path("/usr/share/doc/jailmgr/examples/ftp.yaml").read_text()
     bed.path("/srv/h-ftp.yaml").write_text(text)
     plain = (text.replace("hostname: ftp\n", "").replace("name: ftp", "name: ftpplain")
+             .replace("exec: [/usr/sbin/vsftpd, /etc/vsftpd.conf]", "exec: [/usr/bin/sleep, infinity]")
+             .replace("binaries: [/usr/sbin/vsftpd]", "binaries: [/usr/sbin/vsftpd, /usr/bin/sleep]")
              .replace("port: 2121", "port: 2122").replace("/var/lib/ftp-upload", "/var/lib/ftp-upload-plain"))
     bed.path("/srv/h-plain.yaml").write_text(plain + SYSTEMD_ONLY)
 
@@ -41,8 +46,8 @@ def test_units_verify_clean_and_score_low(bed: Testbed) -> None:
         assert doc["confinement"]["proc_sys"] in ("read-only", "absent")
     out = bed.run(["jailmgr", "check", "ftp"]).stdout
     assert out.startswith("ftp: exposure ")
-    # Both serve FTP with every default on.
-    assert ftp_session()[1].startswith("230") and ftp_session(port=2122)[1].startswith("230")
+    # The launcher's serves FTP with every default on.
+    assert ftp_session()[1].startswith("230")
 
 
 def test_plan_says_when_a_change_makes_the_score_worse(bed: Testbed) -> None:

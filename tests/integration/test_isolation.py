@@ -154,9 +154,9 @@ def test_rootfs_shell_as_pid1_sees_only_itself(bed: Testbed) -> None:
 def test_a_jail_without_launcher_namespaces_uses_systemd_alone(bed: Testbed) -> None:
     bed.path("/srv/plain.yaml").write_text(
         "name: plain\nrestart: \"no\"\nenable: false\n"
-        "namespaces: {pid: false, uts: false, cgroup: false}\n"
+        "namespaces: {pid: false, uts: false, cgroup: false}\nuser: nobody\n"
         "exec: [/usr/bin/cat, /proc/self/status]\n"
-        "tree: {binaries: [/usr/bin/cat]}\nmounts: [{type: proc}]\n")
+        "tree: {binaries: [/usr/bin/cat], users: [nobody]}\nmounts: [{type: proc}]\n")
     bed.run(["jailmgr", "apply", "/srv/plain.yaml"])
     unit = bed.path("/etc/systemd/system/jail-plain.service").read_text()
     assert "bwrap" not in unit and "RootDirectory=/var/lib/jailmgr/jails/plain/root" in unit
