@@ -271,7 +271,7 @@ def apply(paths: list[str], say: Say, warn: Say, check: bool = False, prune: boo
             if before and before.root and before.root != item.loaded.jail.root_dir:
                 # The service now runs from the new root: the old tree goes,
                 # safely, and only when it is one jailmgr made for this jail.
-                if _root_is_ours(item.name, before.root):
+                if _root_is_ours(item.name, before.root, before.id_shift):
                     outcome.left += remove_root(before.root)
                     say(f"{item.name}: removed the old tree {before.root}")
                 else:
@@ -299,13 +299,14 @@ def _remove_unit(name: str) -> bool:
     return False
 
 
-def _root_is_ours(name: str, root: str) -> bool:
-    """The default root of the jail, or a directory carrying jailmgr's mark with this jail's name."""
+def _root_is_ours(name: str, root: str, id_shift: int) -> bool:
+    """The default root of the jail, or a directory carrying jailmgr's mark with this jail's name
+    (owned by root, shifted into the jail's range when it has a user namespace)."""
     if root == model.default_root(name):
         return True
     try:
         with Tree(root, create=False) as tree:
-            return tree.matches(model.ROOT_MARKER, "file", f"{name}\n".encode(), 0o444, 0, 0)
+            return tree.matches(model.ROOT_MARKER, "file", f"{name}\n".encode(), 0o444, id_shift, id_shift)
     except (TreeError, OSError):
         return False
 
@@ -325,7 +326,7 @@ def untrusted_record_paths(name: str, recorded: state.JailState) -> list[str]:
             wrong.append(f"unit {unit!r}: not a unit jailmgr makes for jail {name}")
     if recorded.unit != model.unit_name(name) and recorded.unit in allowed_units:
         wrong.append(f"unit {recorded.unit!r}: not the main unit of jail {name}")
-    if recorded.root and not _root_is_ours(name, recorded.root):
+    if recorded.root and not _root_is_ours(name, recorded.root, recorded.id_shift):
         wrong.append(f"{recorded.root}: not the default root of jail {name} and without jailmgr's mark "
                      f"({model.ROOT_MARKER} naming {name})")
     return wrong
