@@ -11,19 +11,17 @@ finished by the next one.
 from __future__ import annotations
 
 import contextlib
-import grp
 import os
-import pwd
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import journal, model, rootfs, state, systemd
-from .contents import ids, jail_users, rootfs_limit
-from .plan import JailPlan, owner_ids, plan_jail, read_unit, record, rootfs_changed, sha256, unit_path
+from . import journal, model, ops, rootfs, state, systemd
+from .contents import ids, jail_users
+from .plan import JailPlan, observe, plan_jail, plan_removal, record, sha256
 from .problems import InvalidJails, JailError
 from .render import Rendered, render_all
 from .spec import load_or_raise
-from .tree import Tree, TreeError, remove_root, write_file_atomic
+from .tree import TEMP_MARK, Tree, TreeError, remove_root
 
 Say = Callable[[str], None]
 
@@ -34,6 +32,7 @@ class Outcome:
     plan: JailPlan
     restarted: bool = False
     left: list[str] = field(default_factory=list)
+    error: str = ""  # this jail failed (the others went on); the message says what and where
 
 
 def prepare(paths: list[str]) -> list[Rendered]:
@@ -124,44 +123,15 @@ def recorded_state(name: str, warn: Say) -> state.JailState | None:
         return None
 
 
-def plan_all(rendered: list[Rendered], warn: Say) -> list[JailPlan]:
-    return [plan_jail(item, recorded_state(item.name, warn)) for item in rendered]
-
-
-def _host_dirs(item: Rendered) -> None:
-    shift = item.loaded.jail.id_shift
-    for path, owner, group in item.contents.host_dirs:
-        if os.path.isdir(path):
-            continue  # an existing host directory is the operator's: never chowned
-        os.makedirs(path, mode=0o755)
-        uid = pwd.getpwnam(owner).pw_uid
-        gid = grp.getgrnam(group).gr_gid if group else pwd.getpwnam(owner).pw_gid
-        os.chown(path, uid + shift, gid + shift)
-
-
-def _build_tree(item: Rendered, recorded: state.JailState | None, say: Say) -> list[str]:
-    users, groups = ids(item.contents)
-    left: list[str] = []
-    with Tree(item.loaded.jail.root_dir) as tree:
-        contents = item.contents
-        if rootfs_changed(contents, recorded):
-            try:
-                count, skipped = rootfs.unpack(contents.rootfs or "", tree, rootfs_limit(item.loaded.jail))
-            except rootfs.RootfsError as exc:
-                raise JailError(f"{item.name}: {exc}") from exc
-            say(f"{item.name}: unpacked {count} entries of {contents.rootfs}"
-                + (f"; skipped {len(skipped)}: {'; '.join(skipped[:5])}" if skipped else ""))
-        # Directories first (shallow to deep), so files land in their final parents.
-        for path, entry in sorted(contents.entries.items(), key=lambda kv: (kv[1].kind != "dir", kv[0])):
-            uid, gid = owner_ids(entry, users, groups, item.loaded.jail.id_shift)
-            if entry.kind == "dir":
-                tree.ensure_dir(path, entry.mode, uid, gid)
-            else:
-                tree.ensure_file(path, entry.data, entry.mode, uid, gid)
-        if recorded and recorded.root == item.loaded.jail.root_dir:
-            for path in sorted(set(recorded.entries) - set(contents.entries), reverse=True):
-                left += tree.remove(path)
-    return left
+def plan_all(rendered: list[Rendered], warn: Say, prune: bool = False) -> list[JailPlan]:
+    """Every jail's plan against one snapshot of the host: the records, the trees, one systemctl query."""
+    states = systemd.states([item.loaded.jail.unit_name for item in rendered])
+    plans = [plan_jail(item, recorded_state(item.name, warn), observe(item, states.get(item.loaded.jail.unit_name, {})))
+             for item in rendered]
+    if prune:
+        defined = {item.name for item in rendered}
+        plans += [plan_removal(name, recorded_state(name, warn)) for name in state.managed() if name not in defined]
+    return plans
 
 
 def _new_state(item: Rendered, pending: bool) -> state.JailState:
@@ -179,7 +149,7 @@ def _new_state(item: Rendered, pending: bool) -> state.JailState:
 
 
 def converge(item: Rendered, plan: JailPlan, say: Say, detail: Say) -> tuple[bool, list[str]]:
-    """Build one jail's tree and unit; returns whether the unit file changed, and what was left."""
+    """Run one jail's tree and unit operations, as planned; whether a unit file changed, and what was left."""
     recorded = plan.recorded
     if not plan.changes:
         return False, []
@@ -191,124 +161,113 @@ def converge(item: Rendered, plan: JailPlan, say: Say, detail: Say) -> tuple[boo
     else:
         intent = state.JailState(**{**recorded.__dict__, "pending_restart": True})
     state.save(intent)
-    _host_dirs(item)
     try:
-        left = _build_tree(item, recorded, say)
+        with Tree(item.loaded.jail.root_dir) as tree:
+            ctx = ops.Context(tree, say=lambda text: say(f"{item.name}: {text}"))
+            for op in plan.changes:
+                detail(f"{item.name}: {op.describe().strip()}")
+                op.apply(ctx)
     except TreeError as exc:
         raise JailError(f"{item.name}: {exc}") from exc
-    unit_changed = False
-    for name, text in item.units.items():
-        if read_unit(name) != text:
-            write_file_atomic(unit_path(name), text.encode(), 0o644)
-            unit_changed = True
-    for name in sorted(set(recorded.extra_units if recorded else []) - set(item.extra_units)):
-        _remove_unit(name)
-        unit_changed = True
-    for change in plan.changes:
-        detail(f"{item.name}: {change.describe().strip()}")
+    except rootfs.RootfsError as exc:
+        raise JailError(f"{item.name}: {exc}") from exc
     counts: dict[str, int] = {}
     for change in plan.changes:
         counts[change.op] = counts.get(change.op, 0) + 1
     summary = ", ".join(f"{n} {dict(zip('+~-', ('created', 'changed', 'removed'), strict=True))[op]}"
                         for op, n in sorted(counts.items()))
-    say(f"{item.name}: {summary}" + (" (unit rewritten)" if unit_changed else ""))
+    say(f"{item.name}: {summary}" + (" (unit rewritten)" if plan.units_changed else ""))
     journal.record_action(item.name, "build", f"jail {item.name}: {summary}", CHANGES=str(len(plan.changes)))
-    return unit_changed, left
+    return plan.units_changed, ctx.left
 
 
-def start_or_restart(item: Rendered, plan: JailPlan, say: Say) -> bool:
-    jail = item.loaded.jail
-    unit = jail.unit_name
-    if jail.enable and not systemd.is_enabled(unit):
-        systemd.enable(unit)
-    elif not jail.enable and systemd.is_enabled(unit):
-        systemd.disable(unit)
-    if plan.restart_needed:
-        say(f"{jail.name}: restarting {unit}" if systemd.is_active(unit) else f"{jail.name}: starting {unit}")
-        systemd.restart(unit)
-    elif not systemd.is_active(unit):
-        props = systemd.show(unit, "ActiveState", "Result")
-        if jail.restart == "no" and props.get("Result") == "success" and props.get("ActiveState") == "inactive":
-            return False  # it ran and finished, as a `restart: no` jail may: nothing to repair
-        say(f"{jail.name}: starting {unit} (it was not running)")
-        systemd.start(unit)
-    else:
-        return False
-    failure = systemd.settled_failure(unit)
-    if failure:
-        journal.record_action(jail.name, "start-failed", f"jail {jail.name}: {unit} exited at once: {failure}")
-        raise JailError(f"it exited at once: {failure}")
-    journal.record_action(jail.name, "start", f"jail {jail.name}: {unit} (re)started", UNIT=unit)
-    return True
+def _start_failure(item: Rendered, failure: str) -> str:
+    unit = item.loaded.jail.unit_name
+    journal.record_action(item.name, "start-failed", f"jail {item.name}: {unit} exited at once: {failure}")
+    shown = "".join(f"\n  {line}" for line in journal.last_lines(unit))
+    return (f"{item.name}: {unit} did not start: it exited at once: {failure}{shown}\n"
+            f"  (`jailmgr logs {item.name}` shows its journal; the tree and unit are in place)")
+
+
+def _start_all(pairs: list[tuple[Rendered, Outcome]], say: Say) -> None:
+    """Enable, disable and (re)start what the plans say, each in one systemctl call; who failed, per jail."""
+    enable = [item.loaded.jail.unit_name for item, o in pairs if o.plan.enable is True]
+    disable = [item.loaded.jail.unit_name for item, o in pairs if o.plan.enable is False]
+    if enable:
+        systemd.systemctl("enable", "--quiet", "--no-reload", *enable)
+    if disable:
+        systemd.systemctl("disable", "--quiet", "--no-reload", *disable)
+    starting = [(item, o) for item, o in pairs if o.plan.start]
+    for item, outcome in starting:
+        unit = item.loaded.jail.unit_name
+        say({"restart": f"{item.name}: restarting {unit}", "start": f"{item.name}: starting {unit}",
+             "start-stopped": f"{item.name}: starting {unit} (it was not running)"}[outcome.plan.start])
+    units = [item.loaded.jail.unit_name for item, _ in starting]
+    if not units:
+        return
+    systemd.systemctl("reset-failed", *units, check=False)
+    # One call for all: a unit that fails makes systemctl exit non-zero, and
+    # each unit's own state, read next, says which.
+    systemd.systemctl("restart", *units, check=False)
+    failures = systemd.settled_failures(units)
+    for item, outcome in starting:
+        failure = failures.get(item.loaded.jail.unit_name)
+        if failure:
+            outcome.error = _start_failure(item, failure)
+        else:
+            outcome.restarted = True
+            journal.record_action(item.name, "start", f"jail {item.name}: {item.loaded.jail.unit_name} "
+                                  "(re)started", UNIT=item.loaded.jail.unit_name)
 
 
 def apply(paths: list[str], say: Say, warn: Say, check: bool = False, prune: bool = False,
           detail: Say | None = None) -> list[Outcome]:
+    """Converge every jail under paths; each jail's failure is its own (Outcome.error), the others finish."""
     rendered = prepare(paths)
     with state.locked():
         check_id_ranges(rendered, warn)
         check_own_uids(rendered, warn)
-        plans = plan_all(rendered, warn)
-        outcomes = [Outcome(item.name, plan) for item, plan in zip(rendered, plans, strict=True)]
+        plans = plan_all(rendered, warn, prune)
+        outcomes = [Outcome(plan.name, plan) for plan in plans]
         if check:
             return outcomes
+        built: list[tuple[Rendered, Outcome]] = []
         reload_needed = False
-        for item, outcome in zip(rendered, outcomes, strict=True):
-            changed_unit, outcome.left = converge(item, outcome.plan, say, detail or say)
+        for item, outcome in zip(rendered, outcomes, strict=False):
+            try:
+                changed_unit, outcome.left = converge(item, outcome.plan, say, detail or say)
+            except (JailError, OSError) as exc:
+                outcome.error = _system_error(item.name, exc)
+                continue
             reload_needed |= changed_unit
+            built.append((item, outcome))
         if reload_needed:
             systemd.daemon_reload()
-        for item, outcome in zip(rendered, outcomes, strict=True):
-            before = outcome.plan.recorded  # its root is the one the service ran from until now
-            try:
-                outcome.restarted = start_or_restart(item, outcome.plan, say)
-            except JailError as exc:
-                recent = journal.last_lines(item.loaded.jail.unit_name)
-                shown = "".join(f"\n  {line}" for line in recent)
-                raise JailError(f"{item.name}: {item.loaded.jail.unit_name} did not start: {exc}{shown}",
-                                hint=f"`jailmgr logs {item.name}` shows its journal; the tree and unit "
-                                "are in place, so fix the jail file and apply again") from exc
-            if before and before.root and before.root != item.loaded.jail.root_dir:
-                # The service now runs from the new root: the old tree goes,
-                # safely, and only when it is one jailmgr made for this jail.
-                if _root_is_ours(item.name, before.root, before.id_shift):
-                    outcome.left += remove_root(before.root)
-                    say(f"{item.name}: removed the old tree {before.root}")
-                else:
-                    outcome.left.append(f"{before.root}: the old root, without jailmgr's mark; left in place")
+        _start_all(built, say)
+        for item, outcome in built:
+            if outcome.error:
+                continue  # its record keeps the restart pending: the next apply tries again
+            ctx = ops.Context(None, say=lambda text, name=item.name: say(f"{name}: {text}"))
+            for op in outcome.plan.after:
+                op.apply(ctx)
+            outcome.left += ctx.left
             state.save(_new_state(item, pending=False))
-        if prune:
-            defined = {item.name for item in rendered}
-            for name in state.managed():
-                if name not in defined:
-                    say(f"{name}: no longer defined; destroying")
-                    destroy_one(name, say)
+        for outcome in outcomes[len(rendered):]:
+            say(f"{outcome.name}: no longer defined; destroying")
+            outcome.left = destroy_one(outcome.name, say)
         return outcomes
 
 
-def _remove_unit(name: str) -> bool:
-    """Stop, disable and delete one unit file; True when a file was deleted."""
-    systemd.stop(name)
-    if systemd.is_enabled(name):
-        systemd.disable(name)
-    systemd.systemctl("reset-failed", name, check=False)
-    path = os.path.join(state.unit_dir(), name)
-    if os.path.exists(path):
-        os.unlink(path)
-        return True
-    return False
-
-
-def _root_is_ours(name: str, root: str, id_shift: int) -> bool:
-    """The default root of the jail, or a directory carrying jailmgr's mark with this jail's name
-    (owned by root, shifted into the jail's range when it has a user namespace)."""
-    if root == model.default_root(name):
-        return True
-    try:
-        with Tree(root, create=False) as tree:
-            return tree.matches(model.ROOT_MARKER, "file", f"{name}\n".encode(), 0o444, id_shift, id_shift)
-    except (TreeError, OSError):
-        return False
+def _system_error(name: str, exc: BaseException) -> str:
+    """A failure of the host (a full disk, a read-only unit directory), said with the jail and the path."""
+    if isinstance(exc, OSError) and not isinstance(exc, JailError):
+        where = exc.filename or ""
+        if TEMP_MARK in where:  # the temporary file is ours: the operator knows the file it stands for
+            head, tail = os.path.split(where)
+            where = os.path.join(head, tail.split(TEMP_MARK)[0].lstrip("."))
+        what = f" ({where})" if where else ""
+        return f"{name}: {exc.strerror or exc}{what}; nothing else of this jail was changed after it"
+    return str(exc)
 
 
 def untrusted_record_paths(name: str, recorded: state.JailState) -> list[str]:
@@ -326,7 +285,7 @@ def untrusted_record_paths(name: str, recorded: state.JailState) -> list[str]:
             wrong.append(f"unit {unit!r}: not a unit jailmgr makes for jail {name}")
     if recorded.unit != model.unit_name(name) and recorded.unit in allowed_units:
         wrong.append(f"unit {recorded.unit!r}: not the main unit of jail {name}")
-    if recorded.root and not _root_is_ours(name, recorded.root, recorded.id_shift):
+    if recorded.root and not ops.root_is_ours(name, recorded.root, recorded.id_shift):
         wrong.append(f"{recorded.root}: not the default root of jail {name} and without jailmgr's mark "
                      f"({model.ROOT_MARKER} naming {name})")
     return wrong
@@ -353,7 +312,7 @@ def destroy_one(name: str, say: Say) -> list[str]:
     path = os.path.join(state.unit_dir(), unit)
     if recorded is None and name not in state.managed() and not os.path.exists(path):
         raise JailError(f"no jail named {name!r} is managed here", hint="`jailmgr list` shows them")
-    removed = [_remove_unit(u) for u in [unit, *(recorded.extra_units if recorded else [])]]
+    removed = [ops.remove_unit(u) for u in [unit, *(recorded.extra_units if recorded else [])]]
     if any(removed):
         systemd.daemon_reload()
     if recorded:

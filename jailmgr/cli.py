@@ -47,6 +47,12 @@ class Output:
         print(f"jailmgr: warning: {visible(text)}", file=sys.stderr)
         self.doc.setdefault("warnings", []).append(text)
 
+    def error(self, text: str, hint: str | None = None) -> None:
+        print(f"jailmgr: error: {visible_lines(text)}", file=sys.stderr)
+        if hint:
+            print(f"jailmgr: hint: {visible(hint)}", file=sys.stderr)
+        self.doc.setdefault("errors", []).append(text)
+
     def problems(self, problems: list[Problem]) -> None:
         for problem in problems:
             print(visible(str(problem)), file=sys.stderr)
@@ -151,7 +157,7 @@ def build_parser(commands: dict[str, Callable[..., int]]) -> argparse.ArgumentPa
         p.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when there are changes")
         if name == "apply":
             p.add_argument("--check", action="store_true", help="plan only")
-            p.add_argument("--prune", action="store_true", help="destroy managed jails no longer defined")
+        p.add_argument("--prune", action="store_true", help="destroy managed jails no longer defined under PATH")
     add("status", "state of jails").add_argument("names", nargs="*", metavar="NAME")
     add("list", "the jails jailmgr manages")
     add("destroy", "stop and remove jails and their trees").add_argument("names", nargs="+", metavar="NAME")

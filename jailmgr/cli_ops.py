@@ -27,15 +27,14 @@ def _show_plans(plans: list, out: Output) -> bool:  # type: ignore[type-arg]
     for plan in plans:
         for warning in plan.warnings:
             out.warn(f"{plan.name}: {warning}")
-        if plan.changes or plan.pending_restart:
+        if plan.changes or plan.pending_restart or plan.after:
             any_change = True
             out.line(f"{plan.name}:")
-            for change in plan.changes:
+            for change in [*plan.changes, *plan.after]:
                 out.line(change.describe())
             if plan.pending_restart and not plan.changes:
                 out.line("  ~ service    restart left pending by an interrupted apply")
-        docs.append({"name": plan.name, "restart": plan.restart_needed,
-                     "changes": [c.__dict__ for c in plan.changes]})
+        docs.append(plan.doc())
     out.doc["jails"] = docs
     out.doc["changed"] = any_change
     return any_change
@@ -65,7 +64,7 @@ def cmd_plan(args: argparse.Namespace, out: Output) -> int:
         for warning in item.warnings:
             out.warn(warning)
     with state.locked():
-        plans = plan_all(rendered, out.warn)
+        plans = plan_all(rendered, out.warn, prune=args.prune)
         changed = _show_plans(plans, out)
     for item, plan in zip(rendered, plans, strict=True):
         if any(c.what == "unit" for c in plan.changes):
@@ -82,12 +81,20 @@ def cmd_apply(args: argparse.Namespace, out: Output) -> int:
     outcomes = apply(_paths(args), say=out.line, warn=out.warn, check=args.check, prune=args.prune,
                      detail=out.line if args.verbose else lambda _: None)
     changed = _show_plans([o.plan for o in outcomes], out) if args.check else any(
-        o.plan.restart_needed or o.restarted for o in outcomes)
+        o.plan.restart_needed or o.restarted or o.plan.destroy for o in outcomes)
     for outcome in outcomes:
         for path in outcome.left:
             out.warn(f"{outcome.name}: left in place: {path}")
+    failed = [o for o in outcomes if o.error]
+    for outcome in failed:
+        out.error(outcome.error)
     out.doc["restarted"] = [o.name for o in outcomes if o.restarted]
+    out.doc["failed"] = {o.name: o.error for o in failed}
     out.doc["changed"] = changed
+    if failed:
+        out.error(f"{len(failed)} of {len(outcomes)} jails failed; the others were brought to their files",
+                  hint="fix what is said above and apply again: only what is left is done again")
+        return EXIT_ERROR
     if not changed:
         out.line("nothing to change")
     return EXIT_CHANGES if changed and args.detailed_exitcode else EXIT_OK

@@ -12,29 +12,38 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 
-from . import state
-from .contents import Contents, Entry, ids
+from . import ops, state
+from .contents import Contents, Entry, ids, rootfs_limit
 from .render import Rendered
 from .tree import Tree, TreeError
 
+# What `plan` prints for a change: kept as a name for the operations' base.
+Change = ops.Op
+
 
 @dataclass(frozen=True)
-class Change:
-    op: str  # + create, ~ change, - remove
-    what: str  # file, dir, mountpoint, unit, host-dir, service
-    path: str
-    detail: str = ""
+class Snapshot:
+    """What the host holds for one jail now, read once (observe) so that planning is pure."""
 
-    def describe(self) -> str:
-        return f"  {self.op} {self.what:10} {self.path}" + (f"  ({self.detail})" if self.detail else "")
+    matching: frozenset[str] = frozenset()  # tree paths that are already as wanted
+    tree_error: str = ""  # the tree could not be read safely (a mount point where a dir belongs...)
+    present_host_dirs: frozenset[str] = frozenset()
+    units: tuple[tuple[str, str | None], ...] = ()  # unit file name -> its text on disk (None: absent)
+    enabled: bool = False
+    active: bool = False
+    ran_and_ended: bool = False  # inactive after a successful run (a `restart: no` jail may do that)
 
 
 @dataclass
 class JailPlan:
     name: str
     recorded: state.JailState | None = None  # the record the plan was made against
-    changes: list[Change] = field(default_factory=list)
+    changes: list[ops.Op] = field(default_factory=list)  # tree and unit operations, in the order apply runs them
     warnings: list[str] = field(default_factory=list)
+    enable: bool | None = None  # enable (True) or disable (False) the unit; None: as it is
+    start: str = ""  # "restart", "start", "start-stopped" (it was not running), or "" (nothing)
+    after: list[ops.Op] = field(default_factory=list)  # once the service runs: the old root's removal
+    destroy: bool = False  # --prune: the jail is no longer defined
 
     @property
     def pending_restart(self) -> bool:
@@ -43,6 +52,14 @@ class JailPlan:
     @property
     def restart_needed(self) -> bool:
         return bool(self.changes) or self.pending_restart
+
+    @property
+    def units_changed(self) -> bool:
+        return any(isinstance(op, ops.WriteUnit | ops.RemoveUnit) for op in self.changes)
+
+    def doc(self) -> dict[str, object]:
+        return {"name": self.name, "restart": self.restart_needed, "start": self.start, "destroy": self.destroy,
+                "enable": self.enable, "changes": [op.doc() for op in [*self.changes, *self.after]]}
 
 
 def rootfs_changed(contents: Contents, recorded: state.JailState | None) -> bool:
@@ -77,46 +94,90 @@ def sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def plan_jail(rendered: Rendered, recorded: state.JailState | None) -> JailPlan:
+def observe(rendered: Rendered, unit_state: dict[str, str]) -> Snapshot:
+    """Read what the plan compares against: the tree on disk (read-only, through tree.Tree), the host
+    dirs, the unit files, and the unit's state as systemd gave it (one batched query for all jails)."""
     jail = rendered.loaded.jail
     contents = rendered.contents
-    plan = JailPlan(jail.name, recorded)
     users, groups = ids(contents)
-    for path, owner, _group in contents.host_dirs:
-        if not os.path.isdir(path):
-            plan.changes.append(Change("+", "host-dir", path, f"owner {owner}"))
-    if rootfs_changed(contents, recorded):
-        plan.changes.append(Change("+" if recorded is None else "~", "rootfs", contents.rootfs or "",
-                                   "unpacked into the tree"))
+    matching: set[str] = set()
+    error = ""
     try:
         tree: Tree | None = Tree(jail.root_dir, create=False)
     except TreeError:
         tree = None
     try:
-        for path, entry in sorted(contents.entries.items()):
+        for path, entry in contents.entries.items():
             uid, gid = owner_ids(entry, users, groups, jail.id_shift)
             data = entry.data if entry.kind != "dir" else b""
             if tree is not None and tree.matches(path, entry.kind, data, entry.mode, uid, gid):
-                continue
-            old = recorded.entries.get(path) if recorded else None
-            op = "~" if old is not None else "+"
-            plan.changes.append(Change(op, entry.kind, path, entry.origin))
+                matching.add(path)
     except TreeError as exc:
-        plan.warnings.append(str(exc))
-        plan.changes.append(Change("~", "tree", jail.root_dir, str(exc)))
+        error = str(exc)
     finally:
         if tree is not None:
             tree.close()
+    present = frozenset(path for path, _, _ in contents.host_dirs if os.path.isdir(path))
+    units = tuple((name, read_unit(name)) for name in rendered.units)
+    active = unit_state.get("ActiveState") in ("active", "activating", "reloading")
+    ended = unit_state.get("ActiveState") == "inactive" and unit_state.get("Result") == "success"
+    return Snapshot(frozenset(matching), error, present, units, unit_state.get("UnitFileState") == "enabled",
+                    active, ended)
+
+
+def plan_jail(rendered: Rendered, recorded: state.JailState | None, seen: Snapshot | None = None) -> JailPlan:
+    """Pure: the operations that bring the host from `seen` to the jail file, in the order apply runs them."""
+    if seen is None:
+        seen = observe(rendered, {})
+    jail = rendered.loaded.jail
+    contents = rendered.contents
+    plan = JailPlan(jail.name, recorded)
+    users, groups = ids(contents)
+    for path, owner, group in contents.host_dirs:
+        if path not in seen.present_host_dirs:
+            plan.changes.append(ops.MakeHostDir("+", "host-dir", path, f"owner {owner}", owner=owner, group=group,
+                                                shift=jail.id_shift))
+    if rootfs_changed(contents, recorded):
+        plan.changes.append(ops.UnpackRootfs("+" if recorded is None else "~", "rootfs", contents.rootfs or "",
+                                             "unpacked into the tree", limit=rootfs_limit(jail)))
+    if seen.tree_error:
+        plan.warnings.append(seen.tree_error)
+        plan.changes.append(ops.Note("~", "tree", jail.root_dir, seen.tree_error))
+    # Directories first (shallow to deep), so files land in their final parents.
+    for path, entry in sorted(contents.entries.items(), key=lambda kv: (kv[1].kind != "dir", kv[0])):
+        if path in seen.matching:
+            continue
+        uid, gid = owner_ids(entry, users, groups, jail.id_shift)
+        old = recorded.entries.get(path) if recorded else None
+        plan.changes.append(ops.EnsureEntry("~" if old is not None else "+", entry.kind, path, entry.origin,
+                                            mode=entry.mode, uid=uid, gid=gid,
+                                            data=entry.data if entry.kind != "dir" else b""))
     if recorded and recorded.root and recorded.root != jail.root_dir:
-        plan.changes.append(Change("-", "tree", recorded.root, f"the jail's root moved to {jail.root_dir}"))
+        plan.after.append(ops.RemoveOldRoot("-", "tree", recorded.root, f"the jail's root moved to {jail.root_dir}",
+                                            jail=jail.name, id_shift=recorded.id_shift))
     elif recorded:
         for path in sorted(set(recorded.entries) - set(contents.entries), reverse=True):
-            plan.changes.append(Change("-", recorded.entries[path].get("kind", "file"), path, "no longer wanted"))
+            plan.changes.append(ops.RemoveEntry("-", recorded.entries[path].get("kind", "file"), path,
+                                                "no longer wanted"))
+    on_disk = dict(seen.units)
     for name, text in rendered.units.items():
-        on_disk = read_unit(name)
-        if on_disk != text:
-            plan.changes.append(Change("+" if on_disk is None else "~", "unit", unit_path(name)))
+        if on_disk.get(name) != text:
+            plan.changes.append(ops.WriteUnit("+" if on_disk.get(name) is None else "~", "unit", unit_path(name),
+                                              text=text))
     if recorded:
         for name in sorted(set(recorded.extra_units) - set(rendered.extra_units)):
-            plan.changes.append(Change("-", "unit", unit_path(name), "no longer wanted"))
+            plan.changes.append(ops.RemoveUnit("-", "unit", unit_path(name), "no longer wanted", name=name))
+    if jail.enable != seen.enabled:
+        plan.enable = jail.enable
+    if plan.restart_needed:
+        plan.start = "restart" if seen.active else "start"
+    elif not seen.active and not (jail.restart == "no" and seen.ran_and_ended):
+        plan.start = "start-stopped"
+    return plan
+
+
+def plan_removal(name: str, recorded: state.JailState | None) -> JailPlan:
+    """--prune: a managed jail no longer defined under the paths given is destroyed."""
+    plan = JailPlan(name, recorded, destroy=True)
+    plan.changes.append(ops.Note("-", "jail", name, "no longer defined: unit, tree and record removed"))
     return plan

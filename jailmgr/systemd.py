@@ -61,19 +61,34 @@ def stop(unit: str) -> None:
     systemctl("stop", unit, ok_codes=(0, 5))
 
 
-def settled_failure(unit: str, seconds: float = 0.5) -> str | None:
-    """Watch a just-started unit briefly; the reason when it failed or is restarting.
+def states(units: list[str], *props: str) -> dict[str, dict[str, str]]:
+    """Properties of many units in one systemctl call (unknown units come back inactive)."""
+    if not units:
+        return {}
+    wanted = props or ("ActiveState", "SubState", "Result", "UnitFileState")
+    out = systemctl("show", *[f"--property={p}" for p in ("Id", *wanted)], "--", *units)
+    found: dict[str, dict[str, str]] = {}
+    for block, unit in zip(out.split("\n\n"), units, strict=False):  # one block a unit, in order
+        values = dict(line.partition("=")[::2] for line in block.strip().splitlines())
+        found[values.get("Id") or unit] = values
+    return found
+
+
+def settled_failures(units: list[str], seconds: float = 0.5) -> dict[str, str]:
+    """Watch just-started units briefly; for each that failed or is restarting, the reason.
 
     Under the launcher, systemd sees bwrap start even when the program then
     can't be executed: this catches a jail that dies at once.
     """
     deadline = time.monotonic() + seconds
+    failed: dict[str, str] = {}
     while True:
-        props = show(unit, "ActiveState", "SubState", "Result", "ExecMainStatus")
-        if props.get("ActiveState") == "failed" or props.get("SubState") == "auto-restart":
-            return f"{props.get('Result')} (exit status {props.get('ExecMainStatus')})"
-        if time.monotonic() >= deadline:
-            return None
+        for unit, props in states([u for u in units if u not in failed], "ActiveState", "SubState", "Result",
+                                  "ExecMainStatus").items():
+            if props.get("ActiveState") == "failed" or props.get("SubState") == "auto-restart":
+                failed[unit] = f"{props.get('Result')} (exit status {props.get('ExecMainStatus')})"
+        if time.monotonic() >= deadline or len(failed) == len(units):
+            return failed
         time.sleep(0.05)
 
 

@@ -76,7 +76,8 @@ def test_every_directive_reads_back_unchanged(rootfs: Path, description: str, pr
     shown = {f"{k}={v}" for k, v in directives}
     assert set(hardening(jail)) <= shown  # no hardening directive was swallowed
     values = dict(directives)
-    assert expand_specifiers(values["Description"]) == (f"jail prop: {description}" if description else "jail prop")
+    wanted = f"jail prop: {jail.description}" if jail.description else "jail prop"  # (as YAML read it)
+    assert expand_specifiers(values["Description"]) == wanted
     assert parse_exec(values["ExecStart"])[-len(jail.exec):] == list(jail.exec)
     assert [split_words(expand_specifiers(v))[0] for k, v in directives if k == "Environment"] == \
         [f"{k}={v}" for k, v in jail.environment]

@@ -1,0 +1,171 @@
+"""The operations a plan is made of: each says what it does (`describe`, `doc`) and does it (`apply`).
+
+`plan` decides, `apply` runs exactly the operations `plan` printed: nothing
+is decided twice.  A tree operation runs against the jail's opened root
+(tree.Tree: no symlink followed, no mount entered); a unit operation writes
+or removes one unit file atomically.  The service operations (reload,
+enable, start) are run by apply in batches across jails, so they are data
+here (see JailPlan.enable and .start in plan.py).
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+from dataclasses import dataclass, field
+
+from . import model, rootfs, state, systemd
+from .tree import Tree, TreeError, remove_root, write_file_atomic
+
+
+@dataclass
+class Context:
+    """What the operations of one jail work on: its opened root, and what they report."""
+
+    tree: Tree | None  # None for the operations that run once the service was started
+    say: object = None  # Callable[[str], None]
+    left: list[str] = field(default_factory=list)  # what could not be removed safely
+
+
+@dataclass(frozen=True)
+class Op:
+    """One change; `op` is + create, ~ change, - remove; `what` the kind of thing; `path` which."""
+
+    op: str
+    what: str
+    path: str
+    detail: str = ""
+
+    def describe(self) -> str:
+        return f"  {self.op} {self.what:10} {self.path}" + (f"  ({self.detail})" if self.detail else "")
+
+    def doc(self) -> dict[str, str]:
+        return {"op": self.op, "what": self.what, "path": self.path, "detail": self.detail}
+
+    def apply(self, ctx: Context) -> None:  # pragma: no cover - every operation defines it
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Note(Op):
+    """A change that is shown, and done by something else (the tree's problem, a jail to destroy)."""
+
+    def apply(self, ctx: Context) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class MakeHostDir(Op):
+    """A missing host source directory of a mount (`create: true`); an existing one is never touched."""
+
+    owner: str = "root"
+    group: str | None = None
+    shift: int = 0
+
+    def apply(self, ctx: Context) -> None:
+        if os.path.isdir(self.path):
+            return  # made since the plan: the operator's now, never chowned
+        os.makedirs(self.path, mode=0o755)
+        uid = pwd.getpwnam(self.owner).pw_uid
+        gid = grp.getgrnam(self.group).gr_gid if self.group else pwd.getpwnam(self.owner).pw_gid
+        os.chown(self.path, uid + self.shift, gid + self.shift)
+
+
+@dataclass(frozen=True)
+class UnpackRootfs(Op):
+    limit: int = 0
+
+    def apply(self, ctx: Context) -> None:
+        assert ctx.tree is not None
+        count, skipped = rootfs.unpack(self.path, ctx.tree, self.limit)
+        if callable(ctx.say):
+            ctx.say(f"unpacked {count} entries of {self.path}"
+                    + (f"; skipped {len(skipped)}: {'; '.join(skipped[:5])}" if skipped else ""))
+
+
+@dataclass(frozen=True)
+class EnsureEntry(Op):
+    """A directory, file or mount point of the tree, with its mode and (host) owner."""
+
+    mode: int = 0o644
+    uid: int = 0
+    gid: int = 0
+    data: bytes = b""
+
+    def apply(self, ctx: Context) -> None:
+        assert ctx.tree is not None
+        if self.what == "dir":
+            ctx.tree.ensure_dir(self.path, self.mode, self.uid, self.gid)
+        else:
+            ctx.tree.ensure_file(self.path, self.data, self.mode, self.uid, self.gid)
+
+
+@dataclass(frozen=True)
+class RemoveEntry(Op):
+    def apply(self, ctx: Context) -> None:
+        assert ctx.tree is not None
+        ctx.left += ctx.tree.remove(self.path)
+
+
+@dataclass(frozen=True)
+class WriteUnit(Op):
+    text: str = ""
+
+    def apply(self, ctx: Context) -> None:
+        write_file_atomic(self.path, self.text.encode(), 0o644)
+
+
+def remove_unit(name: str) -> bool:
+    """Stop, disable and delete one unit file; True when a file was deleted."""
+    systemd.stop(name)
+    if systemd.is_enabled(name):
+        systemd.disable(name)
+    systemd.systemctl("reset-failed", name, check=False)
+    try:
+        os.unlink(os.path.join(state.unit_dir(), name))
+    except FileNotFoundError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class RemoveUnit(Op):
+    name: str = ""
+
+    def apply(self, ctx: Context) -> None:
+        remove_unit(self.name)
+
+
+def root_is_ours(name: str, root: str, id_shift: int) -> bool:
+    """The default root of the jail, or a directory carrying jailmgr's mark with this jail's name
+    (owned by root, shifted into the jail's range when it has a user namespace)."""
+    if root == model.default_root(name):
+        return True
+    try:
+        with Tree(root, create=False) as tree:
+            return tree.matches(model.ROOT_MARKER, "file", f"{name}\n".encode(), 0o444, id_shift, id_shift)
+    except (TreeError, OSError):
+        return False
+
+
+@dataclass(frozen=True)
+class RemoveOldRoot(Op):
+    """The tree the jail ran from before its root moved: removed once the service runs from the new one,
+    and only when it is a root jailmgr made for this jail."""
+
+    jail: str = ""
+    id_shift: int = 0
+
+    def apply(self, ctx: Context) -> None:
+        if root_is_ours(self.jail, self.path, self.id_shift):
+            ctx.left += remove_root(self.path)
+            if callable(ctx.say):
+                ctx.say(f"removed the old tree {self.path}")
+        else:
+            ctx.left.append(f"{self.path}: the old root, without jailmgr's mark; left in place")
+
+
+# The order apply runs a jail's operations in: directories before the files in
+# them, removals (deepest first) after, units last.
+ORDER = (MakeHostDir, UnpackRootfs, EnsureEntry, RemoveEntry, WriteUnit, RemoveUnit, RemoveOldRoot)
