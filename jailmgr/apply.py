@@ -221,7 +221,7 @@ def _start_all(pairs: list[tuple[Rendered, Outcome]], say: Say) -> None:
 
 
 def apply(paths: list[str], say: Say, warn: Say, check: bool = False, prune: bool = False,
-          detail: Say | None = None) -> list[Outcome]:
+          detail: Say | None = None, progress: Callable[[int, int, str], None] | None = None) -> list[Outcome]:
     """Converge every jail under paths; each jail's failure is its own (Outcome.error), the others finish."""
     rendered = prepare(paths)
     with state.locked():
@@ -233,7 +233,9 @@ def apply(paths: list[str], say: Say, warn: Say, check: bool = False, prune: boo
             return outcomes
         built: list[tuple[Rendered, Outcome]] = []
         reload_needed = False
-        for item, outcome in zip(rendered, outcomes, strict=False):
+        for index, (item, outcome) in enumerate(zip(rendered, outcomes, strict=False)):
+            if progress and outcome.plan.changes:
+                progress(index + 1, len(rendered), item.name)
             try:
                 changed_unit, outcome.left = converge(item, outcome.plan, say, detail or say)
             except (JailError, OSError) as exc:
@@ -310,6 +312,9 @@ def destroy_one(name: str, say: Say) -> list[str]:
                             "jail's, then the record")
     unit = recorded.unit if recorded else model.unit_name(name)
     path = os.path.join(state.unit_dir(), unit)
+    if systemd.is_active(unit):
+        timeout = systemd.show(unit, "TimeoutStopUSec").get("TimeoutStopUSec", "")
+        say(f"{name}: stopping {unit}" + (f" (it has {timeout} to stop after SIGTERM)" if timeout else ""))
     if recorded is None and name not in state.managed() and not os.path.exists(path):
         raise JailError(f"no jail named {name!r} is managed here", hint="`jailmgr list` shows them")
     removed = [ops.remove_unit(u) for u in [unit, *(recorded.extra_units if recorded else [])]]

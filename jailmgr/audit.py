@@ -103,6 +103,26 @@ def confinement(recorded: state.JailState, report: Report) -> None:
     for path in recorded.entries:
         if recorded.entries[path].get("kind") == "mountpoint":
             _library_age(recorded, path, pid, report)
+    for path in deleted_mappings(pid):
+        report.findings.append(f"the program still maps {path}, replaced or removed since it started "
+                               f"(a library upgrade): restart {recorded.unit} to use the new one")
+
+
+def deleted_mappings(pid: int) -> list[str]:
+    """Files the process maps that are gone from disk (as needrestart looks for them)."""
+    found: list[str] = []
+    try:
+        with open(f"/proc/{pid}/maps", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                parts = line.rstrip("\n").split(None, 5)
+                if len(parts) == 6 and parts[5].endswith(" (deleted)"):
+                    path = parts[5].removesuffix(" (deleted)")
+                    if path.startswith("/") and not path.startswith(("/memfd:", "/dev/", "/SYSV")) \
+                            and path not in found:
+                        found.append(path)
+    except OSError:
+        pass
+    return found
 
 
 def _library_age(recorded: state.JailState, path: str, pid: int, report: Report) -> None:

@@ -78,8 +78,12 @@ def cmd_apply(args: argparse.Namespace, out: Output) -> int:
     from .apply import apply
 
     _setup(args, out)
+    progress = None
+    if sys.stderr.isatty() and not (args.quiet or args.json or args.verbose):
+        def progress(done: int, total: int, name: str) -> None:
+            print(f"jailmgr: [{done}/{total}] {name}", file=sys.stderr, flush=True)
     outcomes = apply(_paths(args), say=out.line, warn=out.warn, check=args.check, prune=args.prune,
-                     detail=out.line if args.verbose else lambda _: None)
+                     detail=out.line if args.verbose else lambda _: None, progress=progress)
     changed = _show_plans([o.plan for o in outcomes], out) if args.check else any(
         o.plan.restart_needed or o.restarted or o.plan.destroy for o in outcomes)
     for outcome in outcomes:

@@ -184,9 +184,12 @@ def _libraries(loaded: Loaded, contents: Contents, resolver: elf.Resolver, probl
                     continue
                 contents.add(Entry(path, "file", mode, "root", "root", f"host {what} {path} (copied)", data))
             else:
-                real = os.path.realpath(path)
-                contents.add(Entry(path, "mountpoint", 0o444, "root", "root", f"host {what} {real} (bind, ro)"))
-                contents.binds.append(Bind(real, path))
+                # Bound from the path the loader finds (the soname's, often a
+                # symlink), not the file it resolves to now: mounts follow the
+                # link when the service starts, so an upgrade that renames the
+                # real file (libfoo.so.1.2 -> 1.3) still reaches the jail.
+                contents.add(Entry(path, "mountpoint", 0o444, "root", "root", f"host {what} {path} (bind, ro)"))
+                contents.binds.append(Bind(path, path))
 
 
 def _rootfs(loaded: Loaded, contents: Contents, problems: list[Problem]) -> None:

@@ -183,6 +183,8 @@ class Jail:
         MapOf(ENV_RE, "an environment variable name", Text(numbers=True)), "Environment", ())
     restart: str = spec(Choice("no", "on-failure", "always", false_means="no"), "Restart=", "on-failure")
     enable: bool = spec(Flag(), "Start at boot", True)
+    stop_timeout: int = spec(Integer(1, 3600), "Seconds the program has to stop after SIGTERM before it is "
+                             "killed (TimeoutStopSec=); a shell as PID 1 ignores SIGTERM", 10)
     tree: Tree = spec(Record(Tree), "Tree contents", Tree())
     mounts: tuple[Mount, ...] = spec(ListOf(Record(Mount)), "Mounts", ())
     namespaces: Namespaces = spec(Record(Namespaces), "Namespaces", Namespaces())

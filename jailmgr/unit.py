@@ -189,6 +189,7 @@ def render_unit(jail: Jail, contents: Contents, source: str) -> str:
     for name, value in jail.environment:
         service.append(f"Environment={assignment(name, value)}")
     service.append(f"Restart={jail.restart}")
+    service.append(f"TimeoutStopSec={jail.stop_timeout}s")
     if not jail.uses_launcher:
         service += _mounts(jail, contents)
         service += _namespaces(jail)

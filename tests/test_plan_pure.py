@@ -1,0 +1,82 @@
+"""plan_jail is pure: a jail, its record and a snapshot of the host in, operations out (no root, no disk)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from jailmgr import apply, ops, plan, render, spec
+
+
+@pytest.fixture
+def item(tmp_path: Path) -> render.Rendered:
+    jail_file = tmp_path / "p.yaml"
+    jail_file.write_text(f"name: p\nroot: {tmp_path}/root\nexec: [/usr/bin/true]\n"
+                         "tree:\n  binaries: [/usr/bin/true]\n  files: [{path: /etc/motd, content: hi}]\n"
+                         "mounts: [{source: /srv/p-data, target: /data, mode: rw, create: true}]\n")
+    rendered, problems = render.render(spec.load_or_raise([str(jail_file)])[0])
+    assert problems == [] and rendered is not None
+    return rendered
+
+
+def built(item: render.Rendered, **state: object) -> plan.Snapshot:
+    """The host as a finished apply leaves it: every entry in place, units written, running, enabled."""
+    defaults = {"matching": frozenset(item.contents.entries), "present_host_dirs": frozenset({"/srv/p-data"}),
+                "units": tuple(item.units.items()), "enabled": True, "active": True}
+    return plan.Snapshot(**{**defaults, **state})  # type: ignore[arg-type]
+
+
+def kinds(jail_plan: plan.JailPlan) -> list[str]:
+    return [type(op).__name__ for op in jail_plan.changes]
+
+
+def test_a_new_jail_is_every_operation_in_the_order_apply_runs_them(item: render.Rendered) -> None:
+    first = plan.plan_jail(item, None, plan.Snapshot())
+    names = kinds(first)
+    assert names[0] == "MakeHostDir" and names[-1] == "WriteUnit"
+    entries = [op for op in first.changes if isinstance(op, ops.EnsureEntry)]
+    assert [op.what for op in entries] == sorted((op.what for op in entries), key=lambda k: k != "dir")
+    assert first.start == "start" and first.enable is True and first.restart_needed
+    motd = next(op for op in entries if op.path == "/etc/motd")
+    assert (motd.op, motd.data, motd.mode) == ("+", b"hi", 0o644)
+    assert json.dumps(first.doc())  # what `plan --json` prints: no bytes, no objects
+
+
+def test_a_built_running_jail_plans_nothing(item: render.Rendered) -> None:
+    recorded = apply._new_state(item, pending=False)
+    same = plan.plan_jail(item, recorded, built(item))
+    assert same.changes == [] and same.start == "" and same.enable is None and not same.restart_needed
+
+
+def test_drift_a_stopped_jail_and_an_unwanted_entry(item: render.Rendered) -> None:
+    recorded = apply._new_state(item, pending=False)
+    recorded.entries["/etc/old"] = {"kind": "file"}
+    seen = built(item, matching=frozenset(item.contents.entries) - {"/etc/motd"}, active=False)
+    again = plan.plan_jail(item, recorded, seen)
+    assert [(op.op, op.path) for op in again.changes] == [("~", "/etc/motd"), ("-", "/etc/old")]
+    assert again.start == "start"
+    stopped = plan.plan_jail(item, apply._new_state(item, pending=False), built(item, active=False))
+    assert stopped.changes == [] and stopped.start == "start-stopped"
+
+
+def test_a_pending_restart_restarts_and_a_disabled_jail_is_enabled(item: render.Rendered) -> None:
+    recorded = apply._new_state(item, pending=True)
+    pending = plan.plan_jail(item, recorded, built(item, enabled=False))
+    assert pending.changes == [] and pending.start == "restart" and pending.enable is True
+
+
+def test_a_changed_unit_is_one_write_and_a_moved_root_is_removed_after_the_start(item: render.Rendered) -> None:
+    recorded = apply._new_state(item, pending=False)
+    recorded.root = "/srv/old-root"
+    seen = built(item, units=((item.loaded.jail.unit_name, "old text"),))
+    moved = plan.plan_jail(item, recorded, seen)
+    assert kinds(moved) == ["WriteUnit"] and moved.start == "restart"
+    assert [type(op).__name__ for op in moved.after] == ["RemoveOldRoot"] and moved.after[0].path == "/srv/old-root"
+
+
+def test_prune_plans_the_removal_of_a_jail_no_longer_defined() -> None:
+    gone = plan.plan_removal("old", None)
+    assert gone.destroy and [op.describe() for op in gone.changes] == [
+        "  - jail       old  (no longer defined: unit, tree and record removed)"]
