@@ -66,8 +66,8 @@ def cmd_plan(args: argparse.Namespace, out: Output) -> int:
     with state.locked():
         plans = plan_all(rendered, out.warn, prune=args.prune)
         changed = _show_plans(plans, out)
-    for item, plan in zip(rendered, plans, strict=True):
-        if any(c.what == "unit" for c in plan.changes):
+    for item, plan in zip(rendered, plans[:len(rendered)], strict=True):  # (--prune's removals come last)
+        if plan.units_changed:
             _exposure_change(item, out)
     if not changed:
         out.line("nothing to change")
