@@ -11,16 +11,17 @@ finished by the next one.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import journal, model, ops, rootfs, state, systemd
+from . import fingerprint, journal, model, ops, rootfs, state, systemd, unchanged
 from .contents import ids, jail_users
 from .plan import JailPlan, observe, plan_jail, plan_removal, record, sha256
 from .problems import InvalidJails, JailError
 from .render import Rendered, render_all
-from .spec import load_or_raise
+from .spec import jail_files, load_or_raise
 from .tree import TEMP_MARK, Tree, TreeError, remove_root
 
 Say = Callable[[str], None]
@@ -123,20 +124,61 @@ def recorded_state(name: str, warn: Say) -> state.JailState | None:
         return None
 
 
-def plan_all(rendered: list[Rendered], warn: Say, prune: bool = False) -> list[JailPlan]:
-    """Every jail's plan against one snapshot of the host: the records, the trees, one systemctl query."""
-    states = systemd.states([item.loaded.jail.unit_name for item in rendered])
-    plans = [plan_jail(item, recorded_state(item.name, warn), observe(item, states.get(item.loaded.jail.unit_name, {})))
+def plan_all(rendered: list[Rendered], warn: Say, prune: bool = False,
+             states: dict[str, dict[str, str]] | None = None, also_defined: set[str] | None = None) -> list[JailPlan]:
+    """Every jail's plan against one snapshot of the host: the records, the trees, one systemctl query
+    (none when `states` already holds every unit)."""
+    units = [item.loaded.jail.unit_name for item in rendered]
+    known = dict(states or {})
+    missing = [unit for unit in units if unit not in known]
+    if missing:
+        known.update(systemd.overview(missing))
+    plans = [plan_jail(item, recorded_state(item.name, warn), observe(item, known.get(item.loaded.jail.unit_name, {})))
              for item in rendered]
     if prune:
-        defined = {item.name for item in rendered}
+        defined = {item.name for item in rendered} | (also_defined or set())
         plans += [plan_removal(name, recorded_state(name, warn)) for name in state.managed() if name not in defined]
     return plans
 
 
-def _new_state(item: Rendered, pending: bool) -> state.JailState:
+@dataclass
+class Survey:
+    """Every jail under the paths: those with something to do rendered and planned, the rest left alone."""
+
+    rendered: list[Rendered]
+    plans: list[JailPlan]  # the rendered jails' plans, in order, then --prune's removals
+    unchanged: list[state.JailState]  # nothing to do: not even parsed (unchanged.py)
+
+
+def survey(paths: list[str], warn: Say, prune: bool = False) -> Survey:
+    """Validate and plan: jail files whose fingerprints say nothing changed are skipped; the others are
+    loaded (every problem of every file first: one bad file changes nothing), rendered and planned."""
+    files, problems = jail_files(paths)
+    if problems:
+        raise InvalidJails(problems)
+    split = unchanged.split(files, warn)
+    rendered = prepare(split.changed) if split.changed else []
+    names = {recorded.name: recorded.source for recorded in split.unchanged}
+    clashes = [item.loaded.problem("name", f"jail {item.name!r} is also defined in {names[item.name]}")
+               for item in rendered if item.name in names]
+    if clashes:
+        raise InvalidJails(clashes)
+    plans = plan_all(rendered, warn, prune, split.states, set(names))
+    return Survey(rendered, plans, split.unchanged)
+
+
+def _new_state(item: Rendered, pending: bool, built: bool = False) -> state.JailState:
+    """The record of a jail; with `built`, the fingerprints a later apply compares against (fingerprint.py)."""
     jail = item.loaded.jail
-    return state.JailState(
+    fingerprints: dict[str, object] = {}
+    if built:
+        writable = {d.path for d in jail.tree.dirs if d.writable}
+        with open(item.loaded.source, "rb") as f:
+            source_sha256 = hashlib.sha256(f.read()).hexdigest()
+        fingerprints = {"inputs": fingerprint.inputs(item.contents.inputs), "source_sha256": source_sha256,
+                        "built": fingerprint.built(jail.root_dir, {p: p in writable for p in item.contents.entries})}
+    return state.JailState(**fingerprints,  # type: ignore[arg-type]
+        enable=jail.enable, restart=jail.restart,
         name=jail.name, source=os.path.realpath(item.loaded.source), root=jail.root_dir, unit=jail.unit_name,
         unit_sha256=sha256(item.unit_text),
         entries={path: record(entry) for path, entry in item.contents.entries.items()},
@@ -223,14 +265,17 @@ def _start_all(pairs: list[tuple[Rendered, Outcome]], say: Say) -> None:
 def apply(paths: list[str], say: Say, warn: Say, check: bool = False, prune: bool = False,
           detail: Say | None = None, progress: Callable[[int, int, str], None] | None = None) -> list[Outcome]:
     """Converge every jail under paths; each jail's failure is its own (Outcome.error), the others finish."""
-    rendered = prepare(paths)
     with state.locked():
+        found = survey(paths, warn, prune)
+        rendered = found.rendered
         check_id_ranges(rendered, warn)
         check_own_uids(rendered, warn)
-        plans = plan_all(rendered, warn, prune)
-        outcomes = [Outcome(plan.name, plan) for plan in plans]
+        outcomes = [Outcome(plan.name, plan) for plan in found.plans]
+        pruned = outcomes[len(rendered):]
+        outcomes[len(rendered):] = []
+        outcomes += [Outcome(recorded.name, JailPlan(recorded.name, recorded)) for recorded in found.unchanged]
         if check:
-            return outcomes
+            return outcomes + pruned
         built: list[tuple[Rendered, Outcome]] = []
         reload_needed = False
         for index, (item, outcome) in enumerate(zip(rendered, outcomes, strict=False)):
@@ -253,11 +298,11 @@ def apply(paths: list[str], say: Say, warn: Say, check: bool = False, prune: boo
             for op in outcome.plan.after:
                 op.apply(ctx)
             outcome.left += ctx.left
-            state.save(_new_state(item, pending=False))
-        for outcome in outcomes[len(rendered):]:
+            state.save(_new_state(item, pending=False, built=True))
+        for outcome in pruned:
             say(f"{outcome.name}: no longer defined; destroying")
             outcome.left = destroy_one(outcome.name, say)
-        return outcomes
+        return outcomes + pruned
 
 
 def _system_error(name: str, exc: BaseException) -> str:

@@ -56,16 +56,17 @@ def _exposure_change(item, out: Output) -> None:  # type: ignore[no-untyped-def]
 
 
 def cmd_plan(args: argparse.Namespace, out: Output) -> int:
-    from .apply import plan_all, prepare
+    from .apply import survey
+    from .plan import JailPlan
 
     _setup(args, out)
-    rendered = prepare(_paths(args))
-    for item in rendered:
-        for warning in item.warnings:
-            out.warn(warning)
     with state.locked():
-        plans = plan_all(rendered, out.warn, prune=args.prune)
-        changed = _show_plans(plans, out)
+        found = survey(_paths(args), out.warn, prune=args.prune)
+        rendered, plans = found.rendered, found.plans
+        for item in rendered:
+            for warning in item.warnings:
+                out.warn(warning)
+        changed = _show_plans(plans + [JailPlan(r.name, r) for r in found.unchanged], out)
     for item, plan in zip(rendered, plans[:len(rendered)], strict=True):  # (--prune's removals come last)
         if plan.units_changed:
             _exposure_change(item, out)

@@ -59,6 +59,7 @@ class Contents:
     host_dirs: list[tuple[str, str, str | None]] = field(default_factory=list)  # (path, owner, group)
     rootfs: str | None = None  # the tarball, as a host path
     rootfs_sha256: str = ""
+    inputs: set[str] = field(default_factory=set)  # every host path the rendering read or looked for
 
     def add(self, entry: Entry) -> None:
         parent = posixpath.dirname(entry.path)
@@ -67,10 +68,12 @@ class Contents:
         self.entries[entry.path] = entry
 
 
-def _host_users(jail: Jail, loaded: Loaded, problems: list[Problem]) -> tuple[bytes, bytes, bytes]:
+def _host_users(jail: Jail, loaded: Loaded, contents: Contents,
+                problems: list[Problem]) -> tuple[bytes, bytes, bytes]:
     wanted = ["root", *[u for u in jail.tree.users if u != "root"]]
     passwd = _read_db("/etc/passwd")
     groups = _read_db("/etc/group")
+    contents.inputs |= {"/etc/passwd", "/etc/group"} | ({"/etc/shadow"} if jail.tree.shadow else set())
     out_pw, gids = [], set()
     for i, user in enumerate(wanted):
         if user not in passwd:
@@ -111,15 +114,22 @@ def template_dirs(loaded: Loaded) -> list[str]:
     return [here, os.path.join(os.path.dirname(here), "templates"), *TEMPLATE_DIRS]
 
 
-def _render_template(loaded: Loaded, index: int, problems: list[Problem]) -> bytes | None:
+def _render_template(loaded: Loaded, index: int, contents: Contents, problems: list[Problem]) -> bytes | None:
     import jinja2  # only the paths that render a template pay for importing Jinja2
     import jinja2.sandbox
+
+    class Loader(jinja2.FileSystemLoader):
+        """Notes every place a template (or one it includes) was looked for: its inputs."""
+
+        def get_source(self, environment, template):  # type: ignore[no-untyped-def]
+            contents.inputs.update(os.path.join(d, template) for d in self.searchpath)
+            return super().get_source(environment, template)
 
     entry = loaded.jail.tree.files[index]
     key = f"tree.files[{index}].template"
     # Sandboxed: templates may come from many hands, and a plain Environment
     # lets `{{ ''.__class__.__mro__ ... }}` reach any Python object as root.
-    env = jinja2.sandbox.SandboxedEnvironment(loader=jinja2.FileSystemLoader(template_dirs(loaded)),
+    env = jinja2.sandbox.SandboxedEnvironment(loader=Loader(template_dirs(loaded)),
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                              autoescape=False)
     variables = dict(entry.vars or {})
@@ -138,12 +148,14 @@ def _render_template(loaded: Loaded, index: int, problems: list[Problem]) -> byt
     return None
 
 
-def _file_data(loaded: Loaded, index: int, problems: list[Problem]) -> tuple[bytes | None, str]:
+def _file_data(loaded: Loaded, index: int, contents: Contents,
+               problems: list[Problem]) -> tuple[bytes | None, str]:
     entry = loaded.jail.tree.files[index]
     if entry.template is not None:
-        return _render_template(loaded, index, problems), f"template {entry.template}"
+        return _render_template(loaded, index, contents, problems), f"template {entry.template}"
     if entry.content is not None:
         return entry.content.encode(), "inline content"
+    contents.inputs.add(entry.from_ or "")
     try:
         with open(entry.from_ or "", "rb") as f:
             return f.read(), f"host file {entry.from_}"
@@ -168,6 +180,7 @@ def _libraries(loaded: Loaded, contents: Contents, resolver: elf.Resolver, probl
             continue
         if missing:
             problems.append(loaded.problem(key, f"{binary} needs {', '.join(missing)}, not found on this host"))
+        contents.inputs.update([binary, *libs])
         for path in [binary, *libs]:
             if path in contents.entries:
                 continue
@@ -201,6 +214,7 @@ def _rootfs(loaded: Loaded, contents: Contents, problems: list[Problem]) -> None
         problems.extend(loaded.problem("tree.rootfs", f"{archive}: {p}") for p in found)
         return
     contents.rootfs = os.path.abspath(archive)
+    contents.inputs.add(contents.rootfs)
     contents.rootfs_sha256 = rootfs.digest(archive)
 
 
@@ -214,6 +228,7 @@ def build_contents(loaded: Loaded, resolver: elf.Resolver | None = None) -> tupl
     jail = loaded.jail
     problems: list[Problem] = []
     contents = Contents()
+    contents.inputs |= {os.path.abspath(loaded.source), elf.LD_SO_CACHE}
     for top in ("/etc", "/dev", "/proc", "/tmp", "/run"):
         contents.add(Entry(top, "dir", 0o755, "root", "root", "base layout"))
     contents.add(Entry(ROOT_MARKER, "file", 0o444, "root", "root", "jailmgr's mark of a jail root",
@@ -221,7 +236,7 @@ def build_contents(loaded: Loaded, resolver: elf.Resolver | None = None) -> tupl
     if jail.tree.rootfs is not None:
         _rootfs(loaded, contents, problems)
     _libraries(loaded, contents, resolver or elf.Resolver(), problems)
-    passwd, group, shadow = _host_users(jail, loaded, problems)
+    passwd, group, shadow = _host_users(jail, loaded, contents, problems)
     contents.add(Entry("/etc/passwd", "file", 0o644, "root", "root", "users from the host's /etc/passwd", passwd))
     contents.add(Entry("/etc/group", "file", 0o644, "root", "root", "groups from the host's /etc/group", group))
     if shadow:
@@ -231,7 +246,7 @@ def build_contents(loaded: Loaded, resolver: elf.Resolver | None = None) -> tupl
         contents.add(Entry(entry.path, "dir", entry.mode, entry.owner, entry.group,
                            "tree.dirs (writable)" if entry.writable else "tree.dirs"))
     for i, entry in enumerate(jail.tree.files):
-        data, origin = _file_data(loaded, i, problems)
+        data, origin = _file_data(loaded, i, contents, problems)
         if data is not None:
             contents.add(Entry(entry.path, "file", entry.mode, entry.owner, entry.group, origin, data))
     for mount in jail.mounts:

@@ -43,6 +43,7 @@ def not_in_force(loaded: Loaded) -> list[str]:
 
 def render(loaded: Loaded, resolver: elf.Resolver | None = None) -> tuple[Rendered | None, list[Problem]]:
     contents, problems = build_contents(loaded, resolver)
+    contents.inputs |= {BWRAP, IP}  # whether they exist decides what is refused
     if loaded.jail.uses_launcher and not os.path.exists(BWRAP):
         problems.append(loaded.problem("namespaces", f"pid, uts and cgroup namespaces need {BWRAP} "
                                        "(apt install bubblewrap), or set them to false"))

@@ -51,6 +51,11 @@ class JailState:
     users: dict[str, list[int]] = field(default_factory=dict)  # the jail's passwd: name -> [uid, gid]
     id_shift: int = 0  # the host id root of a `user: true` jail maps to
     program_uid: int = -1  # the host uid the program runs as (-1: not recorded)
+    source_sha256: str = ""  # of the jail file's bytes, as last applied
+    inputs: dict[str, str] = field(default_factory=dict)  # host path -> fingerprint (fingerprint.py)
+    built: dict[str, str] = field(default_factory=dict)  # tree path -> fingerprint of the entry as built
+    enable: bool = True  # as the jail file asked
+    restart: str = "on-failure"  # as the jail file asked
     version: int = STATE_VERSION
 
 

@@ -74,6 +74,33 @@ def states(units: list[str], *props: str) -> dict[str, dict[str, str]]:
     return found
 
 
+def overview(units: list[str]) -> dict[str, dict[str, str]]:
+    """ActiveState, SubState, Result and UnitFileState of many units, cheaply.
+
+    `systemctl show` of N units costs N bus round trips (about 4 ms each: 2 s
+    for 500 jails), so this asks `list-units` once (one ListUnitsByPatterns
+    call; a unit it doesn't list is not loaded: inactive) and reads
+    enablement from the [Install] symlink that `enable` makes for
+    WantedBy=multi-user.target, which is all a jail unit's [Install] holds.
+    """
+    import os
+
+    from .state import unit_dir
+
+    found = {unit: {"ActiveState": "inactive", "SubState": "dead"} for unit in units}
+    if units:
+        out = systemctl("list-units", "--all", "--plain", "--no-legend", "--full", "--no-pager", "--", *units)
+        for line in out.splitlines():
+            parts = line.split(None, 4)
+            if len(parts) >= 4 and parts[0] in found:
+                found[parts[0]] = {"ActiveState": parts[2], "SubState": parts[3]}
+    wants = os.path.join(unit_dir(), "multi-user.target.wants")
+    for unit, values in found.items():
+        values["Result"] = "failed" if values["ActiveState"] == "failed" else "success"
+        values["UnitFileState"] = "enabled" if os.path.lexists(os.path.join(wants, unit)) else "disabled"
+    return found
+
+
 def settled_failures(units: list[str], seconds: float = 0.5) -> dict[str, str]:
     """Watch just-started units briefly; for each that failed or is restarting, the reason.
 

@@ -397,6 +397,14 @@ class Tree:
                 os.rename(temp, name, src_dir_fd=parent.fd, dst_dir_fd=parent.fd)
                 return True
 
+    def lstat(self, path: str) -> os.stat_result | None:
+        """The entry itself (never what a link points at); None when it, or a directory above it, is missing."""
+        with self._parent(path, create=False) as found:
+            if found is None:
+                return None
+            parent, name = found
+            return parent.stat(name)
+
     def matches(self, path: str, kind: str, data: bytes, mode: int, uid: int, gid: int) -> bool:
         """Read-only check that `path` is what it should be (for plan and drift)."""
         with self._parent(path, create=False) as found:

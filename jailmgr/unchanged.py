@@ -1,0 +1,91 @@
+"""Which jails need no work at all, decided from fingerprints before any jail file is parsed.
+
+A jail is left alone when its file's bytes, every input its rendering read,
+its unit file, its tree and its service are as the last apply left them
+(fingerprint.py).  Such a jail is not parsed, rendered or planned; what it
+costs is reading its record and its jail file, some stat calls, and its
+share of one systemctl query for all units.  Anything else (no
+fingerprints yet, a restart left pending, a unit of its own beyond the main
+one) takes the full path: parse, render, plan.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from . import fingerprint, state, systemd
+
+
+@dataclass
+class Split:
+    changed: list[str] = field(default_factory=list)  # jail files to load, render and plan
+    unchanged: list[state.JailState] = field(default_factory=list)  # records of jails with nothing to do
+    states: dict[str, dict[str, str]] = field(default_factory=dict)  # every recorded unit's state, one query
+
+
+def _records(warn: Callable[[str], None]) -> dict[str, state.JailState]:
+    found = {}
+    for name in state.managed():
+        try:
+            recorded = state.load(name)
+        except state.StateProblem as exc:
+            warn(str(exc))
+            continue
+        if recorded is not None and recorded.source:
+            found[recorded.source] = recorded
+    return found
+
+
+def _sha256(path: str) -> str:
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def why_changed(path: str, recorded: state.JailState, unit_state: dict[str, str]) -> str:
+    """Why the jail needs the full path ("" when it needs nothing)."""
+    if recorded.pending_restart:
+        return "a restart was left pending"
+    if not recorded.inputs or not recorded.built:
+        return "no fingerprints recorded yet"
+    if recorded.extra_units:
+        return "it has units beyond its main one"
+    try:
+        if _sha256(path) != recorded.source_sha256:
+            return "its jail file changed"
+    except OSError:
+        return "its jail file can't be read"
+    inputs = fingerprint.changed_inputs(recorded.inputs)
+    if inputs:
+        return f"{inputs[0]} changed"
+    try:
+        with open(os.path.join(state.unit_dir(), recorded.unit), "rb") as f:
+            if hashlib.sha256(f.read()).hexdigest() != recorded.unit_sha256:
+                return "its unit file changed"
+    except OSError:
+        return "its unit file is missing"
+    writable = {p for p, e in recorded.entries.items() if "writable" in e.get("origin", "")}
+    entries = fingerprint.changed_entries(recorded.root, recorded.built, writable)
+    if entries:
+        return f"{entries[0]} changed in the tree"
+    if (unit_state.get("UnitFileState") == "enabled") != recorded.enable:
+        return "it is not enabled as its file says" if recorded.enable else "it is enabled but should not be"
+    active = unit_state.get("ActiveState") in ("active", "activating", "reloading")
+    ended = unit_state.get("ActiveState") == "inactive" and unit_state.get("Result") == "success"
+    if not active and not (recorded.restart == "no" and ended):
+        return "it is not running"
+    return ""
+
+
+def split(files: list[str], warn: Callable[[str], None]) -> Split:
+    records = _records(warn)
+    out = Split(states=systemd.overview(sorted({r.unit for r in records.values()})))
+    for path in files:
+        recorded = records.get(os.path.realpath(path))
+        if recorded is None or why_changed(path, recorded, out.states.get(recorded.unit, {})):
+            out.changed.append(path)
+        else:
+            out.unchanged.append(recorded)
+    return out
