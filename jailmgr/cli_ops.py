@@ -152,11 +152,27 @@ def _recorded(name: str, out: Output) -> state.JailState | None:
 
 
 def _drift(recorded: state.JailState | None, out: Output) -> list[str]:
-    """What differs between the jail file (as recorded) and the tree and unit on disk."""
-    from .apply import plan_all, prepare
+    """What differs from the last apply: its inputs, the unit file, the tree (from fingerprints, without
+    rendering the jail again); a record without fingerprints is rendered and planned instead."""
+    from . import fingerprint, unchanged
 
     if recorded is None or not recorded.source:
         return []
+    if not recorded.inputs or not recorded.built:
+        return _drift_by_rendering(recorded, out)
+    found = [f"{path}: changed since the last apply" for path in fingerprint.changed_inputs(recorded.inputs)
+             if path != recorded.source]
+    if unchanged.source_changed(recorded.source, recorded):
+        found.insert(0, f"{recorded.source}: the jail file changed since the last apply")
+    if unchanged.unit_changed(recorded):
+        found.append(f"{recorded.unit}: the unit file is not the one apply wrote")
+    found += [f"{path}: changed in the tree" for path in unchanged.tree_changes(recorded)]
+    return found
+
+
+def _drift_by_rendering(recorded: state.JailState, out: Output) -> list[str]:
+    from .apply import plan_all, prepare
+
     try:
         rendered = prepare([recorded.source])
     except Exception as exc:  # the jail file moved or broke: that is drift too, said plainly

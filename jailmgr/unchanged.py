@@ -44,6 +44,26 @@ def _sha256(path: str) -> str:
         return hashlib.sha256(f.read()).hexdigest()
 
 
+def source_changed(path: str, recorded: state.JailState) -> bool:
+    try:
+        return _sha256(path) != recorded.source_sha256
+    except OSError:
+        return True
+
+
+def unit_changed(recorded: state.JailState) -> bool:
+    try:
+        with open(os.path.join(state.unit_dir(), recorded.unit), "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest() != recorded.unit_sha256
+    except OSError:
+        return True
+
+
+def tree_changes(recorded: state.JailState) -> list[str]:
+    writable = {p for p, e in recorded.entries.items() if "writable" in e.get("origin", "")}
+    return fingerprint.changed_entries(recorded.root, recorded.built, writable)
+
+
 def why_changed(path: str, recorded: state.JailState, unit_state: dict[str, str]) -> str:
     """Why the jail needs the full path ("" when it needs nothing)."""
     if recorded.pending_restart:
@@ -52,22 +72,14 @@ def why_changed(path: str, recorded: state.JailState, unit_state: dict[str, str]
         return "no fingerprints recorded yet"
     if recorded.extra_units:
         return "it has units beyond its main one"
-    try:
-        if _sha256(path) != recorded.source_sha256:
-            return "its jail file changed"
-    except OSError:
-        return "its jail file can't be read"
+    if source_changed(path, recorded):
+        return "its jail file changed"
     inputs = fingerprint.changed_inputs(recorded.inputs)
     if inputs:
         return f"{inputs[0]} changed"
-    try:
-        with open(os.path.join(state.unit_dir(), recorded.unit), "rb") as f:
-            if hashlib.sha256(f.read()).hexdigest() != recorded.unit_sha256:
-                return "its unit file changed"
-    except OSError:
-        return "its unit file is missing"
-    writable = {p for p, e in recorded.entries.items() if "writable" in e.get("origin", "")}
-    entries = fingerprint.changed_entries(recorded.root, recorded.built, writable)
+    if unit_changed(recorded):
+        return "its unit file changed"
+    entries = tree_changes(recorded)
     if entries:
         return f"{entries[0]} changed in the tree"
     if (unit_state.get("UnitFileState") == "enabled") != recorded.enable:
