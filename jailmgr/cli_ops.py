@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from . import run, state, systemd
+from . import ops, run, state, systemd
 from .cli import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, Output, require_root
 
 
@@ -32,8 +32,13 @@ def _show_plans(plans: list, out: Output) -> bool:  # type: ignore[type-arg]
             out.line(f"{plan.name}:")
             for change in [*plan.changes, *plan.after]:
                 out.line(change.describe())
+                if isinstance(change, ops.WriteUnit):
+                    for line in change.diff():
+                        out.line(f"      {line}")
             if plan.pending_restart and not plan.changes:
                 out.line("  ~ service    restart left pending by an interrupted apply")
+            elif plan.start and not plan.destroy:
+                out.line(f"  ~ service    {'restart' if plan.start == 'restart' else 'start'}")
         docs.append(plan.doc())
     out.doc["jails"] = docs
     out.doc["changed"] = any_change
@@ -50,8 +55,9 @@ def _exposure_change(item, out: Output) -> None:  # type: ignore[no-untyped-def]
     old = systemd.exposure(unit, current) if current is not None else None
     if new is not None and old is not None and new > old:
         out.warn(f"{item.name}: the change makes the exposure score worse: {old:.1f} -> {new:.1f}")
-    elif new is not None:
-        out.detail(f"{item.name}: exposure {new:.1f}")
+    if new is not None:
+        shown = f"{old:.1f} -> {new:.1f}" if old is not None else f"{new:.1f}"
+        out.line(f"{item.name}: exposure {shown} (systemd-analyze security)")
     out.doc.setdefault("exposure", {})[item.name] = {"before": old, "after": new}
 
 

@@ -111,6 +111,19 @@ class RemoveEntry(Op):
 @dataclass(frozen=True)
 class WriteUnit(Op):
     text: str = ""
+    before: str | None = None  # the unit file as it is on disk (None: there is none)
+
+    def diff(self) -> list[str]:
+        """The unit's lines that change, as a unified diff without its headers."""
+        if self.before is None:
+            return []
+        import difflib
+
+        lines = difflib.unified_diff(self.before.splitlines(), self.text.splitlines(), lineterm="", n=0)
+        return [line for line in lines if not line.startswith(("---", "+++", "@@"))]
+
+    def doc(self) -> dict[str, object]:  # type: ignore[override]
+        return {**super().doc(), "diff": self.diff()}
 
     def apply(self, ctx: Context) -> None:
         write_file_atomic(self.path, self.text.encode(), 0o644)

@@ -58,7 +58,8 @@ class JailPlan:
         return any(isinstance(op, ops.WriteUnit | ops.RemoveUnit) for op in self.changes)
 
     def doc(self) -> dict[str, object]:
-        return {"name": self.name, "restart": self.restart_needed, "start": self.start, "destroy": self.destroy,
+        return {"name": self.name, "warnings": self.warnings, "restart": self.restart_needed, "start": self.start,
+                "destroy": self.destroy,
                 "enable": self.enable, "changes": [op.doc() for op in [*self.changes, *self.after]]}
 
 
@@ -163,7 +164,7 @@ def plan_jail(rendered: Rendered, recorded: state.JailState | None, seen: Snapsh
     for name, text in rendered.units.items():
         if on_disk.get(name) != text:
             plan.changes.append(ops.WriteUnit("+" if on_disk.get(name) is None else "~", "unit", unit_path(name),
-                                              text=text))
+                                              text=text, before=on_disk.get(name)))
     if recorded:
         for name in sorted(set(recorded.extra_units) - set(rendered.extra_units)):
             plan.changes.append(ops.RemoveUnit("-", "unit", unit_path(name), "no longer wanted", name=name))
