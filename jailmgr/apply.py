@@ -11,6 +11,7 @@ finished by the next one.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 from collections.abc import Callable
@@ -202,13 +203,21 @@ def converge(item: Rendered, plan: JailPlan, say: Say, detail: Say) -> tuple[boo
         intent.entries, intent.rootfs_sha256, intent.unit_sha256 = {}, "", ""
     else:
         intent = state.JailState(**{**recorded.__dict__, "pending_restart": True})
-    state.save(intent)
+    try:
+        state.save(intent)
+    except OSError as exc:
+        raise JailError(_host_failure(item.name, "write its record", state.record_path(item.name), exc)) from exc
     try:
         with Tree(item.loaded.jail.root_dir) as tree:
             ctx = ops.Context(tree, say=lambda text: say(f"{item.name}: {text}"))
             for op in plan.changes:
                 detail(f"{item.name}: {op.describe().strip()}")
-                op.apply(ctx)
+                try:
+                    op.apply(ctx)
+                except OSError as exc:
+                    where = op.path if op.what in ("unit", "host-dir", "rootfs") else tree.host_path(op.path)
+                    raise JailError(_host_failure(item.name, f"{VERBS.get(op.op, 'change')} {op.what}", where,
+                                                  exc)) from exc
     except TreeError as exc:
         raise JailError(f"{item.name}: {exc}") from exc
     except rootfs.RootfsError as exc:
@@ -303,6 +312,19 @@ def apply(paths: list[str], say: Say, warn: Say, check: bool = False, prune: boo
             say(f"{outcome.name}: no longer defined; destroying")
             outcome.left = destroy_one(outcome.name, say)
         return outcomes + pruned
+
+
+VERBS = {"+": "create", "~": "update", "-": "remove"}
+_ADVICE = {errno.ENOSPC: "free some space there", errno.EDQUOT: "raise the quota or free some space",
+           errno.EROFS: "the file system is mounted read-only", errno.EACCES: "check its permissions",
+           errno.EPERM: "check its attributes (chattr) and the security module's policy"}
+
+
+def _host_failure(name: str, doing: str, path: str, exc: OSError) -> str:
+    """A failure of the host, said with the jail, what it was doing, the path and what to do."""
+    advice = _ADVICE.get(exc.errno or 0)
+    return (f"{name}: cannot {doing} {path}: {exc.strerror or exc}" + (f" ({advice})" if advice else "")
+            + "; the rest of this jail was left as it was")
 
 
 def _system_error(name: str, exc: BaseException) -> str:

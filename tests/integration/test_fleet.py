@@ -152,3 +152,32 @@ def test_a_library_renamed_by_an_upgrade_still_reaches_the_jail(fleet: Testbed) 
     assert fleet.run(["systemctl", "is-active", "jail-jm.service"]).stdout.strip() == "active"
     assert "answer 42" in fleet.run(["journalctl", "-u", "jail-jm.service", "-o", "cat", "--no-pager"]).stdout
     fleet.run(["jailmgr", "destroy", "jm"])
+
+
+def test_host_failures_name_the_jail_the_path_and_what_to_do(fleet: Testbed) -> None:
+    fleet.path(f"{DIR}/j03.yaml").write_text(jail_text("j03", "three"))
+    fleet.run(["sh", "-c", "mount --bind /etc/systemd/system /etc/systemd/system && "
+                           "mount -o remount,bind,ro /etc/systemd/system"])
+    try:
+        proc = apply(fleet)
+    finally:
+        fleet.run(["umount", "/etc/systemd/system"])
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert ("j03: cannot update unit /etc/systemd/system/jail-j03.service: Read-only file system "
+            "(the file system is mounted read-only)") in proc.stderr
+    assert ".jailmgr-tmp." not in proc.stderr
+    # A full disk under a jail's tree.
+    fleet.run(["mkdir", "-p", "/srv/tiny"])
+    fleet.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", "/srv/tiny"])
+    try:
+        fleet.path("/srv/big.yaml").write_text(
+            "name: big\nroot: /srv/tiny/root\nexec: [/usr/bin/sleep, infinity]\n"
+            "tree: {binaries: [/usr/bin/sleep], libraries: copy}\n")
+        full = fleet.run(["jailmgr", "apply", "/srv/big.yaml"], check=False)
+        assert full.returncode == 1 and "Traceback" not in full.stderr
+        assert re.search(r"big: cannot create file /srv/tiny/root/\S+: No space left on device "
+                         r"\(free some space there\)", full.stderr), full.stderr
+    finally:
+        fleet.run(["jailmgr", "destroy", "big"], check=False)
+        fleet.run(["umount", "/srv/tiny"])
+    assert apply(fleet).returncode == 0  # the next apply finishes what was left
