@@ -18,7 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from jailmgr import apply, elf, render, spec
+from jailmgr import elf, ops, plan, render, spec
+from jailmgr.tree import Tree
 
 BINARIES = sys.argv[1:] or [b for b in ("/usr/sbin/vsftpd", "/usr/bin/python3", "/usr/bin/ls") if os.path.exists(b)]
 
@@ -34,7 +35,12 @@ def jailmgr_build(work: Path, mode: str) -> float:
     start = time.perf_counter()
     item, problems = render.render(spec.load_or_raise([str(jail_file)])[0], elf.Resolver())
     assert item is not None, problems
-    apply._build_tree(item, None, say=lambda _: None)
+    planned = plan.plan_jail(item, None, plan.Snapshot())
+    with Tree(item.loaded.jail.root_dir) as tree:  # the tree's operations, as apply runs them
+        ctx = ops.Context(tree)
+        for op in planned.changes:
+            if isinstance(op, ops.EnsureEntry):
+                op.apply(ctx)
     return time.perf_counter() - start
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from . import fingerprint, journal, model, ops, rootfs, state, systemd, unchanged
 from .contents import ids, jail_users
+from .observe import program_pid
 from .plan import JailPlan, observe, plan_jail, plan_removal, record, sha256
 from .problems import InvalidJails, JailError
 from .render import Rendered, render_all
@@ -240,6 +241,20 @@ def _start_failure(item: Rendered, failure: str) -> str:
             f"  (`jailmgr logs {item.name}` shows its journal; the tree and unit are in place)")
 
 
+def _program_runs(jail: model.Jail, main_pid: int) -> bool:
+    """The jail's program has been executed (under the launcher: bwrap and setpriv have handed over)."""
+    if main_pid <= 0:
+        return False
+    if not jail.uses_launcher:
+        return True  # Type=exec: systemd saw the program itself executed
+    pid = program_pid(main_pid, True, jail.namespaces.pid and jail.namespaces.init)
+    try:
+        exe = os.path.basename(os.readlink(f"/proc/{pid}/exe")) if pid else ""
+    except OSError:
+        return False
+    return bool(exe) and exe not in ("bwrap", "setpriv")
+
+
 def _start_all(pairs: list[tuple[Rendered, Outcome]], say: Say) -> None:
     """Enable, disable and (re)start what the plans say, each in one systemctl call; who failed, per jail."""
     enable = [item.loaded.jail.unit_name for item, o in pairs if o.plan.enable is True]
@@ -260,7 +275,8 @@ def _start_all(pairs: list[tuple[Rendered, Outcome]], say: Say) -> None:
     # One call for all: a unit that fails makes systemctl exit non-zero, and
     # each unit's own state, read next, says which.
     systemd.systemctl("restart", *units, check=False)
-    failures = systemd.settled_failures(units)
+    by_unit = {item.loaded.jail.unit_name: item.loaded.jail for item, _ in starting}
+    failures = systemd.settled_failures(units, started=lambda unit, pid: _program_runs(by_unit[unit], pid))
     for item, outcome in starting:
         failure = failures.get(item.loaded.jail.unit_name)
         if failure:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from .run import run
 
@@ -101,22 +102,29 @@ def overview(units: list[str]) -> dict[str, dict[str, str]]:
     return found
 
 
-def settled_failures(units: list[str], seconds: float = 0.5) -> dict[str, str]:
-    """Watch just-started units briefly; for each that failed or is restarting, the reason.
+def settled_failures(units: list[str], started: Callable[[str, int], bool] | None = None, seconds: float = 0.5,
+                     at_least: float = 0.05) -> dict[str, str]:
+    """Watch just-started units; for each that failed or is restarting, the reason.
 
     Under the launcher, systemd sees bwrap start even when the program then
-    can't be executed: this catches a jail that dies at once.
+    can't be executed: this catches a jail that dies at once.  A unit is
+    settled when it failed, or (after `at_least`) when `started(unit, main
+    PID)` says its program runs; the others are watched for `seconds`.
     """
-    deadline = time.monotonic() + seconds
+    begin = time.monotonic()
     failed: dict[str, str] = {}
+    settled: set[str] = set()
     while True:
-        for unit, props in states([u for u in units if u not in failed], "ActiveState", "SubState", "Result",
-                                  "ExecMainStatus").items():
+        watched = [u for u in units if u not in failed and u not in settled]
+        for unit, props in states(watched, "ActiveState", "SubState", "Result", "ExecMainStatus", "MainPID").items():
             if props.get("ActiveState") == "failed" or props.get("SubState") == "auto-restart":
                 failed[unit] = f"{props.get('Result')} (exit status {props.get('ExecMainStatus')})"
-        if time.monotonic() >= deadline or len(failed) == len(units):
+            elif (started is not None and time.monotonic() - begin >= at_least
+                  and started(unit, int(props.get("MainPID") or 0))):
+                settled.add(unit)
+        if time.monotonic() - begin >= seconds or len(failed) + len(settled) == len(units):
             return failed
-        time.sleep(0.05)
+        time.sleep(0.02)
 
 
 def exposure(unit: str, offline_text: str | None = None) -> float | None:
