@@ -17,7 +17,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import fingerprint, journal, model, ops, rootfs, state, systemd, unchanged
+from . import fingerprint, journal, model, ops, state, systemd, unchanged
 from .contents import ids, jail_users
 from .observe import program_pid
 from .plan import JailPlan, observe, plan_jail, plan_removal, record, sha256
@@ -221,8 +221,6 @@ def converge(item: Rendered, plan: JailPlan, say: Say, detail: Say) -> tuple[boo
                                                   exc)) from exc
     except TreeError as exc:
         raise JailError(f"{item.name}: {exc}") from exc
-    except rootfs.RootfsError as exc:
-        raise JailError(f"{item.name}: {exc}") from exc
     counts: dict[str, int] = {}
     for change in plan.changes:
         counts[change.op] = counts.get(change.op, 0) + 1
@@ -271,6 +269,8 @@ def _start_all(pairs: list[tuple[Rendered, Outcome]], say: Say) -> None:
     units = [item.loaded.jail.unit_name for item, _ in starting]
     if not units:
         return
+    # reset-failed clears the start-rate counter too: an operator who applies
+    # often must not meet "start request repeated too quickly".
     systemd.systemctl("reset-failed", *units, check=False)
     # One call for all: a unit that fails makes systemctl exit non-zero, and
     # each unit's own state, read next, says which.

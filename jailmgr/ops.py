@@ -15,7 +15,7 @@ import os
 import pwd
 from dataclasses import dataclass, field
 
-from . import model, rootfs, state, systemd
+from . import model, state, systemd
 from .tree import Tree, TreeError, remove_root, write_file_atomic
 
 
@@ -77,8 +77,13 @@ class UnpackRootfs(Op):
     limit: int = 0
 
     def apply(self, ctx: Context) -> None:
+        from . import rootfs  # (tarfile is only imported by the jails that have a tarball)
+
         assert ctx.tree is not None
-        count, skipped = rootfs.unpack(self.path, ctx.tree, self.limit)
+        try:
+            count, skipped = rootfs.unpack(self.path, ctx.tree, self.limit)
+        except rootfs.RootfsError as exc:
+            raise TreeError(str(exc)) from exc
         if callable(ctx.say):
             ctx.say(f"unpacked {count} entries of {self.path}"
                     + (f"; skipped {len(skipped)}: {'; '.join(skipped[:5])}" if skipped else ""))

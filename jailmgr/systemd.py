@@ -103,7 +103,7 @@ def overview(units: list[str]) -> dict[str, dict[str, str]]:
 
 
 def settled_failures(units: list[str], started: Callable[[str, int], bool] | None = None, seconds: float = 0.5,
-                     at_least: float = 0.05) -> dict[str, str]:
+                     at_least: float = 0.03) -> dict[str, str]:
     """Watch just-started units; for each that failed or is restarting, the reason.
 
     Under the launcher, systemd sees bwrap start even when the program then
@@ -124,7 +124,7 @@ def settled_failures(units: list[str], started: Callable[[str, int], bool] | Non
                 settled.add(unit)
         if time.monotonic() - begin >= seconds or len(failed) + len(settled) == len(units):
             return failed
-        time.sleep(0.02)
+        time.sleep(0.01)
 
 
 def exposure(unit: str, offline_text: str | None = None) -> float | None:

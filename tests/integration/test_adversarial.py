@@ -145,7 +145,7 @@ def test_sigkill_at_many_points_then_one_apply_converges(jail: Testbed) -> None:
     kills = 0
     for i in range(30):
         jail.path(JAIL).write_text(variants[i % 2])
-        delay = 0.01 + (i % 15) * 0.018  # 10 ms .. 262 ms: into every step of an apply (about 0.3 s)
+        delay = 0.005 + (i % 15) * 0.012  # 5 ms .. 173 ms: into every step of an apply (about 0.25 s)
         proc = jail.run(["timeout", "-s", "KILL", f"{delay:.2f}", "jailmgr", "apply", "-q", JAIL], check=False)
         kills += proc.returncode in (137, -9)  # timeout reports the KILL; nsenter passes it on
     assert kills >= 20, f"only {kills} applies were killed"
