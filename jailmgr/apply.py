@@ -45,12 +45,23 @@ def prepare(paths: list[str]) -> list[Rendered]:
     return rendered
 
 
-def check_id_ranges(rendered: list[Rendered], warn: Say) -> None:
-    """Two `user: true` jails must not share a host id block (it is picked from the name)."""
-    owners: dict[int, str] = {}
+Records = dict[str, state.JailState]  # every readable record, by jail name: read once per command
+
+
+def read_records(warn: Say) -> Records:
+    found = {}
     for name in state.managed():
         recorded = recorded_state(name, warn)
-        if recorded and recorded.id_shift:
+        if recorded is not None:
+            found[name] = recorded
+    return found
+
+
+def check_id_ranges(rendered: list[Rendered], records: Records) -> None:
+    """Two `user: true` jails must not share a host id block (it is picked from the name)."""
+    owners: dict[int, str] = {}
+    for name, recorded in records.items():
+        if recorded.id_shift:
             owners[recorded.id_shift] = name
     for item in rendered:
         shift = item.loaded.jail.id_shift
@@ -84,16 +95,15 @@ def _processes_of(uid: int) -> list[tuple[int, str]]:
     return found
 
 
-def check_own_uids(rendered: list[Rendered], warn: Say) -> None:
+def check_own_uids(rendered: list[Rendered], records: Records) -> None:
     """A jail without PID and user namespaces sees the host's processes: its program's uid must be its own.
 
     kill() and ptrace need no capability between processes of one uid, so no
     other jail, and no process outside the jail, may run as that uid.
     """
     uids: dict[int, list[str]] = {}
-    for name in state.managed():
-        recorded = recorded_state(name, warn)
-        if recorded and recorded.program_uid >= 0:
+    for name, recorded in records.items():
+        if recorded.program_uid >= 0:
             uids.setdefault(recorded.program_uid, []).append(name)
     for item in rendered:
         owners = uids.setdefault(_program_uid(item), [])
@@ -127,19 +137,22 @@ def recorded_state(name: str, warn: Say) -> state.JailState | None:
 
 
 def plan_all(rendered: list[Rendered], warn: Say, prune: bool = False,
-             states: dict[str, dict[str, str]] | None = None, also_defined: set[str] | None = None) -> list[JailPlan]:
+             states: dict[str, dict[str, str]] | None = None, also_defined: set[str] | None = None,
+             records: Records | None = None) -> list[JailPlan]:
     """Every jail's plan against one snapshot of the host: the records, the trees, one systemctl query
     (none when `states` already holds every unit)."""
+    if records is None:
+        records = read_records(warn)
     units = [item.loaded.jail.unit_name for item in rendered]
     known = dict(states or {})
     missing = [unit for unit in units if unit not in known]
     if missing:
         known.update(systemd.overview(missing))
-    plans = [plan_jail(item, recorded_state(item.name, warn), observe(item, known.get(item.loaded.jail.unit_name, {})))
+    plans = [plan_jail(item, records.get(item.name), observe(item, known.get(item.loaded.jail.unit_name, {})))
              for item in rendered]
     if prune:
         defined = {item.name for item in rendered} | (also_defined or set())
-        plans += [plan_removal(name, recorded_state(name, warn)) for name in state.managed() if name not in defined]
+        plans += [plan_removal(name, records.get(name)) for name in state.managed() if name not in defined]
     return plans
 
 
@@ -150,6 +163,7 @@ class Survey:
     rendered: list[Rendered]
     plans: list[JailPlan]  # the rendered jails' plans, in order, then --prune's removals
     unchanged: list[state.JailState]  # nothing to do: not even parsed (unchanged.py)
+    records: Records
 
 
 def survey(paths: list[str], warn: Say, prune: bool = False) -> Survey:
@@ -158,15 +172,16 @@ def survey(paths: list[str], warn: Say, prune: bool = False) -> Survey:
     files, problems = jail_files(paths)
     if problems:
         raise InvalidJails(problems)
-    split = unchanged.split(files, warn)
+    records = read_records(warn)
+    split = unchanged.split(files, records)
     rendered = prepare(split.changed) if split.changed else []
     names = {recorded.name: recorded.source for recorded in split.unchanged}
     clashes = [item.loaded.problem("name", f"jail {item.name!r} is also defined in {names[item.name]}")
                for item in rendered if item.name in names]
     if clashes:
         raise InvalidJails(clashes)
-    plans = plan_all(rendered, warn, prune, split.states, set(names))
-    return Survey(rendered, plans, split.unchanged)
+    plans = plan_all(rendered, warn, prune, split.states, set(names), records)
+    return Survey(rendered, plans, split.unchanged, records)
 
 
 def _new_state(item: Rendered, pending: bool, built: bool = False) -> state.JailState:
@@ -293,8 +308,8 @@ def apply(paths: list[str], say: Say, warn: Say, check: bool = False, prune: boo
     with state.locked():
         found = survey(paths, warn, prune)
         rendered = found.rendered
-        check_id_ranges(rendered, warn)
-        check_own_uids(rendered, warn)
+        check_id_ranges(rendered, found.records)
+        check_own_uids(rendered, found.records)
         outcomes = [Outcome(plan.name, plan) for plan in found.plans]
         pruned = outcomes[len(rendered):]
         outcomes[len(rendered):] = []

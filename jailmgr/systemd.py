@@ -39,22 +39,8 @@ def is_enabled(unit: str) -> bool:
     return systemctl("is-enabled", unit, check=False).strip() == "enabled"
 
 
-def enable(unit: str) -> None:
-    systemctl("enable", "--quiet", unit)
-
-
 def disable(unit: str) -> None:
     systemctl("disable", "--quiet", unit)
-
-
-def restart(unit: str) -> None:
-    systemctl("reset-failed", unit, check=False)
-    systemctl("restart", unit)
-
-
-def start(unit: str) -> None:
-    systemctl("reset-failed", unit, check=False)
-    systemctl("start", unit)
 
 
 def stop(unit: str) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import fingerprint, state, systemd
@@ -24,19 +23,6 @@ class Split:
     changed: list[str] = field(default_factory=list)  # jail files to load, render and plan
     unchanged: list[state.JailState] = field(default_factory=list)  # records of jails with nothing to do
     states: dict[str, dict[str, str]] = field(default_factory=dict)  # every recorded unit's state, one query
-
-
-def _records(warn: Callable[[str], None]) -> dict[str, state.JailState]:
-    found = {}
-    for name in state.managed():
-        try:
-            recorded = state.load(name)
-        except state.StateProblem as exc:
-            warn(str(exc))
-            continue
-        if recorded is not None and recorded.source:
-            found[recorded.source] = recorded
-    return found
 
 
 def _sha256(path: str) -> str:
@@ -91,11 +77,12 @@ def why_changed(path: str, recorded: state.JailState, unit_state: dict[str, str]
     return ""
 
 
-def split(files: list[str], warn: Callable[[str], None]) -> Split:
-    records = _records(warn)
+def split(files: list[str], records: dict[str, state.JailState]) -> Split:
+    """The jail files to load, and the records of the jails with nothing to do."""
+    by_source = {r.source: r for r in records.values() if r.source}
     out = Split(states=systemd.overview(sorted({r.unit for r in records.values()})))
     for path in files:
-        recorded = records.get(os.path.realpath(path))
+        recorded = by_source.get(os.path.realpath(path))
         if recorded is None or why_changed(path, recorded, out.states.get(recorded.unit, {})):
             out.changed.append(path)
         else:
