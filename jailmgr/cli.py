@@ -74,9 +74,24 @@ def require_root(command: str) -> None:
                         hint="run it with sudo, or as root")
 
 
+def read_stdin_as(args: argparse.Namespace) -> None:
+    """--stdin-as PATH: PATH's text comes from standard input; PATH joins the paths if it is not there."""
+    path = getattr(args, "stdin_as", None)
+    if not path:
+        return
+    from . import spec
+
+    path = os.path.abspath(path)
+    spec.STDIN[path] = sys.stdin.read()
+    paths = [os.path.abspath(p) for p in (getattr(args, "paths", None) or [])]
+    if hasattr(args, "paths") and path not in paths and os.path.dirname(path) not in paths:
+        args.paths = [*(args.paths or []), path]
+
+
 def cmd_validate(args: argparse.Namespace, out: Output) -> int:
     from . import spec
 
+    read_stdin_as(args)
     loaded, problems = spec.load(args.paths or spec.default_paths())
     out.problems(problems)
     out.doc["jails"] = [{"name": item.jail.name, "file": str(item.source)} for item in loaded]
@@ -148,13 +163,18 @@ def build_parser(commands: dict[str, Callable[..., int]]) -> argparse.ArgumentPa
         p.set_defaults(func=commands[name])
         return p
 
-    add("validate", "check jail files; change nothing").add_argument("paths", nargs="*", metavar="PATH")
+    stdin_help = "read the jail file PATH from standard input (it need not exist): what it would do once written"
+    validate = add("validate", "check jail files; change nothing")
+    validate.add_argument("paths", nargs="*", metavar="PATH")
+    validate.add_argument("--stdin-as", metavar="PATH", help=stdin_help)
     add("render", "print the unit and the tree apply would build").add_argument("path", metavar="PATH")
     add("schema", "print the JSON Schema of a jail file")
     for name, help_ in (("plan", "show what apply would change"), ("apply", "converge jails to their files")):
         p = add(name, help_)
         p.add_argument("paths", nargs="*", metavar="PATH")
         p.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when there are changes")
+        if name == "plan":
+            p.add_argument("--stdin-as", metavar="PATH", help=stdin_help)
         if name == "apply":
             p.add_argument("--check", action="store_true", help="plan only")
         p.add_argument("--prune", action="store_true", help="destroy managed jails no longer defined under PATH")

@@ -66,6 +66,9 @@ def cmd_plan(args: argparse.Namespace, out: Output) -> int:
     from .plan import JailPlan
 
     _setup(args, out)
+    from .cli import read_stdin_as
+
+    read_stdin_as(args)
     with state.locked():
         found = survey(_paths(args), out.warn, prune=args.prune)
         rendered, plans = found.rendered, found.plans

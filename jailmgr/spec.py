@@ -224,14 +224,25 @@ def parse_with_positions(text: str, name: str
     return (jail if not problems else None), problems, positions
 
 
+# `--stdin-as PATH`: the text of PATH, read from standard input instead of the
+# file (which may not exist yet).  Everything else (messages, templates found
+# beside it, the record it is compared with) goes by PATH: what a jail file
+# would do before it is written, as Ansible's check mode asks.
+STDIN: dict[str, str] = {}
+
+
 def jail_files(paths: list[str]) -> tuple[list[str], list[Problem]]:
     """Expand files and directories (every *.yaml in them, sorted)."""
     files: list[str] = []
     problems: list[Problem] = []
     for raw in paths or [DEFAULT_DIR]:
-        if os.path.isdir(raw):
+        if raw in STDIN:
+            files.append(raw)
+        elif os.path.isdir(raw):
             with os.scandir(raw) as entries:
-                files.extend(sorted(e.path for e in entries if e.name.endswith(".yaml") and e.is_file()))
+                found = sorted(e.path for e in entries if e.name.endswith(".yaml") and e.is_file())
+            files.extend(found)
+            files.extend(sorted(p for p in STDIN if os.path.dirname(p) == raw.rstrip("/") and p not in found))
         elif os.path.isfile(raw):
             files.append(raw)
         else:
@@ -246,8 +257,11 @@ def load(paths: list[str]) -> tuple[list[Loaded], list[Problem]]:
     names: dict[str, str] = {}
     for path in files:
         try:
-            with open(path, encoding="utf-8") as f:
-                text = f.read()
+            if path in STDIN:
+                text = STDIN[path]
+            else:
+                with open(path, encoding="utf-8") as f:
+                    text = f.read()
         except (OSError, UnicodeDecodeError) as exc:
             problems.append(Problem(str(path), 0, 0, "", f"cannot read: {exc}"))
             continue

@@ -64,3 +64,20 @@ def test_every_contract_command_is_built() -> None:
              "destroy": ["x"], "logs": ["x"], "exec": ["x", "--", "y"], "check": []}
     for name, rest in argvs.items():
         assert parser.parse_args([name, *rest]).func is table[name], name
+
+
+def test_stdin_as_checks_a_jail_file_before_it_is_written(tmp_path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    import io
+
+    from jailmgr import cli, spec
+
+    target = tmp_path / "jails.d" / "t.yaml"  # not there: Ansible's check mode writes nothing
+    monkeypatch.setattr("sys.stdin", io.StringIO("name: t\nexec: [/usr/bin/true]\ntree: {binaries: [/usr/bin/truee]}\n"))
+    monkeypatch.setattr(spec, "STDIN", {})
+    assert cli.main(["--json", "validate", "--stdin-as", str(target)]) == 1
+    import json
+
+    doc = json.loads(capsys.readouterr().out)
+    assert [(p["file"], p["line"], p["column"], p["key"]) for p in doc["problems"]] == [
+        (str(target), 2, 8, "exec[0]")]
+    assert not target.exists()
