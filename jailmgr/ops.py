@@ -128,7 +128,7 @@ class WriteUnit(Op):
         return [line for line in lines if not line.startswith(("---", "+++", "@@"))]
 
     def doc(self) -> dict[str, object]:  # type: ignore[override]
-        return {**super().doc(), "diff": self.diff()}
+        return {**super().doc(), "diff": self.diff(), "before": self.before, "after": self.text}
 
     def apply(self, ctx: Context) -> None:
         write_file_atomic(self.path, self.text.encode(), 0o644)

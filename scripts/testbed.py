@@ -28,7 +28,10 @@ from pathlib import Path
 SUITE = "bookworm"
 PACKAGES = ("systemd", "systemd-sysv", "dbus", "python3", "python3-yaml", "python3-jinja2", "python3-systemd",
             "vsftpd", "bubblewrap", "tini", "procps", "iproute2", "busybox-static", "python3-seccomp",
-            "jailkit")  # jailkit: the benchmark's baseline (jk_cp)
+            "jailkit",  # the benchmark's baseline (jk_cp)
+            # The Ansible collection's tests run playbooks inside; debootstrap does not
+            # resolve the virtual package python3-cryptography needs (cffi's backend).
+            "ansible-core", "python3-cffi-backend")
 CACHE_ROOT = Path(os.environ.get("JAILMGR_TESTBED_CACHE", "/var/cache/jailmgr-testbed"))
 CHECKOUT = Path(__file__).resolve().parent.parent
 SETUP_VERSION = "1"  # bump when the post-debootstrap setup below changes

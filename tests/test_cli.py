@@ -72,7 +72,8 @@ def test_stdin_as_checks_a_jail_file_before_it_is_written(tmp_path, monkeypatch,
     from jailmgr import cli, spec
 
     target = tmp_path / "jails.d" / "t.yaml"  # not there: Ansible's check mode writes nothing
-    monkeypatch.setattr("sys.stdin", io.StringIO("name: t\nexec: [/usr/bin/true]\ntree: {binaries: [/usr/bin/truee]}\n"))
+    text = "name: t\nexec: [/usr/bin/true]\ntree: {binaries: [/usr/bin/truee]}\n"
+    monkeypatch.setattr("sys.stdin", io.StringIO(text))
     monkeypatch.setattr(spec, "STDIN", {})
     assert cli.main(["--json", "validate", "--stdin-as", str(target)]) == 1
     import json

@@ -1,0 +1,183 @@
+"""The Ansible collection, built and installed with ansible-galaxy, run by Debian's ansible-core inside the
+real systemd container: create, no-op, check and diff, change, absent, a typo.
+
+The tests in this file run in order against one booted container.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from testbed import Testbed, ftp_session
+
+COLLECTION = Path(__file__).resolve().parents[2] / "packaging" / "ansible"
+PLAY = """\
+- hosts: localhost
+  connection: local
+  gather_facts: false
+  vars:
+    memory: 256M
+    state: present
+  tasks:
+    - name: the ftp jail
+      jailmgr.jailmgr.jail:
+        name: ftp
+        state: "{{ state }}"
+        definition: "{{ (lookup('file', '/usr/share/doc/jailmgr/examples/ftp.yaml') | from_yaml)
+                        | combine({'limits': {'memory': memory}}, recursive=true) }}"
+      register: result
+      when: state != "absent"
+    - name: the ftp jail, gone
+      jailmgr.jailmgr.jail:
+        name: ftp
+        state: absent
+      register: gone
+      when: state == "absent"
+    - name: what the module returned, for the test to read
+      ansible.builtin.copy:
+        content: "{{ (result if state != 'absent' else gone) | to_json }}"
+        dest: /srv/play/result.json
+      check_mode: false
+      changed_when: false
+"""
+TYPO = """\
+- hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - jailmgr.jailmgr.jail:
+        name: typo
+        definition:
+          exec: [/usr/bin/sleep, infinity]
+          tree: {binaries: [/usr/bin/sleep]}
+          limits: {memroy: 64M}
+      register: result
+      ignore_errors: true
+    - ansible.builtin.copy:
+        content: "{{ result | to_json }}"
+        dest: /srv/play/result.json
+      changed_when: false
+"""
+
+
+def in_srv(argv: list[str]) -> list[str]:
+    """argv run from /srv (ansible needs a working directory that exists in the container)."""
+    return ["sh", "-c", 'cd /srv && exec "$0" "$@"', *argv]
+
+
+def playbook(bed: Testbed, name: str, *args: str) -> dict:
+    """Run a playbook; the recap's counts, the exit status, the output, and what the jail task returned."""
+    result = bed.path("/srv/play/result.json")
+    result.unlink(missing_ok=True)
+    proc = bed.run(in_srv(["env", "HOME=/root", "ANSIBLE_LOCALHOST_WARNING=false", "ANSIBLE_NOCOLOR=1",
+                           "ANSIBLE_INVENTORY_UNPARSED_WARNING=false", "ansible-playbook", f"/srv/play/{name}",
+                           *args]), check=False, timeout=300)
+    recap = re.search(r"localhost\s*:\s*(.*)", proc.stdout)
+    if recap is None or not result.exists():
+        raise AssertionError(f"ansible-playbook ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    counts = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", recap.group(1))}
+    return {"rc": proc.returncode, "stats": counts, "output": proc.stdout, "result": json.loads(result.read_text())}
+
+
+def task(doc: dict) -> dict:
+    return doc["result"]
+
+
+def host_view(bed: Testbed) -> tuple:
+    """What check mode must leave alone: the unit, the jail file, the record, the tree's fingerprint, the PID."""
+    unit = bed.path("/etc/systemd/system/jail-ftp.service").read_bytes()
+    jail_file = bed.path("/etc/jailmgr/jails.d/ftp.yaml").read_bytes()
+    record = bed.path("/var/lib/jailmgr/state/ftp.json").read_bytes()
+    tree = bed.run(["sh", "-c", "find /var/lib/jailmgr/jails/ftp/root -xdev -printf '%p %i %s %T@ %m\\n' | sort"])
+    pid = bed.run(["systemctl", "show", "-P", "MainPID", "jail-ftp.service"]).stdout
+    return unit, jail_file, record, tree.stdout, pid
+
+
+@pytest.fixture(scope="module")
+def ansible(bed: Testbed) -> Testbed:
+    if not shutil.which("ansible-galaxy", path=f"{bed.root}/usr/bin"):
+        pytest.fail("ansible-core is not in the test container")
+    work = bed.path("/srv/collection")
+    if work.exists():
+        shutil.rmtree(work)
+    shutil.copytree(COLLECTION, work)
+    bed.run(in_srv(["ansible-galaxy", "collection", "build", "--force", "--output-path", "/srv", "/srv/collection"]))
+    bed.run(["sh", "-c", "cd /srv && ansible-galaxy collection install --force -p /usr/share/ansible/collections "
+                         "/srv/jailmgr-jailmgr-*.tar.gz"])
+    bed.path("/srv/play").mkdir(exist_ok=True)
+    bed.path("/srv/play/ftp.yml").write_text(PLAY)
+    bed.path("/srv/play/typo.yml").write_text(TYPO)
+    yield bed
+    bed.run(["jailmgr", "destroy", "ftp"], check=False)
+
+
+def test_a_playbook_creates_the_jail_and_ftp_answers(ansible: Testbed) -> None:
+    doc = playbook(ansible, "ftp.yml")
+    assert doc["rc"] == 0, doc
+    assert doc["stats"]["changed"] == 1
+    result = task(doc)
+    assert result["unit"] == "/etc/systemd/system/jail-ftp.service" and result["main_pid"] > 0
+    assert result["exposure"] is not None and result["exposure"] <= 3.0
+    assert any(line.startswith("+ unit") for line in result["plan"])
+    assert ftp_session()[1].startswith("230")
+
+
+def test_a_second_run_changes_nothing(ansible: Testbed) -> None:
+    before = host_view(ansible)
+    doc = playbook(ansible, "ftp.yml")
+    assert doc["rc"] == 0 and doc["stats"]["changed"] == 0, task(doc)
+    assert task(doc)["plan"] == []
+    assert host_view(ansible) == before
+
+
+def test_check_and_diff_show_the_change_and_change_nothing(ansible: Testbed) -> None:
+    before = host_view(ansible)
+    doc = playbook(ansible, "ftp.yml", "--check", "--diff", "-e", "memory=300M")
+    assert doc["rc"] == 0 and doc["stats"]["changed"] == 1
+    result = task(doc)
+    diffs = result["diff"]
+    files = [d for d in diffs if d["before_header"] == "/etc/jailmgr/jails.d/ftp.yaml"]
+    assert files and "300M" in files[0]["after"] and "300M" not in files[0]["before"]
+    units = [d for d in diffs if d["before_header"].startswith("/etc/systemd/system/jail-ftp.service")]
+    assert units and "MemoryMax=314572800" in units[0]["after"] and "MemoryMax=268435456" in units[0]["before"]
+    assert any("restart" in line for line in result["plan"])
+    assert host_view(ansible) == before  # unit, jail file, record, tree and main PID unchanged
+
+
+def test_the_real_run_then_applies_it(ansible: Testbed) -> None:
+    pid = ansible.run(["systemctl", "show", "-P", "MainPID", "jail-ftp.service"]).stdout
+    doc = playbook(ansible, "ftp.yml", "-e", "memory=300M")
+    assert doc["rc"] == 0 and doc["stats"]["changed"] == 1
+    assert "MemoryMax=314572800" in ansible.path("/etc/systemd/system/jail-ftp.service").read_text()
+    assert ansible.run(["systemctl", "show", "-P", "MainPID", "jail-ftp.service"]).stdout != pid
+    assert ftp_session()[1].startswith("230")
+    again = playbook(ansible, "ftp.yml", "-e", "memory=300M")
+    assert again["stats"]["changed"] == 0
+
+
+def test_absent_destroys_the_jail_and_keeps_the_bound_data(ansible: Testbed) -> None:
+    ansible.path("/srv/ftp-data/keep.txt").write_text("host data\n")
+    doc = playbook(ansible, "ftp.yml", "-e", "state=absent")
+    assert doc["rc"] == 0 and doc["stats"]["changed"] == 1
+    assert not ansible.path("/etc/systemd/system/jail-ftp.service").exists()
+    assert not ansible.path("/var/lib/jailmgr/jails/ftp").exists()
+    assert not ansible.path("/etc/jailmgr/jails.d/ftp.yaml").exists()
+    assert ansible.path("/srv/ftp-data/keep.txt").read_text() == "host data\n"
+    assert playbook(ansible, "ftp.yml", "-e", "state=absent")["stats"]["changed"] == 0
+
+
+def test_a_typo_fails_with_its_line_and_column(ansible: Testbed) -> None:
+    doc = playbook(ansible, "typo.yml")
+    assert doc["stats"]["ignored"] == 1
+    result = task(doc)
+    assert result["failed"] and result["rc"] == 1
+    problem = result["problems"][0]
+    assert problem["file"] == "/etc/jailmgr/jails.d/typo.yaml" and problem["key"] == "limits.memroy"
+    assert problem["line"] > 0 and problem["column"] > 0 and "did you mean" in problem["message"]
+    assert f":{problem['line']}:{problem['column']}:" in result["msg"]
+    assert not ansible.path("/etc/jailmgr/jails.d/typo.yaml").exists()  # nothing written for a bad file
+    assert not ansible.path("/etc/systemd/system/jail-typo.service").exists()
