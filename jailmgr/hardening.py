@@ -42,8 +42,12 @@ def _namespaces_allowed(jail: Jail) -> str:
     return " ".join(wanted)
 
 
-def hardening(jail: Jail) -> list[str]:
+def hardening(jail: Jail, systemd_version: int = 0) -> list[str]:
+    from .setid import needed
+
     lines = list(COMMON)
+    if needed(jail.uses_launcher, systemd_version):
+        lines.remove("RestrictSUIDSGID=yes")  # bubblewrap applies the same rules (setid.py)
     if jail.security.memory_deny_write_execute:
         lines.append("MemoryDenyWriteExecute=yes")
     lines.append(f"RestrictAddressFamilies={_families(jail)}")

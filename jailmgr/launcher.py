@@ -35,7 +35,7 @@ def _caps(names: tuple[str, ...] | list[str]) -> str:
     return ",".join(["-all", *[f"+{n.removeprefix('CAP_').lower()}" for n in names]])
 
 
-def bwrap_argv(jail: Jail, contents: Contents, uid: int, gid: int) -> list[str]:
+def bwrap_argv(jail: Jail, contents: Contents, uid: int, gid: int, seccomp_fd: int | None = None) -> list[str]:
     ns = jail.namespaces
     argv = [BWRAP, "--die-with-parent", "--new-session"]
     if ns.pid:
@@ -72,6 +72,8 @@ def bwrap_argv(jail: Jail, contents: Contents, uid: int, gid: int) -> list[str]:
         argv += ["--cap-add", cap]
     if not jail.namespaces.init:
         argv.append("--as-pid-1")
+    if seccomp_fd is not None:  # a filter loaded right before the program runs (setid.py)
+        argv += ["--seccomp", str(seccomp_fd)]
     argv += ["--", SETPRIV, f"--reuid={uid}", f"--regid={gid}"]
     argv.append("--clear-groups" if uid == 0 else "--init-groups")
     argv += [f"--bounding-set={_caps(jail.security.capabilities)}", "--inh-caps=-all", "--", *jail.exec]

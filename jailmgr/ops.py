@@ -73,6 +73,17 @@ class MakeHostDir(Op):
 
 
 @dataclass(frozen=True)
+class WriteHostFile(Op):
+    """A file jailmgr keeps outside every tree (the launcher's set-id filter), written atomically."""
+
+    data: bytes = b""
+
+    def apply(self, ctx: Context) -> None:
+        os.makedirs(os.path.dirname(self.path), mode=0o755, exist_ok=True)
+        write_file_atomic(self.path, self.data, 0o644)
+
+
+@dataclass(frozen=True)
 class UnpackRootfs(Op):
     limit: int = 0
 

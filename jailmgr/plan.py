@@ -28,6 +28,7 @@ class Snapshot:
     matching: frozenset[str] = frozenset()  # tree paths that are already as wanted
     tree_error: str = ""  # the tree could not be read safely (a mount point where a dir belongs...)
     present_host_dirs: frozenset[str] = frozenset()
+    host_files_in_place: frozenset[str] = frozenset()
     units: tuple[tuple[str, str | None], ...] = ()  # unit file name -> its text on disk (None: absent)
     enabled: bool = False
     active: bool = False
@@ -119,11 +120,20 @@ def observe(rendered: Rendered, unit_state: dict[str, str]) -> Snapshot:
         if tree is not None:
             tree.close()
     present = frozenset(path for path, _, _ in contents.host_dirs if os.path.isdir(path))
+    in_place = frozenset(path for path, data in contents.host_files if _holds(path, data))
     units = tuple((name, read_unit(name)) for name in rendered.units)
     active = unit_state.get("ActiveState") in ("active", "activating", "reloading")
     ended = unit_state.get("ActiveState") == "inactive" and unit_state.get("Result") == "success"
-    return Snapshot(frozenset(matching), error, present, units, unit_state.get("UnitFileState") == "enabled",
+    return Snapshot(frozenset(matching), error, present, in_place, units, unit_state.get("UnitFileState") == "enabled",
                     active, ended)
+
+
+def _holds(path: str, data: bytes) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read() == data
+    except OSError:
+        return False
 
 
 def plan_jail(rendered: Rendered, recorded: state.JailState | None, seen: Snapshot | None = None) -> JailPlan:
@@ -138,6 +148,9 @@ def plan_jail(rendered: Rendered, recorded: state.JailState | None, seen: Snapsh
         if path not in seen.present_host_dirs:
             plan.changes.append(ops.MakeHostDir("+", "host-dir", path, f"owner {owner}", owner=owner, group=group,
                                                 shift=jail.id_shift))
+    for path, data in contents.host_files:
+        if path not in seen.host_files_in_place:
+            plan.changes.append(ops.WriteHostFile("+", "host-file", path, "kept by jailmgr", data=data))
     if rootfs_changed(contents, recorded):
         plan.changes.append(ops.UnpackRootfs("+" if recorded is None else "~", "rootfs", contents.rootfs or "",
                                              "unpacked into the tree", limit=rootfs_limit(jail)))

@@ -13,6 +13,8 @@ from .spec import Loaded
 from .unit import IP, has_proc, netns_unit_name, render_netns_unit, render_unit
 from .unitsyntax import UnitValueError
 
+SYSTEMD = "/usr/lib/systemd/systemd"  # an upgrade renders the launcher's jails again
+
 
 @dataclass
 class Rendered:
@@ -44,6 +46,13 @@ def not_in_force(loaded: Loaded) -> list[str]:
 def render(loaded: Loaded, resolver: elf.Resolver | None = None) -> tuple[Rendered | None, list[Problem]]:
     contents, problems = build_contents(loaded, resolver)
     contents.inputs |= {BWRAP, IP}  # whether they exist decides what is refused
+    if loaded.jail.uses_launcher:
+        from . import setid, systemd
+
+        contents.systemd_version = systemd.version()
+        contents.inputs.add(SYSTEMD)
+        if setid.needed(True, contents.systemd_version):
+            contents.host_files.append((setid.FILTER_PATH, setid.bpf()))
     if loaded.jail.uses_launcher and not os.path.exists(BWRAP):
         problems.append(loaded.problem("namespaces", f"pid, uts and cgroup namespaces need {BWRAP} "
                                        "(apt install bubblewrap), or set them to false"))

@@ -12,6 +12,20 @@ def systemctl(*args: str, check: bool = True, ok_codes: tuple[int, ...] = (0,)) 
     return run(["systemctl", "--no-ask-password", *args], check=check, ok_codes=ok_codes).stdout
 
 
+_VERSION: list[int] = []
+
+
+def version() -> int:
+    """The major version of the installed systemd (0 when it can't be told), asked once per run."""
+    if not _VERSION:
+        import re
+
+        out = run(["systemctl", "--version"], check=False).stdout
+        match = re.match(r"systemd (\d+)", out)
+        _VERSION.append(int(match.group(1)) if match else 0)
+    return _VERSION[0]
+
+
 def daemon_reload() -> None:
     systemctl("daemon-reload")
 

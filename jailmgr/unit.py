@@ -16,7 +16,7 @@ That mechanism on systemd 252 (Debian 12), verified in a booted container:
 
 from __future__ import annotations
 
-from . import model
+from . import model, setid
 from .contents import Contents, ids, primary_gid
 from .hardening import hardening
 from .launcher import LAUNCHER_CAPS, LAUNCHER_SYSCALLS, bwrap_argv
@@ -147,7 +147,8 @@ def _launched(jail: Jail, contents: Contents) -> list[str]:
     users, groups = ids(contents)
     uid = users[jail.user]
     gid = groups[jail.group] if jail.group else primary_gid(contents, jail.user)
-    argv = bwrap_argv(jail, contents, uid, gid)
+    nosetid = setid.needed(True, contents.systemd_version)
+    argv = bwrap_argv(jail, contents, uid, gid, seccomp_fd=setid.FD if nosetid else None)
     if jail.namespaces.user:
         # Root in the jail is an unprivileged host uid (see userns.py); bwrap
         # then runs as root of that user namespace.
@@ -163,6 +164,8 @@ def _launched(jail: Jail, contents: Contents) -> list[str]:
              # The host as bwrap sees it while it builds the jail: read-only but
              # for the sources of rw mounts and the tree's writable directories.
              "ProtectSystem=strict"]
+    if nosetid:  # systemd >= 257: RestrictSUIDSGID= stops bwrap; bwrap loads the same rules (setid.py)
+        lines.append(f"OpenFile={setid.FILTER_PATH}:nosetid:read-only")
     for entry in jail.tree.dirs:
         if entry.writable:
             lines.append(f"ReadWritePaths={path(jail.root_dir + entry.path)}")
@@ -198,7 +201,7 @@ def render_unit(jail: Jail, contents: Contents, source: str) -> str:
         # would need CAP_NET_ADMIN to bring lo up).
         service.append("PrivateNetwork=yes")
     service += _security(jail)
-    service += hardening(jail)
+    service += hardening(jail, contents.systemd_version)
     service += _limits(jail)
     sections = [("Unit", unit), ("Service", service)]
     if jail.enable:

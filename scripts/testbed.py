@@ -8,7 +8,7 @@ The container shares the host's network: a service listening on 127.0.0.1
 inside is reachable from the host.
 
     scripts/testbed.py demo      boot, install this checkout, apply the ftp jail, run an FTP session
-    scripts/testbed.py prepare   only build the cache
+    scripts/testbed.py prepare [SUITE]   only build the cache (bookworm, or trixie)
 """
 
 from __future__ import annotations
@@ -56,9 +56,14 @@ def mirror() -> str:
     return "http://deb.debian.org/debian"
 
 
-def cache_dir() -> Path:
-    key = hashlib.sha256(" ".join([SUITE, SETUP_VERSION, *sorted(PACKAGES)]).encode()).hexdigest()[:12]
-    return CACHE_ROOT / f"{SUITE}-{key}"
+# Debian 13: the same, but jailkit (not in trixie); its systemd is 257, its ansible-core 2.19.
+SUITES = {"bookworm": PACKAGES, "trixie": tuple(p for p in PACKAGES if p != "jailkit")}
+
+
+def cache_dir(suite: str = SUITE) -> Path:
+    packages = SUITES[suite]
+    key = hashlib.sha256(" ".join([suite, SETUP_VERSION, *sorted(packages)]).encode()).hexdigest()[:12]
+    return CACHE_ROOT / f"{suite}-{key}"
 
 
 def _setup_tree(root: Path) -> None:
@@ -70,15 +75,15 @@ def _setup_tree(root: Path) -> None:
     (root / "etc/hostname").write_text("testbed\n")
 
 
-def prepare() -> Path:
+def prepare(suite: str = SUITE) -> Path:
     """The cached tree, built once (about a minute) per package list."""
-    target = cache_dir()
+    target = cache_dir(suite)
     if (target / "usr/lib/systemd/systemd").exists():
         return target
     CACHE_ROOT.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".build-", dir=CACHE_ROOT))
-    log(f"debootstrapping {SUITE} into the cache (once per package list; about a minute)")
-    cmd = ["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", SUITE, str(work), mirror()]
+    log(f"debootstrapping {suite} into the cache (once per package list; about a minute)")
+    cmd = ["debootstrap", "--variant=minbase", f"--include={','.join(SUITES[suite])}", suite, str(work), mirror()]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     _setup_tree(work)
     os.rename(work, target)  # atomic: a killed build leaves only a .build- directory
@@ -177,8 +182,8 @@ class Testbed:
 
 
 @contextlib.contextmanager
-def booted(machine: str = "jailmgr-testbed") -> Iterator[Testbed]:
-    bed = Testbed(prepare(), f"{machine}-{os.getpid()}")
+def booted(machine: str = "jailmgr-testbed", suite: str = SUITE) -> Iterator[Testbed]:
+    bed = Testbed(prepare(suite), f"{machine}-{os.getpid()}")
     try:
         bed.boot()
         bed.install_checkout()
@@ -239,7 +244,7 @@ if __name__ == "__main__":
         sys.exit("testbed: must run as root (it boots a container)")
     command = sys.argv[1] if len(sys.argv) > 1 else "demo"
     if command == "prepare":
-        print(prepare())
+        print(prepare(sys.argv[2] if len(sys.argv) > 2 else SUITE))
     elif command == "demo":
         sys.exit(demo())
     else:

@@ -156,6 +156,20 @@ static void action(const char *a) {
         int fd = open(a + 6, O_CREAT | O_WRONLY | O_TRUNC, 0644);
         ssize_t n = fd < 0 ? -1 : write(fd, "owned\n", 6);
         say("write", n == 6 ? 0 : -1);
+    } else if (strncmp(a, "setid=", 6) == 0) {
+        /* A set-user-ID file, made three ways: chmod, fchmodat, and open(O_CREAT) with the bit. */
+        char path[256];
+        snprintf(path, sizeof path, "%s.chmod", a + 6);
+        int fd = open(path, O_CREAT | O_WRONLY, 0755);
+        if (fd >= 0)
+            close(fd);
+        say("setid chmod", chmod(path, 04755));
+        say("setid fchmodat", fchmodat(AT_FDCWD, path, 02755, 0));
+        snprintf(path, sizeof path, "%s.open", a + 6);
+        fd = open(path, O_CREAT | O_WRONLY, 04755);
+        struct stat st;
+        int made = fd >= 0 && fstat(fd, &st) == 0 && (st.st_mode & 06000);
+        say("setid open", made ? 0 : -1);
     } else if (strncmp(a, "sleep=", 6) == 0) {
         sleep((unsigned)atoi(a + 6));
     } else if (strcmp(a, "cgroup") == 0) {

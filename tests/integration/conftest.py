@@ -30,8 +30,7 @@ def _unavailable() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
-def bed() -> Iterator[testbed.Testbed]:
+def _boot(suite: str) -> Iterator[testbed.Testbed]:
     reason = _unavailable()
     if reason:
         if os.environ.get("CI"):
@@ -40,5 +39,17 @@ def bed() -> Iterator[testbed.Testbed]:
     with socket.socket() as probe:
         if probe.connect_ex(("127.0.0.1", 2121)) == 0:
             pytest.fail("127.0.0.1:2121 is already in use; the ftp jail's port must be free")
-    with testbed.booted("jailmgr-test") as booted:
+    with testbed.booted(f"jailmgr-test-{suite}", suite) as booted:
         yield booted
+
+
+@pytest.fixture(scope="session")
+def bed() -> Iterator[testbed.Testbed]:
+    """Debian 12 (systemd 252), booted once for the whole session."""
+    yield from _boot("bookworm")
+
+
+@pytest.fixture(scope="session")
+def trixie() -> Iterator[testbed.Testbed]:
+    """Debian 13 (systemd 257, bubblewrap 0.12, ansible-core 2.19), booted once for the whole session."""
+    yield from _boot("trixie")

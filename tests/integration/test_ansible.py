@@ -1,7 +1,8 @@
 """The Ansible collection, built and installed with ansible-galaxy, run by Debian's ansible-core inside the
-real systemd container: create, no-op, check and diff, change, absent, a typo.
+real systemd container: create, no-op, check and diff, change, absent, a typo.  Twice: in Debian 12
+(ansible-core 2.14, systemd 252) and in Debian 13 (ansible-core 2.19, whose templating changed; systemd 257).
 
-The tests in this file run in order against one booted container.
+The tests in this file run in order against each booted container.
 """
 
 from __future__ import annotations
@@ -97,8 +98,9 @@ def host_view(bed: Testbed) -> tuple:
     return unit, jail_file, record, tree.stdout, pid
 
 
-@pytest.fixture(scope="module")
-def ansible(bed: Testbed) -> Testbed:
+@pytest.fixture(scope="module", params=["bookworm", "trixie"])
+def ansible(request: pytest.FixtureRequest) -> Testbed:
+    bed: Testbed = request.getfixturevalue("bed" if request.param == "bookworm" else "trixie")
     if not shutil.which("ansible-galaxy", path=f"{bed.root}/usr/bin"):
         pytest.fail("ansible-core is not in the test container")
     work = bed.path("/srv/collection")
@@ -112,7 +114,7 @@ def ansible(bed: Testbed) -> Testbed:
     bed.path("/srv/play/ftp.yml").write_text(PLAY)
     bed.path("/srv/play/typo.yml").write_text(TYPO)
     yield bed
-    bed.run(["jailmgr", "destroy", "ftp"], check=False)
+    bed.run(["jailmgr", "destroy", "ftp"], check=False)  # (the other container's ftp jail needs port 2121)
 
 
 def test_a_playbook_creates_the_jail_and_ftp_answers(ansible: Testbed) -> None:

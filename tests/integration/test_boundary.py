@@ -225,6 +225,15 @@ def test_the_jail_cannot_swap_a_writable_dir_and_nothing_is_mounted_from_below_o
     assert host_fingerprint(jails) == before
 
 
+@pytest.mark.parametrize("name", list(JAILS))
+def test_no_set_id_file_can_be_made_in_a_writable_dir(jails: Testbed, name: str) -> None:
+    """A set-user-ID file in a writable dir (or an rw host mount) would be root's to run on the host."""
+    out = jails.run(["jailmgr", "exec", name, "--", "/attack", "setid=/data/suid"]).stdout
+    assert out.count("refused") == 3, out
+    found = jails.run(["find", f"/var/lib/jailmgr/jails/{name}/root/data", "-perm", "/6000"]).stdout
+    assert found == ""
+
+
 # --- 4. no value continues a unit line ---------------------------------------------------------------
 
 def test_unit_values_read_back_exactly_and_a_trailing_backslash_is_refused(jails: Testbed) -> None:
