@@ -13,3 +13,8 @@ install -m 0644 templates/* "$DEST/usr/share/jailmgr/templates/"
 install -m 0644 jails.d/*.yaml "$DEST/usr/share/doc/jailmgr/examples/"
 install -m 0755 packaging/jailmgr.sh "$DEST/usr/sbin/jailmgr"
 PYTHONPATH=. /usr/bin/python3 -m jailmgr schema > "$DEST/usr/share/jailmgr/jail.schema.json"
+# The Ansible collection, where ansible-core looks by default.
+COLLECTION="$DEST/usr/share/ansible/collections/ansible_collections/jailmgr/jailmgr"
+rm -rf "$COLLECTION"
+install -d "$(dirname "$COLLECTION")"
+cp -r packaging/ansible "$COLLECTION"
