@@ -22,6 +22,10 @@ from dataclasses import dataclass
 
 from .tree import Tree
 
+TYPE_CHECKING = False  # typing is only needed by checkers
+if TYPE_CHECKING:
+    from typing import IO
+
 MAX_MEMBERS = 200_000
 DEFAULT_MAX_SIZE = 2 << 30  # bytes of file data, unless tree.rootfs_max_size says otherwise
 
@@ -118,7 +122,7 @@ class _Checker:
         return f"{path}: {'device node' if info.isdev() else 'special file'} skipped"
 
 
-def _chunks(fileobj: tarfile.ExFileObject | None, size: int) -> Iterator[bytes]:
+def _chunks(fileobj: IO[bytes] | None, size: int) -> Iterator[bytes]:
     """A member's data, 1 MiB at a time, never more than its declared size."""
     left = size
     while fileobj is not None and left > 0:
@@ -136,7 +140,7 @@ def _each(archive: str, max_size: int) -> Iterator[tuple[tarfile.TarFile, tarfil
             member = checker.member(info)
             if member is not None:
                 yield tar, info, member
-            tar.members = []  # tarfile keeps every TarInfo it read: memory would grow with the archive
+            tar.members = []  # type: ignore[attr-defined]  # tarfile keeps every TarInfo it read: memory would grow
 
 
 def unpack(archive: str, tree: Tree, max_size: int = DEFAULT_MAX_SIZE) -> tuple[int, list[str]]:

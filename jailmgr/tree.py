@@ -213,7 +213,7 @@ class _Dir:
                     frame.keep.add(entry.name)
                     continue
                 return _Frame(child, entry.name)
-            frame.entries.close()
+            frame.entries.close()  # type: ignore[attr-defined]
             frame.entries = None
             if not frame.acted:
                 return None
