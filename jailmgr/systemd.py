@@ -16,13 +16,24 @@ _VERSION: list[int] = []
 
 
 def version() -> int:
-    """The major version of the installed systemd (0 when it can't be told), asked once per run."""
+    """The major version of the installed systemd (0 when it can't be told), found once per run.
+
+    From the name of its shared library (libsystemd-shared-257.so in the multiarch directory, as
+    Debian ships it), which costs a directory listing; `systemctl --version` when that is not there.
+    """
     if not _VERSION:
+        import glob
+        import os
         import re
 
-        out = run(["systemctl", "--version"], check=False).stdout
-        match = re.match(r"systemd (\d+)", out)
-        _VERSION.append(int(match.group(1)) if match else 0)
+        names = [os.path.basename(p) for p in glob.glob("/usr/lib/*/systemd/libsystemd-shared-*.so")
+                 + glob.glob("/usr/lib/systemd/libsystemd-shared-*.so")]
+        found = [int(m.group(1)) for n in names if (m := re.fullmatch(r"libsystemd-shared-(\d+)(\.\d+)*\.so", n))]
+        if not found:
+            out = run(["systemctl", "--version"], check=False).stdout if os.path.exists("/usr/bin/systemctl") else ""
+            match = re.match(r"systemd (\d+)", out)
+            found = [int(match.group(1))] if match else [0]
+        _VERSION.append(max(found))
     return _VERSION[0]
 
 
@@ -103,7 +114,7 @@ def overview(units: list[str]) -> dict[str, dict[str, str]]:
 
 
 def settled_failures(units: list[str], started: Callable[[str, int], bool] | None = None, seconds: float = 0.5,
-                     at_least: float = 0.03) -> dict[str, str]:
+                     at_least: float = 0.0) -> dict[str, str]:
     """Watch just-started units; for each that failed or is restarting, the reason.
 
     Under the launcher, systemd sees bwrap start even when the program then
@@ -124,7 +135,7 @@ def settled_failures(units: list[str], started: Callable[[str, int], bool] | Non
                 settled.add(unit)
         if time.monotonic() - begin >= seconds or len(failed) + len(settled) == len(units):
             return failed
-        time.sleep(0.01)
+        time.sleep(0.005)
 
 
 def exposure(unit: str, offline_text: str | None = None) -> float | None:
