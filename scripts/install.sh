@@ -13,6 +13,11 @@ install -m 0644 templates/* "$DEST/usr/share/jailmgr/templates/"
 install -m 0644 jails.d/*.yaml "$DEST/usr/share/doc/jailmgr/examples/"
 install -m 0755 packaging/jailmgr.sh "$DEST/usr/sbin/jailmgr"
 PYTHONPATH=. /usr/bin/python3 -m jailmgr schema > "$DEST/usr/share/jailmgr/jail.schema.json"
+# Manual pages and bash completion, generated from the parser and the model.
+install -d "$DEST/usr/share/man/man8" "$DEST/usr/share/man/man5" "$DEST/usr/share/bash-completion/completions"
+PYTHONPATH=. /usr/bin/python3 -m jailmgr.manpage "$DEST/usr/share/man/man8"
+mv "$DEST/usr/share/man/man8/jailmgr.yaml.5" "$DEST/usr/share/man/man5/"
+PYTHONPATH=. /usr/bin/python3 -m jailmgr.completion > "$DEST/usr/share/bash-completion/completions/jailmgr"
 # The Ansible collection, where ansible-core looks by default.
 COLLECTION="$DEST/usr/share/ansible/collections/ansible_collections/jailmgr/jailmgr"
 rm -rf "$COLLECTION"
