@@ -182,11 +182,13 @@ class Testbed:
 
 
 @contextlib.contextmanager
-def booted(machine: str = "jailmgr-testbed", suite: str = SUITE) -> Iterator[Testbed]:
+def booted(machine: str = "jailmgr-testbed", suite: str = SUITE, install: bool = True) -> Iterator[Testbed]:
+    """A booted container; with `install`, this checkout laid out in it as the package would be."""
     bed = Testbed(prepare(suite), f"{machine}-{os.getpid()}")
     try:
         bed.boot()
-        bed.install_checkout()
+        if install:
+            bed.install_checkout()
         yield bed
     finally:
         bed.stop()
