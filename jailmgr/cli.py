@@ -190,6 +190,9 @@ def build_parser(commands: dict[str, Callable[..., int]]) -> argparse.ArgumentPa
     ex.add_argument("name", metavar="NAME")
     ex.add_argument("argv", nargs=argparse.REMAINDER, metavar="CMD")
     add("check", "audit jails").add_argument("names", nargs="*", metavar="NAME")
+    stale = add("stale", "running jails that still use a file replaced since they started (a library upgrade)")
+    stale.add_argument("names", nargs="*", metavar="NAME")
+    stale.add_argument("--restart", action="store_true", help="restart those jails")
     return parser
 
 
@@ -206,7 +209,7 @@ def _lazy(name: str) -> Callable[[argparse.Namespace, Output], int]:
 
 def commands() -> dict[str, Callable[..., int]]:
     table: dict[str, Callable[..., int]] = {"validate": cmd_validate, "render": cmd_render, "schema": cmd_schema}
-    for name in ("plan", "apply", "destroy", "list", "status", "logs", "exec", "check"):
+    for name in ("plan", "apply", "destroy", "list", "status", "logs", "exec", "check", "stale"):
         table[name] = _lazy(name)
     return table
 

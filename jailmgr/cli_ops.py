@@ -305,7 +305,42 @@ def cmd_check(args: argparse.Namespace, out: Output) -> int:
     return EXIT_ERROR if findings else EXIT_OK
 
 
+def cmd_stale(args: argparse.Namespace, out: Output) -> int:
+    """Like needrestart: jails whose processes map a file deleted or replaced since they started.
+
+    Run by the package's dpkg trigger after an upgrade of the library directories; it restarts
+    them only when asked (--restart; /etc/default/jailmgr's RESTART_ON_LIBRARY_UPGRADE).
+    """
+    from . import observe
+    from .audit import deleted_mappings
+
+    _setup(args, out)
+    names = args.names or state.managed()
+    docs = []
+    for name in names:
+        recorded = _recorded(name, out)
+        if recorded is None:
+            continue
+        main = systemd.main_pid(recorded.unit)
+        if not main:
+            continue
+        files = sorted({path for pid in observe.descendants(main) for path in deleted_mappings(pid)})
+        if not files:
+            continue
+        restarted = False
+        if args.restart:
+            systemd.systemctl("restart", recorded.unit)
+            restarted = True
+        out.line(f"{name}: runs {', '.join(files)}, replaced since it started; "
+                 + (f"restarted {recorded.unit}" if restarted else f"restart {recorded.unit} to use the new one"))
+        docs.append({"name": name, "files": files, "restarted": restarted})
+    if not docs:
+        out.line("no jail runs a replaced file")
+    out.doc["jails"] = docs
+    return EXIT_OK
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Output], int]] = {
     "plan": cmd_plan, "apply": cmd_apply, "destroy": cmd_destroy, "list": cmd_list, "status": cmd_status,
-    "logs": cmd_logs, "exec": cmd_exec, "check": cmd_check,
+    "logs": cmd_logs, "exec": cmd_exec, "check": cmd_check, "stale": cmd_stale,
 }

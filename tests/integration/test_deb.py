@@ -59,9 +59,67 @@ def test_the_installed_package_serves_ftp_and_documents_itself(clean: Testbed) -
     assert clean.path("/usr/share/ansible/collections/ansible_collections/jailmgr/jailmgr/galaxy.yml").exists()
 
 
+LIB = "int jm_answer(void) { return 42; }\n"
+PROG = ("int jm_answer(void);\n#include <unistd.h>\n"
+        "int main(void) { for (;;) pause(); return jm_answer(); }\n")
+
+
+def _fake_package(work: Path, version: str) -> Path:
+    """A package that puts one file in the library directory: what any library upgrade does to it."""
+    root = work / f"touch-{version}"
+    (root / "DEBIAN").mkdir(parents=True)
+    (root / "DEBIAN/control").write_text(f"Package: jm-touch\nVersion: {version}\nArchitecture: all\n"
+                                         "Maintainer: tests <tests@localhost>\nDescription: a test\n")
+    (root / "usr/lib/x86_64-linux-gnu").mkdir(parents=True)
+    (root / "usr/lib/x86_64-linux-gnu/jm-touch.txt").write_text(version)
+    subprocess.run(["dpkg-deb", "--build", "-Zgzip", str(root), str(work / f"touch-{version}.deb")], check=True,
+                   capture_output=True)
+    return work / f"touch-{version}.deb"
+
+
+def test_a_library_upgrade_names_the_jails_that_still_run_the_old_one(clean: Testbed, tmp_path: Path) -> None:
+    libdir = clean.path("/usr/lib/x86_64-linux-gnu")
+    (tmp_path / "jm.c").write_text(LIB)
+    (tmp_path / "prog.c").write_text(PROG)
+    subprocess.run(["gcc", "-shared", "-fPIC", "-Wl,-soname,libjm.so.1", "-o", str(libdir / "libjm.so.1.0"),
+                    str(tmp_path / "jm.c")], check=True)
+    (libdir / "libjm.so.1").unlink(missing_ok=True)
+    (libdir / "libjm.so.1").symlink_to("libjm.so.1.0")
+    subprocess.run(["gcc", "-o", str(clean.path("/usr/local/bin/jmprog")), str(tmp_path / "prog.c"),
+                    str(libdir / "libjm.so.1.0")], check=True)
+    clean.path("/srv/jm.yaml").write_text("name: jm\nexec: [/usr/local/bin/jmprog]\n"
+                                          "tree: {binaries: [/usr/local/bin/jmprog]}\n")
+    clean.run(["jailmgr", "apply", "/srv/jm.yaml"])
+    before = clean.run(["systemctl", "show", "-P", "MainPID", "jail-jm.service"]).stdout
+    # The upgrade: a new real file, the soname link moved to it, the old file gone; then any package
+    # that touches the library directory fires jailmgr's trigger.
+    subprocess.run(["gcc", "-shared", "-fPIC", "-Wl,-soname,libjm.so.1", "-o", str(libdir / "libjm.so.1.1"),
+                    str(tmp_path / "jm.c")], check=True)
+    (libdir / "libjm.so.1").unlink()
+    (libdir / "libjm.so.1").symlink_to("libjm.so.1.1")
+    (libdir / "libjm.so.1.0").unlink()
+    shutil.copy(_fake_package(tmp_path, "1"), clean.path("/srv/touch-1.deb"))
+    told = clean.run(["dpkg", "-i", "/srv/touch-1.deb"])
+    assert "jm: runs /lib/x86_64-linux-gnu/libjm.so.1" in told.stdout + told.stderr, told.stdout + told.stderr
+    assert clean.run(["systemctl", "show", "-P", "MainPID", "jail-jm.service"]).stdout == before  # default: say only
+    clean.path("/etc/default/jailmgr").write_text("RESTART_ON_LIBRARY_UPGRADE=yes\n")
+    shutil.copy(_fake_package(tmp_path, "2"), clean.path("/srv/touch-2.deb"))
+    told = clean.run(["dpkg", "-i", "/srv/touch-2.deb"])
+    assert "restarted jail-jm.service" in told.stdout + told.stderr
+    assert clean.run(["systemctl", "show", "-P", "MainPID", "jail-jm.service"]).stdout != before
+    assert clean.run(["jailmgr", "stale"]).stdout.strip() == "no jail runs a replaced file"
+    clean.path("/etc/default/jailmgr").write_text("RESTART_ON_LIBRARY_UPGRADE=no\n")
+    clean.run(["jailmgr", "destroy", "jm"])
+    clean.run(["dpkg", "--purge", "jm-touch"])
+
+
 def test_remove_and_purge_keep_the_bound_data(clean: Testbed) -> None:
-    clean.run(["jailmgr", "destroy", "ftp"])
-    clean.run(["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "remove", "-y", "-q", "jailmgr"], timeout=300)
+    removed = clean.run(["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "remove", "-y", "-q", "jailmgr"],
+                        timeout=300)
+    assert "the jails it managed keep running" in removed.stdout + removed.stderr
+    assert clean.run(["systemctl", "is-active", "jail-ftp.service"]).stdout.strip() == "active"
+    assert ftp_session()[1].startswith("230")  # still serving, with jailmgr gone
+    clean.run(["systemctl", "stop", "jail-ftp.service"])
     # (apt has no package lists here, the package came from a file: dpkg purges what is left, if anything)
     clean.run(["dpkg", "--purge", "jailmgr"], check=False)
     assert clean.run(["dpkg", "-s", "jailmgr"], check=False).returncode != 0
