@@ -60,8 +60,8 @@ def test_the_installed_package_serves_ftp_and_documents_itself(clean: Testbed) -
 
 
 LIB = "int jm_answer(void) { return 42; }\n"
-PROG = ("int jm_answer(void);\n#include <unistd.h>\n"
-        "int main(void) { for (;;) pause(); return jm_answer(); }\n")
+PROG = ("int jm_answer(void);\n#include <unistd.h>\n"  # (jm_answer is called: --as-needed keeps the library)
+        "int main(void) { if (jm_answer() != 42) return 1; for (;;) pause(); }\n")
 
 
 def _fake_package(work: Path, version: str) -> Path:
