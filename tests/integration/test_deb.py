@@ -77,6 +77,16 @@ def _fake_package(work: Path, version: str) -> Path:
     return work / f"touch-{version}.deb"
 
 
+def test_the_autopkgtest_passes_on_the_installed_package(clean: Testbed) -> None:
+    """debian/tests/ftp, as autopkgtest would run it (needs-root, isolation-machine): here, in the container."""
+    clean.run(["jailmgr", "destroy", "ftp"])  # the first test's; the autopkgtest makes its own
+    shutil.copy(TOP / "packaging/deb/debian/tests/ftp", clean.path("/srv/autopkgtest-ftp"))
+    proc = clean.run(["sh", "/srv/autopkgtest-ftp"], check=False, timeout=300)
+    assert proc.returncode == 0 and proc.stdout.rstrip().endswith("ftp: ok"), proc.stdout + proc.stderr
+    clean.run(["cp", "/usr/share/doc/jailmgr/examples/ftp.yaml", "/etc/jailmgr/jails.d/"])
+    clean.run(["jailmgr", "apply"])  # for the removal test at the end
+
+
 def test_a_library_upgrade_names_the_jails_that_still_run_the_old_one(clean: Testbed, tmp_path: Path) -> None:
     libdir = clean.path("/usr/lib/x86_64-linux-gnu")
     (tmp_path / "jm.c").write_text(LIB)
