@@ -53,22 +53,12 @@ options:
       - Where a O(definition) is written.
     type: path
     default: /etc/jailmgr/jails.d
-  executable:
-    description:
-      - The jailmgr command.
-    type: str
-    default: jailmgr
+extends_documentation_fragment:
+  - jailmgr.jailmgr.jailmgr
 attributes:
-  check_mode:
-    description: Runs C(jailmgr plan); writes nothing and reports what C(apply) would change.
-    support: full
   diff_mode:
     description: Returns the jail file, the unit before and after, and the tree's changes.
     support: full
-  platform:
-    description: Debian and derivatives with systemd, where jailmgr runs.
-    support: full
-    platforms: debian
 notes:
   - Needs root on the managed host (O(become=true)).
 seealso:

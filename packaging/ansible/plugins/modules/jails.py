@@ -30,22 +30,12 @@ options:
         directories stays).
     type: bool
     default: false
-  executable:
-    description:
-      - The jailmgr command.
-    type: str
-    default: jailmgr
+extends_documentation_fragment:
+  - jailmgr.jailmgr.jailmgr
 attributes:
-  check_mode:
-    description: Runs C(jailmgr plan); writes nothing and reports what C(apply) would change.
-    support: full
   diff_mode:
     description: Returns each changed unit before and after, and each jail's tree changes.
     support: full
-  platform:
-    description: Debian and derivatives with systemd, where jailmgr runs.
-    support: full
-    platforms: debian
 notes:
   - A jail that fails (its tree, unit or start) fails the task; the other jails of the directory are still
     brought to their files, and the result names the ones that failed.
