@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -190,9 +189,7 @@ def _new_state(item: Rendered, pending: bool, built: bool = False) -> state.Jail
     fingerprints: dict[str, object] = {}
     if built:
         writable = {d.path for d in jail.tree.dirs if d.writable}
-        with open(item.loaded.source, "rb") as f:
-            source_sha256 = hashlib.sha256(f.read()).hexdigest()
-        fingerprints = {"inputs": fingerprint.inputs(item.contents.inputs), "source_sha256": source_sha256,
+        fingerprints = {"inputs": item.contents.fingerprints, "source_sha256": item.loaded.sha256,
                         "built": fingerprint.built(jail.root_dir, {p: p in writable for p in item.contents.entries})}
     return state.JailState(**fingerprints,  # type: ignore[arg-type]
         enable=jail.enable, restart=jail.restart,

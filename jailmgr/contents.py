@@ -60,6 +60,7 @@ class Contents:
     rootfs: str | None = None  # the tarball, as a host path
     rootfs_sha256: str = ""
     inputs: set[str] = field(default_factory=set)  # every host path the rendering read or looked for
+    fingerprints: dict[str, str] = field(default_factory=dict)  # theirs, taken right after the rendering
     systemd_version: int = 0  # of the host's systemd, for what differs between versions (setid.py)
     host_files: list[tuple[str, bytes]] = field(default_factory=list)  # files jailmgr keeps outside the tree
 

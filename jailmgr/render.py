@@ -60,6 +60,11 @@ def render(loaded: Loaded, resolver: elf.Resolver | None = None) -> tuple[Render
         problems.append(loaded.problem("namespaces.net", f"net: private needs {IP} (apt install iproute2)"))
     if problems:
         return None, problems
+    # Taken now, not when the record is written: a file changed while apply runs then differs from
+    # its fingerprint, and the next apply renders the jail again.
+    from . import fingerprint
+
+    contents.fingerprints = fingerprint.inputs(contents.inputs)
     try:
         text = render_unit(loaded.jail, contents, str(loaded.source))
         extra = {}

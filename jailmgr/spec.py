@@ -25,6 +25,7 @@ class Loaded:
     jail: Jail
     source: str  # the jail file's path as given (os.path, not pathlib: pathlib costs startup time)
     positions: dict[str, tuple[int, int]]
+    sha256: str = ""  # of the text that was parsed (what a record says was applied)
 
     def problem(self, key: str, message: str) -> Problem:
         """A problem found after loading (a missing template, say), at its key's position."""
@@ -258,10 +259,11 @@ def load(paths: list[str]) -> tuple[list[Loaded], list[Problem]]:
     for path in files:
         try:
             if path in STDIN:
-                text = STDIN[path]
+                data = STDIN[path].encode()
             else:
-                with open(path, encoding="utf-8") as f:
-                    text = f.read()
+                with open(path, "rb") as f:
+                    data = f.read()
+            text = data.decode("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             problems.append(Problem(str(path), 0, 0, "", f"cannot read: {exc}"))
             continue
@@ -269,7 +271,9 @@ def load(paths: list[str]) -> tuple[list[Loaded], list[Problem]]:
         problems.extend(found)
         if jail is None:
             continue
-        item = Loaded(jail, path, positions)
+        import hashlib
+
+        item = Loaded(jail, path, positions, hashlib.sha256(data).hexdigest())
         if jail.name in names:
             problems.append(item.problem("name", f"jail {jail.name!r} is also defined in {names[jail.name]}"))
             continue

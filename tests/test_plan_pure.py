@@ -80,3 +80,17 @@ def test_prune_plans_the_removal_of_a_jail_no_longer_defined() -> None:
     gone = plan.plan_removal("old", None)
     assert gone.destroy and [op.describe() for op in gone.changes] == [
         "  - jail       old  (no longer defined: unit, tree and record removed)"]
+
+
+def test_a_jail_file_edited_while_apply_runs_is_rendered_again_next_time(item: render.Rendered) -> None:
+    """The record keeps the hash of the text that was parsed and the fingerprints taken at rendering,
+    not those of the file as it is when the record is written."""
+    from jailmgr import unchanged
+
+    recorded = apply._new_state(item, pending=False, built=True)
+    assert recorded.source_sha256 == item.loaded.sha256 and recorded.inputs == item.contents.fingerprints
+    recorded.built = recorded.built or {"/etc": "as built"}
+    source = Path(item.loaded.source)
+    source.write_text(source.read_text() + "# edited during the apply\n")
+    assert unchanged.why_changed(str(source), recorded, {}) in ("its jail file changed",
+                                                               f"{source} changed")
