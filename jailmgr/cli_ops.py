@@ -260,9 +260,8 @@ def cmd_exec(args: argparse.Namespace, out: Output) -> int:
     if args.user:
         # Users as the jail's passwd holds them (recorded at apply), never as
         # the jail's tree says now: that file is the jail's to rewrite.
-        known = {name: ids for name, ids in recorded.users.items()}
-        by_uid = {str(ids[0]): ids for ids in known.values()}
-        ids = known.get(args.user) or by_uid.get(args.user)
+        by_uid = {str(ids[0]): ids for ids in recorded.users.values()}
+        ids = recorded.users.get(args.user) or by_uid.get(args.user)
         if ids is None:
             raise JailError(f"{args.user!r} is not a user of jail {args.name}",
                             hint="users come from tree.users (apply again if the jail predates this)")

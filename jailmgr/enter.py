@@ -33,7 +33,7 @@ import resource
 import select
 from dataclasses import dataclass, field
 
-from . import linux, relay
+from . import linux, observe, relay
 
 # Joined by the child, in this order: user comes after the others (it takes
 # the host's capabilities away), mnt last of those (it changes the root).
@@ -122,13 +122,11 @@ def entry_steps(facts: Facts, last_cap: int) -> list[Step]:
 
 # --- gathering the facts (reads /proc and the kernel; changes nothing) ---
 
+_CAP_FIELDS = ("CapBnd", "CapPrm", "CapEff", "CapInh", "CapAmb")  # in the order of Caps' fields
+
+
 class EntryError(Exception):
     """The command can't be confined as the program is: nothing was run."""
-
-
-def _status(pid: int) -> dict[str, str]:
-    with open(f"/proc/{pid}/status", encoding="utf-8", errors="replace") as f:
-        return {k: v.strip() for k, _, v in (line.partition(":") for line in f)}
 
 
 def _id_map(pid: int, kind: str) -> list[tuple[int, int, int]]:
@@ -144,16 +142,9 @@ def _inside(host_id: int, mapping: list[tuple[int, int, int]]) -> int:
     raise EntryError(f"id {host_id} is not mapped into the jail's user namespace")
 
 
-def _ns_id(pid: int | str, ns: str) -> tuple[int, int] | None:
-    try:
-        st = os.stat(f"/proc/{pid}/ns/{ns}")
-    except FileNotFoundError:
-        return None
-    return st.st_dev, st.st_ino
-
-
 def differing_namespaces(pid: int) -> tuple[str, ...]:
-    return tuple(ns for ns in linux.NS_FLAGS if _ns_id(pid, ns) not in (None, _ns_id("self", ns)))
+    mine = os.getpid()
+    return tuple(ns for ns in linux.NS_FLAGS if observe.ns_inode(pid, ns) not in (0, observe.ns_inode(mine, ns)))
 
 
 def cgroup_dirs(pid: int, control_group: str) -> tuple[str, ...]:
@@ -206,7 +197,9 @@ def _rlimits(pid: int) -> tuple[tuple[int, int, int], ...]:
 
 def observe_program(pid: int, control_group: str, workdir: str, environment: dict[str, str],
                     argv: list[str], user: Ids | None) -> Facts:
-    status = _status(pid)
+    status = observe.status_fields(pid, ("Uid", "Gid", "Groups", "Seccomp_filters", *_CAP_FIELDS))
+    if "Uid" not in status:
+        raise EntryError(f"the program (PID {pid}) exited")
     namespaces = differing_namespaces(pid)
     uids = [int(x) for x in status["Uid"].split()]
     gids = [int(x) for x in status["Gid"].split()]
@@ -221,7 +214,7 @@ def observe_program(pid: int, control_group: str, workdir: str, environment: dic
     seccomp = int(status.get("Seccomp_filters", "-1"))
     if seccomp < 0:
         raise EntryError("this kernel does not say how many seccomp filters the program has")
-    caps = Caps(*(int(status[k], 16) for k in ("CapBnd", "CapPrm", "CapEff", "CapInh", "CapAmb")))
+    caps = Caps(*(int(status[k], 16) for k in _CAP_FIELDS))
     return Facts(pid, namespaces, cgroup_dirs(pid, control_group), Ids(uids[1], gids[1], tuple(groups)), caps,
                  _rlimits(pid), seccomp, workdir, tuple(sorted(environment.items())), tuple(argv), user)
 

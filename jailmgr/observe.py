@@ -156,9 +156,3 @@ CAP_NAMES = ("chown", "dac_override", "dac_read_search", "fowner", "fsetid", "ki
 def decode_caps(mask: str) -> list[str]:
     value = int(mask, 16)
     return [name for bit, name in enumerate(CAP_NAMES) if value >> bit & 1]
-
-
-def ids_of(pid: int) -> tuple[int, int]:
-    fields = status_fields(pid, ("Uid", "Gid"))
-    return int(fields.get("Uid", "0").split()[0]), int(fields.get("Gid", "0").split()[0])
-

@@ -193,8 +193,3 @@ class RemoveOldRoot(Op):
                 ctx.say(f"removed the old tree {self.path}")
         else:
             ctx.left.append(f"{self.path}: the old root, without jailmgr's mark; left in place")
-
-
-# The order apply runs a jail's operations in: directories before the files in
-# them, removals (deepest first) after, units last.
-ORDER = (MakeHostDir, UnpackRootfs, EnsureEntry, RemoveEntry, WriteUnit, RemoveUnit, RemoveOldRoot)

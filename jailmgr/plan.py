@@ -17,9 +17,6 @@ from .contents import Contents, Entry, ids, rootfs_limit
 from .render import Rendered
 from .tree import Tree, TreeError
 
-# What `plan` prints for a change: kept as a name for the operations' base.
-Change = ops.Op
-
 
 @dataclass(frozen=True)
 class Snapshot:

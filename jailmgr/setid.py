@@ -17,7 +17,6 @@ as classic BPF for this machine's architecture.
 
 from __future__ import annotations
 
-import os
 import tempfile
 
 FILTER_PATH = "/var/lib/jailmgr/nosetid.bpf"
@@ -62,18 +61,3 @@ def _build() -> bytes:
 
 def needed(uses_launcher: bool, systemd_version: int) -> bool:
     return uses_launcher and systemd_version >= 257
-
-
-def exists_as(data: bytes) -> bool:
-    try:
-        with open(FILTER_PATH, "rb") as f:
-            return f.read() == data
-    except OSError:
-        return False
-
-
-def install(data: bytes) -> None:
-    from .tree import write_file_atomic
-
-    os.makedirs(os.path.dirname(FILTER_PATH), mode=0o755, exist_ok=True)
-    write_file_atomic(FILTER_PATH, data, 0o644)
