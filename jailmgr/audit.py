@@ -138,7 +138,7 @@ def _library_age(recorded: state.JailState, path: str, pid: int, report: Report)
 
 def tree(recorded: state.JailState, report: Report) -> None:
     """Findings in the tree on disk, walked read-only from directory fds (tree.Tree.walk)."""
-    writable = {p for p, e in recorded.entries.items() if e.get("kind") == "dir" and "writable" in e.get("origin", "")}
+    writable = recorded.writable_dirs()
     try:
         root = Tree(recorded.root, create=False)
     except TreeError as exc:

@@ -12,7 +12,7 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 
-from . import ops, state
+from . import ops, state, systemd
 from .contents import Contents, Entry, ids, rootfs_limit
 from .render import Rendered
 from .tree import Tree, TreeError
@@ -119,10 +119,8 @@ def observe(rendered: Rendered, unit_state: dict[str, str]) -> Snapshot:
     present = frozenset(path for path, _, _ in contents.host_dirs if os.path.isdir(path))
     in_place = frozenset(path for path, data in contents.host_files if _holds(path, data))
     units = tuple((name, read_unit(name)) for name in rendered.units)
-    active = unit_state.get("ActiveState") in ("active", "activating", "reloading")
-    ended = unit_state.get("ActiveState") == "inactive" and unit_state.get("Result") == "success"
     return Snapshot(frozenset(matching), error, present, in_place, units, unit_state.get("UnitFileState") == "enabled",
-                    active, ended)
+                    systemd.running(unit_state), systemd.ran_and_ended(unit_state))
 
 
 def _holds(path: str, data: bytes) -> bool:

@@ -58,6 +58,10 @@ class JailState:
     restart: str = "on-failure"  # as the jail file asked
     version: int = STATE_VERSION
 
+    def writable_dirs(self) -> set[str]:
+        """The tree's writable dirs, as recorded (their origin says so: contents.py)."""
+        return {p for p, e in self.entries.items() if e.get("kind") == "dir" and "writable" in e.get("origin", "")}
+
 
 class StateProblem(Exception):
     pass

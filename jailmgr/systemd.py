@@ -113,6 +113,15 @@ def overview(units: list[str]) -> dict[str, dict[str, str]]:
     return found
 
 
+def running(props: dict[str, str]) -> bool:
+    return props.get("ActiveState") in ("active", "activating", "reloading")
+
+
+def ran_and_ended(props: dict[str, str]) -> bool:
+    """Inactive after a successful run (what a `restart: no` jail may rightly be)."""
+    return props.get("ActiveState") == "inactive" and props.get("Result") == "success"
+
+
 def settled_failures(units: list[str], started: Callable[[str, int], bool] | None = None, seconds: float = 0.5,
                      at_least: float = 0.0) -> dict[str, str]:
     """Watch just-started units; for each that failed or is restarting, the reason.

@@ -46,8 +46,7 @@ def unit_changed(recorded: state.JailState) -> bool:
 
 
 def tree_changes(recorded: state.JailState) -> list[str]:
-    writable = {p for p, e in recorded.entries.items() if "writable" in e.get("origin", "")}
-    return fingerprint.changed_entries(recorded.root, recorded.built, writable)
+    return fingerprint.changed_entries(recorded.root, recorded.built, recorded.writable_dirs())
 
 
 def why_changed(path: str, recorded: state.JailState, unit_state: dict[str, str]) -> str:
@@ -70,9 +69,7 @@ def why_changed(path: str, recorded: state.JailState, unit_state: dict[str, str]
         return f"{entries[0]} changed in the tree"
     if (unit_state.get("UnitFileState") == "enabled") != recorded.enable:
         return "it is not enabled as its file says" if recorded.enable else "it is enabled but should not be"
-    active = unit_state.get("ActiveState") in ("active", "activating", "reloading")
-    ended = unit_state.get("ActiveState") == "inactive" and unit_state.get("Result") == "success"
-    if not active and not (recorded.restart == "no" and ended):
+    if not systemd.running(unit_state) and not (recorded.restart == "no" and systemd.ran_and_ended(unit_state)):
         return "it is not running"
     return ""
 
