@@ -23,7 +23,7 @@ from .plan import JailPlan, observe, plan_jail, plan_removal, record, sha256
 from .problems import InvalidJails, JailError
 from .render import Rendered, render_all
 from .spec import jail_files, load_or_raise
-from .tree import TEMP_MARK, Tree, TreeError, remove_root
+from .tree import Tree, TreeError, remove_root
 
 Say = Callable[[str], None]
 
@@ -135,8 +135,7 @@ def recorded_state(name: str, warn: Say) -> state.JailState | None:
         return None
 
 
-def plan_all(rendered: list[Rendered], warn: Say, prune: bool = False,
-             states: dict[str, dict[str, str]] | None = None, also_defined: set[str] | None = None,
+def plan_all(rendered: list[Rendered], warn: Say, states: dict[str, dict[str, str]] | None = None,
              records: Records | None = None) -> list[JailPlan]:
     """Every jail's plan against one snapshot of the host: the records, the trees, one systemctl query
     (none when `states` already holds every unit)."""
@@ -147,12 +146,8 @@ def plan_all(rendered: list[Rendered], warn: Say, prune: bool = False,
     missing = [unit for unit in units if unit not in known]
     if missing:
         known.update(systemd.overview(missing))
-    plans = [plan_jail(item, records.get(item.name), observe(item, known.get(item.loaded.jail.unit_name, {})))
-             for item in rendered]
-    if prune:
-        defined = {item.name for item in rendered} | (also_defined or set())
-        plans += [plan_removal(name, records.get(name)) for name in state.managed() if name not in defined]
-    return plans
+    return [plan_jail(item, records.get(item.name), observe(item, known.get(item.loaded.jail.unit_name, {})))
+            for item in rendered]
 
 
 @dataclass
@@ -160,9 +155,10 @@ class Survey:
     """Every jail under the paths: those with something to do rendered and planned, the rest left alone."""
 
     rendered: list[Rendered]
-    plans: list[JailPlan]  # the rendered jails' plans, in order, then --prune's removals
+    plans: list[JailPlan]  # the rendered jails' plans, in order
     unchanged: list[state.JailState]  # nothing to do: not even parsed (unchanged.py)
     records: Records
+    removals: list[JailPlan]  # --prune: managed jails no longer defined under the paths
 
 
 def survey(paths: list[str], warn: Say, prune: bool = False) -> Survey:
@@ -179,8 +175,11 @@ def survey(paths: list[str], warn: Say, prune: bool = False) -> Survey:
                for item in rendered if item.name in names]
     if clashes:
         raise InvalidJails(clashes)
-    plans = plan_all(rendered, warn, prune, split.states, set(names), records)
-    return Survey(rendered, plans, split.unchanged, records)
+    plans = plan_all(rendered, warn, split.states, records)
+    defined = {item.name for item in rendered} | set(names)
+    removals = ([plan_removal(name, records.get(name)) for name in state.managed() if name not in defined]
+                if prune else [])  # (a jail whose record is damaged is managed, and pruned, too)
+    return Survey(rendered, plans, split.unchanged, records, removals)
 
 
 def _new_state(item: Rendered, pending: bool, built: bool = False) -> state.JailState:
@@ -233,6 +232,8 @@ def converge(item: Rendered, plan: JailPlan, say: Say, detail: Say) -> tuple[boo
                                                   exc)) from exc
     except TreeError as exc:
         raise JailError(f"{item.name}: {exc}") from exc
+    except OSError as exc:  # making the root itself (each operation's own failure is said above)
+        raise JailError(_host_failure(item.name, "make its tree", item.loaded.jail.root_dir, exc)) from exc
     counts: dict[str, int] = {}
     for change in plan.changes:
         counts[change.op] = counts.get(change.op, 0) + 1
@@ -308,20 +309,19 @@ def apply(paths: list[str], say: Say, warn: Say, check: bool = False, prune: boo
         check_id_ranges(rendered, found.records)
         check_own_uids(rendered, found.records)
         outcomes = [Outcome(plan.name, plan) for plan in found.plans]
-        pruned = outcomes[len(rendered):]
-        outcomes[len(rendered):] = []
         outcomes += [Outcome(recorded.name, JailPlan(recorded.name, recorded)) for recorded in found.unchanged]
+        pruned = [Outcome(plan.name, plan) for plan in found.removals]
         if check:
             return outcomes + pruned
         built: list[tuple[Rendered, Outcome]] = []
         reload_needed = False
-        for index, (item, outcome) in enumerate(zip(rendered, outcomes, strict=False)):
+        for index, (item, outcome) in enumerate(zip(rendered, outcomes[:len(rendered)], strict=True)):
             if progress and outcome.plan.changes:
                 progress(index + 1, len(rendered), item.name)
             try:
                 changed_unit, outcome.left = converge(item, outcome.plan, say, detail or say)
-            except (JailError, OSError) as exc:
-                outcome.error = _system_error(item.name, exc)
+            except JailError as exc:  # converge says every failure with the jail and the path
+                outcome.error = str(exc)
                 continue
             reload_needed |= changed_unit
             built.append((item, outcome))
@@ -353,18 +353,6 @@ def _host_failure(name: str, doing: str, path: str, exc: OSError) -> str:
     advice = _ADVICE.get(exc.errno or 0)
     return (f"{name}: cannot {doing} {path}: {exc.strerror or exc}" + (f" ({advice})" if advice else "")
             + "; the rest of this jail was left as it was")
-
-
-def _system_error(name: str, exc: BaseException) -> str:
-    """A failure of the host (a full disk, a read-only unit directory), said with the jail and the path."""
-    if isinstance(exc, OSError) and not isinstance(exc, JailError):
-        where = exc.filename or ""
-        if TEMP_MARK in where:  # the temporary file is ours: the operator knows the file it stands for
-            head, tail = os.path.split(where)
-            where = os.path.join(head, tail.split(TEMP_MARK)[0].lstrip("."))
-        what = f" ({where})" if where else ""
-        return f"{name}: {exc.strerror or exc}{what}; nothing else of this jail was changed after it"
-    return str(exc)
 
 
 def untrusted_record_paths(name: str, recorded: state.JailState) -> list[str]:

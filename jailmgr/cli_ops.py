@@ -75,8 +75,8 @@ def cmd_plan(args: argparse.Namespace, out: Output) -> int:
         for item in rendered:
             for warning in item.warnings:
                 out.warn(warning)
-        changed = _show_plans(plans + [JailPlan(r.name, r) for r in found.unchanged], out)
-    for item, plan in zip(rendered, plans[:len(rendered)], strict=True):  # (--prune's removals come last)
+        changed = _show_plans(plans + found.removals + [JailPlan(r.name, r) for r in found.unchanged], out)
+    for item, plan in zip(rendered, plans, strict=True):
         if plan.units_changed:
             _exposure_change(item, out)
     if not changed:
