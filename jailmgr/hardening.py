@@ -26,6 +26,8 @@ COMMON = (
 
 
 def _families(jail: Jail) -> str:
+    if jail.security.address_families is not None:
+        return " ".join(jail.security.address_families) or "none"
     families = ["AF_UNIX", "AF_INET", "AF_INET6"]
     if jail.namespaces.net == "none":
         families = ["AF_UNIX"]

@@ -24,10 +24,16 @@ if TYPE_CHECKING:
 
 
 def _close(word: str, choices: list[str] | tuple[str, ...]) -> list[str]:
-    """Did-you-mean candidates; difflib is imported only when there is a mistake."""
+    """Did-you-mean candidates; difflib is imported only when there is a mistake.
+
+    A word that begins exactly one choice is a name cut short (CAP_NET_BIND
+    for CAP_NET_BIND_SERVICE): that choice, before any merely similar one."""
     import difflib
 
-    return difflib.get_close_matches(word, list(choices), 1, 0.6)
+    started = [c for c in choices if c.startswith(word)] if len(word) >= 3 else []
+    if len(started) == 1:
+        return started
+    return difflib.get_close_matches(word, list(started or choices), 1, 0.6)
 
 
 class _Invalid:
@@ -121,6 +127,42 @@ class Text(Kind):
         if self.pattern:
             out["pattern"] = f"^(?:{self.pattern.pattern})$"
         return out
+
+
+class Address(Text):
+    """An IP address or prefix (systemd's IPAddressAllow=), a keyword, or with
+    `interface` an address/prefix of an interface; checked by `ipaddress`."""
+
+    KEYWORDS = ("localhost", "link-local", "multicast", "any")
+
+    def __init__(self, what: str, interface: bool = False) -> None:
+        super().__init__(r"[0-9a-zA-Z:./-]+", what)
+        self.interface = interface
+
+    def parse(self, node: yaml.Node, ctx: Ctx, key: str) -> Any:
+        value = super().parse(node, ctx, key)
+        if value is INVALID or (not self.interface and value in self.KEYWORDS):
+            return value
+        why = _address_problem(value, need_prefix=self.interface)
+        if why:
+            return ctx.fail(node, key, f"{value!r} is not {self.what}: {why}")
+        return value
+
+
+def _address_problem(value: str, need_prefix: bool) -> str | None:
+    import ipaddress
+
+    address, slash, prefix = value.partition("/")
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return f"{address} is not an IPv4 or IPv6 address"
+    if not slash:
+        return "it needs a /prefix" if need_prefix else None
+    bits = parsed.max_prefixlen
+    if not prefix.isdigit() or int(prefix) > bits:
+        return f"the prefix must be 0 to {bits} for IPv{parsed.version}"
+    return None
 
 
 class Multiline(Text):

@@ -35,6 +35,16 @@ def _caps(names: tuple[str, ...] | list[str]) -> str:
     return ",".join(["-all", *[f"+{n.removeprefix('CAP_').lower()}" for n in names]])
 
 
+def _under_run(jail: Jail) -> list[str]:
+    """The topmost tree dirs and files below /run (writable dirs are bound on their own)."""
+    paths = sorted({e.path for e in jail.tree.dirs if not e.writable} | {f.path for f in jail.tree.files})
+    top: list[str] = []
+    for p in paths:
+        if p.startswith("/run/") and not any(p.startswith(t + "/") for t in top):
+            top.append(p)
+    return top
+
+
 def bwrap_argv(jail: Jail, contents: Contents, uid: int, gid: int, seccomp_fd: int | None = None) -> list[str]:
     ns = jail.namespaces
     argv = [BWRAP, "--die-with-parent", "--new-session"]
@@ -53,6 +63,9 @@ def bwrap_argv(jail: Jail, contents: Contents, uid: int, gid: int, seccomp_fd: i
     for device in jail.tree.devices:
         argv += ["--dev-bind", f"/dev/{device}", f"/dev/{device}"]
     argv += ["--tmpfs", "/run"]
+    for target in _under_run(jail):
+        # the tree's own entries under /run would be hidden by the tmpfs
+        argv += ["--ro-bind", jail.root_dir + target, target]
     for entry in jail.tree.dirs:
         if entry.writable:
             argv += ["--bind", jail.root_dir + entry.path, entry.path]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .kinds import (
+    Address,
     Anything,
     Choice,
     Flag,
@@ -21,6 +22,7 @@ from .kinds import (
     spec,
 )
 
+ADDRESS_FAMILIES = ("AF_UNIX", "AF_INET", "AF_INET6", "AF_NETLINK", "AF_PACKET")
 TYPE_CHECKING = False  # typing costs milliseconds at startup; it is only needed by checkers
 if TYPE_CHECKING:
     from typing import Any
@@ -41,7 +43,6 @@ CAPABILITIES = (
     "CAP_WAKE_ALARM",
 )
 SYSCALL_RE = r"~?(@[a-z0-9-]+|[a-z0-9_]+)(:[A-Z0-9]+)?"
-IP_RE = r"(localhost|link-local|multicast|any|[0-9a-fA-F:.]+(/[0-9]{1,3})?)"
 ENV_RE = r"[A-Za-z_][A-Za-z0-9_]*"
 
 
@@ -130,6 +131,7 @@ class Namespaces:
     cgroup: bool = spec(Flag(), "Own cgroup namespace", True)
     user: bool = spec(Flag(), "Map root inside to an unprivileged range outside", False)
     net: str = spec(Choice("host", "none", "private"), "Network namespace", "host")
+    time: bool = spec(Flag(), "Own time namespace (not supported yet: true is refused with the reason)", False)
     init: bool = spec(Flag(), "With pid: a minimal init is PID 1 and the program its child "
                       "(false: the program itself is PID 1, for a shell or an init)", True)
 
@@ -138,8 +140,8 @@ class Namespaces:
 class Network:
     """Addresses of the veth pair of `net: private` (address/prefix, one subnet)."""
 
-    host: str = spec(Text(r"[0-9a-fA-F:.]+/[0-9]{1,3}", "an address/prefix"), "Host side, e.g. 10.231.0.1/30")
-    jail: str = spec(Text(r"[0-9a-fA-F:.]+/[0-9]{1,3}", "an address/prefix"), "Jail side, e.g. 10.231.0.2/30")
+    host: str = spec(Address("an address/prefix", interface=True), "Host side, e.g. 10.231.0.1/30")
+    jail: str = spec(Address("an address/prefix", interface=True), "Jail side, e.g. 10.231.0.2/30")
 
 
 @dataclass(frozen=True)
@@ -162,9 +164,14 @@ class Security:
     no_new_privileges: bool = spec(Flag(), "NoNewPrivileges=", True)
     syscall_filter: tuple[str, ...] = spec(ListOf(Text(SYSCALL_RE, "a syscall or @group")),
                                            "SystemCallFilter= entries", ("@system-service",))
-    ip_allow: tuple[str, ...] | None = spec(ListOf(Text(IP_RE, "an address, prefix or keyword")),
-                                            "IPAddressDeny=any plus these", None)
+    ip_allow: tuple[str, ...] | None = spec(ListOf(Address("an address, prefix or keyword")),
+                                            "IPAddressDeny=any plus these (addresses, prefixes, localhost, "
+                                            "link-local, multicast, any)", None)
     memory_deny_write_execute: bool = spec(Flag(), "MemoryDenyWriteExecute= (false for JITs)", True)
+    address_families: tuple[str, ...] | None = spec(
+        ListOf(Choice(*ADDRESS_FAMILIES)), "RestrictAddressFamilies=: the socket families the program may "
+        "open ([] for none; default AF_UNIX, AF_INET, AF_INET6, or AF_UNIX alone with net: none); "
+        "AF_NETLINK for daemons that read interfaces (dnsmasq)", None)
 
 
 @dataclass(frozen=True)
