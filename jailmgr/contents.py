@@ -175,6 +175,8 @@ def _libraries(loaded: Loaded, contents: Contents, resolver: elf.Resolver, probl
         # setpriv sets the user and the exact bounding set under the launcher
         # (`jailmgr exec` runs nothing of the tree's but the command).
         wanted.append(("tree.binaries", SETPRIV))
+    if jail.tree.pam:
+        wanted += _pam_modules(loaded, contents, resolver, problems)
     for key, binary in wanted:
         try:
             libs, missing = resolver.closure(binary)
@@ -206,6 +208,53 @@ def _libraries(loaded: Loaded, contents: Contents, resolver: elf.Resolver, probl
                 # real file (libfoo.so.1.2 -> 1.3) still reaches the jail.
                 contents.add(Entry(path, "mountpoint", 0o444, "root", "root", f"host {what} {path} (bind, ro)"))
                 contents.binds.append(Bind(path, path))
+
+
+def _pam_modules(loaded: Loaded, contents: Contents, resolver: elf.Resolver,
+                 problems: list[Problem]) -> list[tuple[str, str]]:
+    """Where the binaries' libpam loads modules from (the directory compiled into it), and the modules there."""
+    import re
+
+    jail = loaded.jail
+    libpam = None
+    for binary in jail.tree.binaries:
+        try:
+            libs, _ = resolver.closure(binary)
+        except (OSError, elf.ElfError):
+            continue  # (reported where the binaries are)
+        libpam = next((lib for lib in libs if os.path.basename(lib).startswith("libpam.so")), libpam)
+    if libpam is None:
+        problems.append(loaded.problem("tree.pam", "none of tree.binaries links libpam: nothing would load "
+                                       "these modules"))
+        return []
+    try:
+        with open(libpam, "rb") as f:
+            found = re.search(rb"\x00(/[\w/.+-]*/security)/?\x00", f.read())
+    except OSError as exc:
+        found = None
+        problems.append(loaded.problem("tree.pam", f"cannot read {libpam}: {exc.strerror}"))
+    if found is None:
+        problems.append(loaded.problem("tree.pam", f"{libpam} names no module directory"))
+        return []
+    moddir = found.group(1).decode()
+    contents.inputs.add(libpam)
+    wanted = []
+    for i, name in enumerate(jail.tree.pam):
+        module = f"{moddir}/pam_{name}.so"
+        if not os.path.exists(module):
+            problems.append(loaded.problem(f"tree.pam[{i}]", f"{module} is not on this host"))
+        else:
+            wanted.append((f"tree.pam[{i}]", module))
+    return wanted
+
+
+def pam_stack(modules: tuple[str, ...]) -> bytes:
+    """/etc/pam.d/other: every service of the jail decides with these modules."""
+    lines = ["# The PAM stack of every service in this jail (tree.pam), written by jailmgr."]
+    for kind, control in (("auth", "required"), ("account", "required"), ("password", "optional"),
+                          ("session", "optional")):
+        lines += [f"{kind:<8} {control:<8} pam_{name}.so" for name in modules]
+    return ("\n".join(lines) + "\n").encode()
 
 
 def _rootfs(loaded: Loaded, contents: Contents, problems: list[Problem]) -> None:
@@ -252,6 +301,9 @@ def build_contents(loaded: Loaded, resolver: elf.Resolver | None = None) -> tupl
         data, origin = _file_data(loaded, i, contents, problems)
         if data is not None:
             contents.add(Entry(entry.path, "file", entry.mode, entry.owner, entry.group, origin, data))
+    if jail.tree.pam and "/etc/pam.d/other" not in contents.entries:
+        contents.add(Entry("/etc/pam.d/other", "file", 0o644, "root", "root", "tree.pam",
+                           pam_stack(jail.tree.pam)))
     for mount in jail.mounts:
         target = mount.target or "/proc"
         if target not in contents.entries:

@@ -99,6 +99,11 @@ class Tree:
     users: tuple[str, ...] = spec(ListOf(Text(USER_RE, "a user name")),
                                   "passwd/group entries taken from the host", ())
     shadow: bool = spec(Flag(), "Also copy the users' shadow entries", False)
+    pam: tuple[str, ...] = spec(ListOf(Text(r"[a-z0-9_]{1,64}", "a PAM module name (unix for pam_unix.so)")),
+                                "PAM modules the program loads with dlopen (unix, permit, shells, ...): bound "
+                                "with their libraries where the program's libpam looks for them, and stacked in "
+                                "/etc/pam.d/other (required for auth and account, optional for session and "
+                                "password) unless the tree has its own", ())
     rootfs: str | None = spec(Text(r"[^\x00]+", "a tarball path"),
                               "A root filesystem tarball (.tar, .tar.gz, .tar.xz; relative to the jail "
                               "file) unpacked first, safely; files, dirs and users go on top", None)

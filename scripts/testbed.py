@@ -32,6 +32,8 @@ PACKAGES = ("systemd", "systemd-sysv", "dbus", "python3", "python3-yaml", "pytho
             # The Ansible collection's tests run playbooks inside; debootstrap does not
             # resolve the virtual package python3-cryptography needs (cffi's backend).
             "ansible-core", "python3-cffi-backend")
+# The daemons of the ready jails (jails.d/) and the real clients their tests use.
+DAEMONS = ("rsync", "dnsmasq-base", "nginx-light", "openssh-server", "openssh-client", "curl", "bind9-dnsutils")
 CACHE_ROOT = Path(os.environ.get("JAILMGR_TESTBED_CACHE", "/var/cache/jailmgr-testbed"))
 CHECKOUT = Path(__file__).resolve().parent.parent
 SETUP_VERSION = "1"  # bump when the post-debootstrap setup below changes
@@ -57,7 +59,7 @@ def mirror() -> str:
 
 
 # Debian 13: the same, but jailkit (not in trixie); its systemd is 257, its ansible-core 2.19.
-SUITES = {"bookworm": PACKAGES, "trixie": tuple(p for p in PACKAGES if p != "jailkit")}
+SUITES = {"bookworm": PACKAGES + DAEMONS, "trixie": tuple(p for p in PACKAGES if p != "jailkit")}
 
 
 def cache_dir(suite: str = SUITE) -> Path:
@@ -67,8 +69,10 @@ def cache_dir(suite: str = SUITE) -> Path:
 
 
 def _setup_tree(root: Path) -> None:
-    """Make the fresh tree quiet and ready: no stock vsftpd on port 21, no getty."""
-    for unit in ("vsftpd.service", "getty@tty1.service", "console-getty.service"):
+    """Make the fresh tree quiet and ready: no stock daemons on the host's ports (the container shares
+    the host's network), no getty."""
+    for unit in ("vsftpd.service", "nginx.service", "ssh.service", "ssh.socket", "rsync.service",
+                 "getty@tty1.service", "console-getty.service"):
         link = root / "etc/systemd/system" / unit
         link.unlink(missing_ok=True)
         link.symlink_to("/dev/null")
