@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -244,10 +245,13 @@ def converge(item: Rendered, plan: JailPlan, say: Say, detail: Say) -> tuple[boo
     return plan.units_changed, ctx.left
 
 
-def _start_failure(item: Rendered, failure: str) -> str:
-    unit = item.loaded.jail.unit_name
+def _start_failure(item: Rendered, failure: str, since: float) -> str:
+    jail = item.loaded.jail
+    unit = jail.unit_name
     journal.record_action(item.name, "start-failed", f"jail {item.name}: {unit} exited at once: {failure}")
-    shown = "".join(f"\n  {line}" for line in journal.last_lines(unit))
+    # (the program's last words, "address in use" and the like, say why)
+    program = jail.exec[0].rsplit("/", 1)[-1]
+    shown = "".join(f"\n  {line}" for line in journal.last_lines(unit, program=program, since=since))
     return (f"{item.name}: {unit} did not start: it exited at once: {failure}{shown}\n"
             f"  (`jailmgr logs {item.name}` shows its journal; the tree and unit are in place)")
 
@@ -287,13 +291,14 @@ def _start_all(pairs: list[tuple[Rendered, Outcome]], say: Say) -> None:
     systemd.systemctl("reset-failed", *units, check=False)
     # One call for all: a unit that fails makes systemctl exit non-zero, and
     # each unit's own state, read next, says which.
+    since = time.time()
     systemd.systemctl("restart", *units, check=False)
     by_unit = {item.loaded.jail.unit_name: item.loaded.jail for item, _ in starting}
     failures = systemd.settled_failures(units, started=lambda unit, pid: _program_runs(by_unit[unit], pid))
     for item, outcome in starting:
         failure = failures.get(item.loaded.jail.unit_name)
         if failure:
-            outcome.error = _start_failure(item, failure)
+            outcome.error = _start_failure(item, failure, since)
         else:
             outcome.restarted = True
             journal.record_action(item.name, "start", f"jail {item.name}: {item.loaded.jail.unit_name} "

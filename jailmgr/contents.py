@@ -98,7 +98,10 @@ def _host_users(jail: Jail, loaded: Loaded, contents: Contents,
         except OSError as exc:
             problems.append(loaded.problem("tree.shadow", f"cannot read /etc/shadow: {exc.strerror}"))
             sh = {}
-        shadow = "".join(":".join(sh[u]) + "\n" for u in wanted if u in sh).encode()
+        # Only the named users' hashes: root is in every jail's passwd, but the
+        # host root's hash goes in only when tree.users names root; else locked.
+        lines = [":".join(sh[u]) if u in jail.tree.users else f"{u}:*:::::::" for u in wanted if u in sh]
+        shadow = "".join(line + "\n" for line in lines).encode()
     return ("\n".join(out_pw) + "\n").encode(), ("\n".join(out_gr) + "\n").encode(), shadow
 
 
@@ -229,20 +232,20 @@ def _pam_modules(loaded: Loaded, contents: Contents, resolver: elf.Resolver,
         return []
     try:
         with open(libpam, "rb") as f:
-            found = re.search(rb"\x00(/[\w/.+-]*/security)/?\x00", f.read())
+            named = re.findall(rb"\x00(/[\w/.+-]*/security)/?\x00", f.read())
     except OSError as exc:
-        found = None
         problems.append(loaded.problem("tree.pam", f"cannot read {libpam}: {exc.strerror}"))
-    if found is None:
-        problems.append(loaded.problem("tree.pam", f"{libpam} names no module directory"))
         return []
-    moddir = found.group(1).decode()
+    # libpam names its multiarch directory and the old /lib/security: the
+    # multiarch one (the longer) where it has the module.
+    moddirs = sorted({d.decode() for d in named}, key=len, reverse=True)
     contents.inputs.add(libpam)
     wanted = []
     for i, name in enumerate(jail.tree.pam):
-        module = f"{moddir}/pam_{name}.so"
-        if not os.path.exists(module):
-            problems.append(loaded.problem(f"tree.pam[{i}]", f"{module} is not on this host"))
+        module = next((f"{d}/pam_{name}.so" for d in moddirs if os.path.exists(f"{d}/pam_{name}.so")), None)
+        if module is None:
+            where = " or ".join(moddirs) or f"the directories {libpam} names"
+            problems.append(loaded.problem(f"tree.pam[{i}]", f"pam_{name}.so is not in {where} on this host"))
         else:
             wanted.append((f"tree.pam[{i}]", module))
     return wanted

@@ -44,6 +44,16 @@ def _namespaces_allowed(jail: Jail) -> str:
     return " ".join(wanted)
 
 
+_HOMES = ("/home", "/root", "/run/user")
+
+
+def _reaches_homes(jail: Jail) -> bool:
+    """The jail's root or a bind's source lies in the users' homes: they stay visible, read-only
+    but for the rw mounts' sources (ReadWritePaths=, the more specific rule, wins)."""
+    sources = [jail.root_dir] + [m.source or "" for m in jail.mounts if m.type == "bind"]
+    return any(src == home or src.startswith(home + "/") for src in sources for home in _HOMES)
+
+
 def hardening(jail: Jail, systemd_version: int = 0) -> list[str]:
     from .setid import needed
 
@@ -58,6 +68,5 @@ def hardening(jail: Jail, systemd_version: int = 0) -> list[str]:
         lines.append("ProcSubset=pid")
         lines.append("DevicePolicy=closed")
         lines += [f"DeviceAllow=/dev/{device} rw" for device in jail.tree.devices]
-    lines.append("ProtectHome=yes" if not jail.root_dir.startswith(("/home/", "/root/")) else
-                 "ProtectHome=read-only")
+    lines.append("ProtectHome=read-only" if _reaches_homes(jail) else "ProtectHome=yes")
     return lines

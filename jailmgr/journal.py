@@ -72,12 +72,33 @@ def follow(unit: str, lines: int, stop: Callable[[], bool] = lambda: False) -> I
                 yield entry
 
 
-def last_lines(unit: str, lines: int = 8) -> list[str]:
-    """For error messages: never fails, an empty list when the journal can't be read."""
+def last_lines(unit: str, lines: int = 8, program: str | None = None, since: float = 0.0,
+               wait: float = 1.0) -> list[str]:
+    """For error messages: never fails, an empty list when the journal can't be read.
+
+    With `program` (its SyslogIdentifier=), waits up to `wait` seconds for a
+    line of its own logged after `since` (epoch seconds): journald may file
+    a program's last words after systemd's lines about its exit.
+    """
+    import time
+
     try:
-        return [format_entry(e) for e in tail(unit, lines)]
+        entries = tail(unit, lines)
+        deadline = time.monotonic() + wait
+        while program and not _said(entries, program, since) and time.monotonic() < deadline:
+            time.sleep(0.05)
+            entries = tail(unit, lines)
+        return [format_entry(e) for e in entries]
     except Exception:  # a failing journal must not hide the error being reported
         return []
+
+
+def _said(entries: list[dict[str, Any]], program: str, since: float) -> bool:
+    for entry in entries:
+        when = entry.get("__REALTIME_TIMESTAMP")
+        if entry.get("SYSLOG_IDENTIFIER") == program and isinstance(when, datetime) and when.timestamp() >= since:
+            return True
+    return False
 
 
 def record_action(jail: str, action: str, message: str, **fields: str) -> None:
