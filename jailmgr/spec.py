@@ -192,6 +192,20 @@ def _check_writable_layout(jail: Jail, ctx: Ctx) -> None:
                        "swap the way there for a symlink; put it beside, not below")
 
 
+def _check_run(jail: Jail, ctx: Ctx) -> None:
+    """systemd mounts an empty tmpfs on /run of a RootDirectory= service (MountAPIVFS=, which the
+    hardening implies): tree entries there would be hidden, and binds from them fail to start."""
+    if jail.uses_launcher:
+        return  # the launcher binds them over its own /run tmpfs
+    entries = [(d.path, f"tree.dirs[{i}].path") for i, d in enumerate(jail.tree.dirs)]
+    entries += [(f.path, f"tree.files[{i}].path") for i, f in enumerate(jail.tree.files)]
+    for path, key in entries:
+        if path.startswith("/run/"):
+            ctx.at(key, f"{path} would be hidden: systemd mounts an empty tmpfs on /run of a jail without the "
+                   "launcher; keep a pid, uts or cgroup namespace (the launcher puts the tree's /run entries "
+                   "back), or put it outside /run")
+
+
 def _check_isolation(jail: Jail, ctx: Ctx) -> None:
     """Without a PID namespace the jail sees the host's processes: only a uid of its own keeps them apart."""
     ns = jail.namespaces
@@ -206,7 +220,7 @@ def _check_isolation(jail: Jail, ctx: Ctx) -> None:
 
 
 CHECKS = (_check_root, _check_tree, _check_exec, _check_mounts, _check_network, _check_misc,
-          _check_writable_layout, _check_isolation)
+          _check_writable_layout, _check_run, _check_isolation)
 
 
 def parse_text(text: str, name: str) -> tuple[Jail | None, list[Problem]]:
