@@ -197,8 +197,8 @@ def _new_state(item: Rendered, pending: bool, built: bool = False) -> state.Jail
         unit_sha256=sha256(item.unit_text),
         entries={path: record(entry) for path, entry in item.contents.entries.items()},
         host_dirs=[path for path, _, _ in item.contents.host_dirs], pending_restart=pending,
-        launcher=jail.uses_launcher, rootfs_sha256=item.contents.rootfs_sha256,
-        launcher_init=jail.uses_launcher and jail.namespaces.pid and jail.namespaces.init,
+        launcher=item.launched, rootfs_sha256=item.contents.rootfs_sha256,
+        launcher_init=item.launched and jail.namespaces.pid and jail.namespaces.init,
         workdir=jail.workdir, users=jail_users(item.contents),
         extra_units=sorted(item.extra_units), environment=dict(jail.environment), id_shift=jail.id_shift,
         program_uid=_program_uid(item))
@@ -256,11 +256,12 @@ def _start_failure(item: Rendered, failure: str, since: float) -> str:
             f"  (`jailmgr logs {item.name}` shows its journal; the tree and unit are in place)")
 
 
-def _program_runs(jail: model.Jail, main_pid: int) -> bool:
+def _program_runs(item: Rendered, main_pid: int) -> bool:
     """The jail's program has been executed (under the launcher: bwrap and setpriv have handed over)."""
+    jail = item.loaded.jail
     if main_pid <= 0:
         return False
-    if not jail.uses_launcher:
+    if not item.launched:
         return True  # Type=exec: systemd saw the program itself executed
     pid = program_pid(main_pid, True, jail.namespaces.pid and jail.namespaces.init)
     try:
@@ -293,7 +294,7 @@ def _start_all(pairs: list[tuple[Rendered, Outcome]], say: Say) -> None:
     # each unit's own state, read next, says which.
     since = time.time()
     systemd.systemctl("restart", *units, check=False)
-    by_unit = {item.loaded.jail.unit_name: item.loaded.jail for item, _ in starting}
+    by_unit = {item.loaded.jail.unit_name: item for item, _ in starting}
     failures = systemd.settled_failures(units, started=lambda unit, pid: _program_runs(by_unit[unit], pid))
     for item, outcome in starting:
         failure = failures.get(item.loaded.jail.unit_name)

@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from . import observe, state, systemd
 from .tree import WALK_DEPTH, Tree, TreeError
 
-# systemd 252 creates these inside a RootDirectory= jail: mount points, and the
-# /bin and /sbin symlinks of its base filesystem layout.
-SYSTEMD_MOUNT_POINTS = {"/root", "/sys", "/bin", "/sbin", "/run/systemd", "/run/systemd/incoming", "/home", "/var/tmp",
-                        "/run/user", "/dev/shm", "/tmp"}
+# systemd creates these inside a RootDirectory= jail: mount points (and /var, the
+# parent of PrivateTmp='s /var/tmp), and its base filesystem layout (the /bin and
+# /sbin symlinks; /usr too on systemd 257).
+SYSTEMD_MOUNT_POINTS = {"/root", "/sys", "/bin", "/sbin", "/usr", "/run/systemd", "/run/systemd/incoming", "/home",
+                        "/var", "/var/tmp", "/run/user", "/dev/shm", "/tmp"}
 
 
 @dataclass

@@ -174,7 +174,7 @@ def _libraries(loaded: Loaded, contents: Contents, resolver: elf.Resolver, probl
     jail = loaded.jail
     copy = jail.tree.libraries == "copy"
     wanted = [(f"tree.binaries[{i}]", binary) for i, binary in enumerate(jail.tree.binaries)]
-    if jail.uses_launcher:
+    if jail.uses_launcher(contents.systemd_version):
         # setpriv sets the user and the exact bounding set under the launcher
         # (`jailmgr exec` runs nothing of the tree's but the command).
         wanted.append(("tree.binaries", SETPRIV))
@@ -283,6 +283,9 @@ def build_contents(loaded: Loaded, resolver: elf.Resolver | None = None) -> tupl
     jail = loaded.jail
     problems: list[Problem] = []
     contents = Contents()
+    from . import systemd
+
+    contents.systemd_version = systemd.version()  # what differs between versions (setid.py, model.py)
     contents.inputs |= {os.path.abspath(loaded.source), elf.LD_SO_CACHE}
     for top in ("/etc", "/dev", "/proc", "/tmp", "/run"):
         contents.add(Entry(top, "dir", 0o755, "root", "root", "base layout"))

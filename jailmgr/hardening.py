@@ -34,8 +34,8 @@ def _families(jail: Jail) -> str:
     return " ".join(families)
 
 
-def _namespaces_allowed(jail: Jail) -> str:
-    if not jail.uses_launcher:
+def _namespaces_allowed(jail: Jail, launched: bool) -> str:
+    if not launched:
         return "yes"  # the service creates none: all forbidden
     ns = jail.namespaces
     wanted = ["mnt"] + [n for n in ("pid", "uts", "ipc", "cgroup", "user") if getattr(ns, n)]
@@ -58,13 +58,14 @@ def hardening(jail: Jail, systemd_version: int = 0) -> list[str]:
     from .setid import needed
 
     lines = list(COMMON)
-    if needed(jail.uses_launcher, systemd_version):
+    launched = jail.uses_launcher(systemd_version)
+    if needed(launched, systemd_version):
         lines.remove("RestrictSUIDSGID=yes")  # bubblewrap applies the same rules (setid.py)
     if jail.security.memory_deny_write_execute:
         lines.append("MemoryDenyWriteExecute=yes")
     lines.append(f"RestrictAddressFamilies={_families(jail)}")
-    lines.append(f"RestrictNamespaces={_namespaces_allowed(jail)}")
-    if not jail.uses_launcher:
+    lines.append(f"RestrictNamespaces={_namespaces_allowed(jail, launched)}")
+    if not launched:
         lines.append("ProcSubset=pid")
         lines.append("DevicePolicy=closed")
         lines += [f"DeviceAllow=/dev/{device} rw" for device in jail.tree.devices]

@@ -1,7 +1,10 @@
 """The launcher: bubblewrap's argv, for namespaces systemd 252 has no directive for.
 
 systemd 252 can't give a service its own PID namespace or set a hostname in
-its UTS namespace (PrivatePIDs= came in 257).  A jail that asks for pid, uts
+its UTS namespace.  PrivatePIDs= came in 257, and makes the program PID 1:
+the jail model uses it there for `init: false` (Jail.uses_launcher); a
+program that can't be PID 1 (it neither reaps nor handles SIGTERM) keeps
+bubblewrap's init.  A hostname needs 258 (ProtectHostname=private:NAME).  A jail that asks for pid, uts
 or cgroup namespaces therefore runs under bubblewrap (Debian's `bubblewrap`),
 started by the unit instead of RootDirectory=:
 

@@ -216,12 +216,17 @@ class Jail:
     def uts_name(self) -> str:
         return self.hostname or self.name
 
-    @property
-    def uses_launcher(self) -> bool:
-        """pid, uts (a hostname) and cgroup namespaces need the launcher on systemd 252;
-        so does net: private, whose netns the launcher joins."""
+    def uses_launcher(self, systemd_version: int) -> bool:
+        """Whether bubblewrap builds the jail on this host's systemd.
+
+        uts (a hostname), cgroup, user and net: private always need it; a PID
+        namespace too, but on systemd >= 257 for a program that is to be PID 1
+        itself (init: false): PrivatePIDs= makes exactly that.
+        """
         ns = self.namespaces
-        return ns.pid or ns.uts or ns.cgroup or ns.user or ns.net == "private"
+        if ns.uts or ns.cgroup or ns.user or ns.net == "private":
+            return True
+        return ns.pid and (ns.init or systemd_version < 257)
 
     @property
     def id_shift(self) -> int:

@@ -33,11 +33,18 @@ class Rendered:
     def name(self) -> str:
         return self.loaded.jail.name
 
+    @property
+    def launched(self) -> bool:
+        """Whether bubblewrap builds this jail (on the systemd it was rendered for)."""
+        return self.loaded.jail.uses_launcher(self.contents.systemd_version)
+
 
 def not_in_force(loaded: Loaded) -> list[str]:
     """What the jail asks for that this version can't give: said, never faked."""
+    from . import systemd
+
     jail = loaded.jail
-    if not jail.uses_launcher and not has_proc(jail):
+    if not jail.uses_launcher(systemd.version()) and not has_proc(jail):
         return [f"{jail.name}: without the launcher, systemd's hardening mounts a /proc (ProcSubset=pid) "
                 "even though the jail file has no {type: proc} mount"]
     return []
@@ -46,14 +53,14 @@ def not_in_force(loaded: Loaded) -> list[str]:
 def render(loaded: Loaded, resolver: elf.Resolver | None = None) -> tuple[Rendered | None, list[Problem]]:
     contents, problems = build_contents(loaded, resolver)
     contents.inputs |= {BWRAP, IP}  # whether they exist decides what is refused
-    if loaded.jail.uses_launcher:
-        from . import setid, systemd
+    launched = loaded.jail.uses_launcher(contents.systemd_version)
+    contents.inputs.add(SYSTEMD)  # its version decides the mechanism and some directives
+    if launched:
+        from . import setid
 
-        contents.systemd_version = systemd.version()
-        contents.inputs.add(SYSTEMD)
         if setid.needed(True, contents.systemd_version):
             contents.host_files.append((setid.FILTER_PATH, setid.bpf()))
-    if loaded.jail.uses_launcher and not os.path.exists(BWRAP):
+    if launched and not os.path.exists(BWRAP):
         problems.append(loaded.problem("namespaces", f"pid, uts and cgroup namespaces need {BWRAP} "
                                        "(apt install bubblewrap), or set them to false"))
     if loaded.jail.namespaces.net == "private" and not os.path.exists(IP):

@@ -40,6 +40,8 @@ def has_proc(jail: Jail) -> bool:
 def _namespaces(jail: Jail) -> list[str]:
     ns = jail.namespaces
     lines = []
+    if ns.pid:  # systemd >= 257 without the launcher: the program is PID 1 (init: false)
+        lines.append("PrivatePIDs=yes")
     if ns.ipc:
         lines.append("PrivateIPC=yes")
     if ns.uts:
@@ -117,10 +119,10 @@ def _limits(jail: Jail) -> list[str]:
     return lines
 
 
-def _security(jail: Jail) -> list[str]:
+def _security(jail: Jail, launched: bool) -> list[str]:
     sec = jail.security
     caps, syscalls = list(sec.capabilities), list(sec.syscall_filter)
-    if jail.uses_launcher:
+    if launched:
         # The launcher needs these; it drops them before the program runs
         # (setpriv --bounding-set), and without CAP_SYS_ADMIN the program's
         # mount() and sethostname() fail even though the filter allows them.
@@ -182,7 +184,8 @@ def render_unit(jail: Jail, contents: Contents, source: str) -> str:
     if jail.namespaces.net == "private":
         unit += [f"BindsTo={netns_unit_name(jail)}", f"After={netns_unit_name(jail)}"]
     service = ["Type=exec"]
-    if jail.uses_launcher:
+    launched = jail.uses_launcher(contents.systemd_version)
+    if launched:
         service += _launched(jail, contents)
     else:
         service += [f"ExecStart={exec_argv(jail.exec)}", f"RootDirectory={path(jail.root_dir)}",
@@ -193,14 +196,14 @@ def render_unit(jail: Jail, contents: Contents, source: str) -> str:
         service.append(f"Environment={assignment(name, value)}")
     service.append(f"Restart={jail.restart}")
     service.append(f"TimeoutStopSec={jail.stop_timeout}s")
-    if not jail.uses_launcher:
+    if not launched:
         service += _mounts(jail, contents)
         service += _namespaces(jail)
     if jail.namespaces.net == "none":
         # systemd's own directive: a network namespace with only lo (bwrap
         # would need CAP_NET_ADMIN to bring lo up).
         service.append("PrivateNetwork=yes")
-    service += _security(jail)
+    service += _security(jail, launched)
     service += hardening(jail, contents.systemd_version)
     service += _limits(jail)
     sections = [("Unit", unit), ("Service", service)]

@@ -7,7 +7,9 @@ leave it out and bubblewrap loads the same rules before the program (jailmgr/set
 from __future__ import annotations
 
 import json
+import re
 import subprocess
+import time
 from pathlib import Path
 
 from testbed import Testbed, ftp_session
@@ -42,3 +44,40 @@ def test_no_set_id_file_from_a_launcher_jail_on_debian_13(trixie: Testbed) -> No
     assert out.count("setid") == 3 and out.count("refused") == 3, out
     assert trixie.run(["find", "/var/lib/jailmgr/jails/suid/root/data", "-perm", "/6000"]).stdout == ""
     trixie.run(["jailmgr", "destroy", "suid"])
+
+
+def test_a_program_that_is_pid_1_gets_systemds_own_pid_namespace_on_debian_13(trixie: Testbed) -> None:
+    """init: false without uts or cgroup namespaces: PrivatePIDs= (systemd 257) instead of the launcher.
+
+    The attack program is PID 1 of a PID namespace of its own; from inside, as the jail's root, it can
+    signal only its own processes; the unit scores better than under the launcher."""
+    attack = trixie.path("/usr/local/bin/attack")
+    if not attack.exists():
+        subprocess.run(["gcc", "-static", "-O2", "-o", str(attack), str(ATTACK_SRC)], check=True)
+    trixie.path("/srv/pid1.yaml").write_text(
+        "name: pid1\nexec: [/attack, serve, caps, scan-kill]\nrestart: \"no\"\nstop_timeout: 2\n"
+        "namespaces: {pid: true, init: false, uts: false, cgroup: false}\n"
+        "tree:\n  files: [{path: /attack, from: /usr/local/bin/attack, mode: \"0755\"}]\n"
+        "mounts: [{type: proc}]\n")
+    trixie.run(["jailmgr", "apply", "/srv/pid1.yaml"])
+    try:
+        unit = trixie.path("/etc/systemd/system/jail-pid1.service").read_text()
+        assert "PrivatePIDs=yes" in unit and "bwrap" not in unit and "RootDirectory=" in unit
+        doc = json.loads(trixie.run(["jailmgr", "--json", "status", "pid1"]).stdout)["jails"][0]
+        assert doc["confinement"]["NSpid"].split()[-1] == "1"  # the program is PID 1 there
+        assert doc["confinement"]["CapEff"] == "0000000000000000"
+        own = {ns["type"] for ns in doc["namespaces"] if not ns["shared_with_host"]}
+        assert {"mnt", "pid", "ipc"} <= own
+        text = ""
+        for _ in range(100):
+            text = trixie.run(["journalctl", "-u", "jail-pid1.service", "-o", "cat", "--no-pager"]).stdout
+            if "signalable:" in text:
+                break
+            time.sleep(0.1)
+        signalable = [int(p) for p in re.findall(r"signalable:([ 0-9]*)", text)[-1].split()]
+        assert signalable == [1], text  # itself, by its own PID-namespace number; nothing of the host
+        check = json.loads(trixie.run(["jailmgr", "--json", "check", "pid1"], check=False).stdout)["jails"][0]
+        assert check["findings"] == [], check
+        assert check["exposure"] < 2.5, check["exposure"]  # the launched ftp jail: 3.0
+    finally:
+        trixie.run(["jailmgr", "destroy", "pid1"], check=False)
