@@ -28,5 +28,5 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import pytest, hypothesis
     .venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
 fi
 
-.venv/bin/ruff check jailmgr tests bench scripts
+.venv/bin/ruff check jailmgr tests bench bench/run scripts
 .venv/bin/python -m pytest "$@"
