@@ -331,6 +331,15 @@ def apply(paths: list[str], say: Say, warn: Say, check: bool = False, prune: boo
                 continue
             reload_needed |= changed_unit
             built.append((item, outcome))
+        doomed: list[tuple[Outcome, Doomed]] = []
+        for outcome in pruned:
+            say(f"{outcome.name}: no longer defined; destroying")
+            try:
+                doomed.append((outcome, doom(outcome.name, say)))
+            except JailError as exc:
+                outcome.error = str(exc)
+        # The removed jails' units go with the same reload as the changed ones.
+        reload_needed |= remove_units_of([d for _, d in doomed], say)
         if reload_needed:
             systemd.daemon_reload()
         _start_all(built, say)
@@ -342,9 +351,8 @@ def apply(paths: list[str], say: Say, warn: Say, check: bool = False, prune: boo
                 op.apply(ctx)
             outcome.left += ctx.left
             state.save(_new_state(item, pending=False, built=True))
-        for outcome in pruned:
-            say(f"{outcome.name}: no longer defined; destroying")
-            outcome.left = destroy_one(outcome.name, say)
+        for outcome, d in doomed:
+            outcome.left = remove_tree_of(d, say)
         return outcomes + pruned
 
 
@@ -382,13 +390,21 @@ def untrusted_record_paths(name: str, recorded: state.JailState) -> list[str]:
     return wrong
 
 
-def destroy_one(name: str, say: Say) -> list[str]:
-    """Stop, disable and remove one jail's unit, tree and record; returns what was left in place.
+@dataclass
+class Doomed:
+    """A jail about to be destroyed, its record checked: the units and the root it may remove."""
 
-    The service is stopped first, so its mounts are gone before the tree is
-    removed; removal never follows a symlink and never enters a mount point
-    (tree.remove_root), so data in bound host directories survives.
-    """
+    name: str
+    recorded: state.JailState | None
+    units: list[str]
+
+    @property
+    def root(self) -> str:
+        return self.recorded.root if self.recorded else model.default_root(self.name)
+
+
+def doom(name: str, say: Say) -> Doomed:
+    """Check that `name` can be destroyed; changes nothing."""
     if not model.is_jail_name(name):
         raise JailError(f"{name!r} is not a jail name")
     recorded = recorded_state(name, say)
@@ -400,36 +416,55 @@ def destroy_one(name: str, say: Say) -> list[str]:
                             hint="check the record; remove what it names by hand if it is really the "
                             "jail's, then the record")
     unit = recorded.unit if recorded else model.unit_name(name)
-    path = os.path.join(state.unit_dir(), unit)
-    if systemd.is_active(unit):
-        timeout = systemd.show(unit, "TimeoutStopUSec").get("TimeoutStopUSec", "")
-        say(f"{name}: stopping {unit}" + (f" (it has {timeout} to stop after SIGTERM)" if timeout else ""))
-    if recorded is None and name not in state.managed() and not os.path.exists(path):
+    if recorded is None and name not in state.managed() and not os.path.exists(
+            os.path.join(state.unit_dir(), unit)):
         raise JailError(f"no jail named {name!r} is managed here", hint="`jailmgr list` shows them")
-    removed = [ops.remove_unit(u) for u in [unit, *(recorded.extra_units if recorded else [])]]
-    if any(removed):
-        systemd.daemon_reload()
-    if recorded:
-        left = remove_root(recorded.root)
-    else:
+    return Doomed(name, recorded, [unit, *(recorded.extra_units if recorded else [])])
+
+
+def remove_units_of(doomed: list[Doomed], say: Say) -> bool:
+    """Stop them all at once (saying how long each may take), then disable and delete their units;
+    True when a unit file went (the caller reloads systemd, once)."""
+    if not doomed:
+        return False
+    props = systemd.states([d.units[0] for d in doomed], "ActiveState", "TimeoutStopUSec")
+    for d in doomed:
+        seen = props.get(d.units[0], {})
+        if seen.get("ActiveState") in ("active", "activating", "reloading", "deactivating"):
+            timeout = seen.get("TimeoutStopUSec", "")
+            say(f"{d.name}: stopping {d.units[0]}" + (f" (it has {timeout} to stop after SIGTERM)" if timeout else ""))
+    return bool(ops.remove_units([u for d in doomed for u in d.units]))
+
+
+def remove_tree_of(d: Doomed, say: Say) -> list[str]:
+    """The tree and the record of a jail whose units are gone; returns what was left in place.
+
+    Its service is stopped, so its mounts are gone before the tree is removed;
+    removal never follows a symlink and never enters a mount point
+    (tree.remove_root), so data in bound host directories survives.
+    """
+    left = remove_root(d.root)
+    if d.recorded is None:
         # No (readable) record: the default root is jailmgr's own and safe to
         # remove; a custom root can't be known and is named instead.
-        default = model.default_root(name)
-        left = remove_root(default)
-        say(f"{name}: no record of this jail's tree; removed {default} if it was there "
+        say(f"{d.name}: no record of this jail's tree; removed {d.root} if it was there "
             "(a custom root, if the jail had one, is left)")
-    if recorded and not left and recorded.root == model.default_root(name):
+    if not left and d.root == model.default_root(d.name):
         with contextlib.suppress(OSError):  # our own per-jail directory; kept if anything else is in it
-            os.rmdir(os.path.dirname(recorded.root))
+            os.rmdir(os.path.dirname(d.root))
     for item in left:
-        say(f"{name}: left in place: {item}")
+        say(f"{d.name}: left in place: {item}")
     if not left:
-        state.forget(name)
-    say(f"{name}: destroyed" + (" (some paths were left, see above)" if left else ""))
-    journal.record_action(name, "destroy", f"jail {name} destroyed" + (f"; {len(left)} paths left" if left else ""))
+        state.forget(d.name)
+    say(f"{d.name}: destroyed" + (" (some paths were left, see above)" if left else ""))
+    journal.record_action(d.name, "destroy", f"jail {d.name} destroyed" + (f"; {len(left)} paths left" if left else ""))
     return left
 
 
 def destroy(names: list[str], say: Say) -> dict[str, list[str]]:
+    """Every name is checked before anything is removed; then all stop together, one reload."""
     with state.locked():
-        return {name: destroy_one(name, say) for name in names}
+        doomed = [doom(name, say) for name in dict.fromkeys(names)]
+        if remove_units_of(doomed, say):
+            systemd.daemon_reload()
+        return {d.name: remove_tree_of(d, say) for d in doomed}
