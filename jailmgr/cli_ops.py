@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from . import ops, run, state, systemd
+from . import observe, ops, run, state, systemd
 from .cli import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, Output, require_root
 
 
@@ -133,15 +133,15 @@ def cmd_list(args: argparse.Namespace, out: Output) -> int:
     return EXIT_OK
 
 
-def _status_doc(name: str, recorded: state.JailState, out: Output) -> dict[str, object]:
-    from . import observe
+STATUS_PROPS = ("ActiveState", "SubState", "MainPID", "Result", "UnitFileState", "MemoryCurrent", "MemoryMax",
+                "MemoryHigh", "TasksCurrent", "TasksMax", "CPUQuotaPerSecUSec", "IOWeight", "LimitNOFILE")
 
-    props = systemd.show(recorded.unit, "ActiveState", "SubState", "MainPID", "Result", "UnitFileState",
-                         "MemoryCurrent", "MemoryMax", "MemoryHigh", "TasksCurrent", "TasksMax",
-                         "CPUQuotaPerSecUSec", "IOWeight", "LimitNOFILE")
+
+def _status_doc(name: str, recorded: state.JailState, out: Output, props: dict[str, str],
+                table: observe.ProcTable) -> dict[str, object]:
     main_pid = int(props.get("MainPID", "0") or 0)
     launched = recorded.launcher
-    seen = observe.observe(main_pid, launched, recorded.launcher_init)
+    seen = observe.observe(main_pid, launched, recorded.launcher_init, table)
     limits = {k: props.get(k, "") for k in ("MemoryMax", "MemoryHigh", "TasksMax", "CPUQuotaPerSecUSec",
                                             "IOWeight", "LimitNOFILE")}
     usage = {k: props.get(k, "") for k in ("MemoryCurrent", "TasksCurrent")}
@@ -194,13 +194,17 @@ def cmd_status(args: argparse.Namespace, out: Output) -> int:
     _setup(args, out)
     names = args.names or state.managed()
     docs, code = [], EXIT_OK
+    records = {name: _recorded(name, out) for name in names}
+    # One systemctl call and one reading of /proc for all the jails.
+    units = systemd.states([r.unit for r in records.values() if r is not None], *STATUS_PROPS)
+    table = observe.ProcTable()
     for name in names:
-        recorded = _recorded(name, out)
+        recorded = records[name]
         if recorded is None:
             out.warn(f"{name}: not managed by jailmgr")
             code = EXIT_ERROR
             continue
-        doc = _status_doc(name, recorded, out)
+        doc = _status_doc(name, recorded, out, units.get(recorded.unit, {}), table)
         docs.append(doc)
         out.line(f"{name}: {doc['active']} ({doc['sub']}), main PID {doc['main_pid']}, "
                  f"program PID {doc['program_pid']}, root {doc['root']}, unit {doc['unit']} ({doc['enabled']})")

@@ -122,20 +122,41 @@ def program_pid(main_pid: int, launched: bool, init: bool = True, procs: dict[in
     return current
 
 
-def observe(main_pid: int, launched: bool, init: bool = True) -> Observed:
+class ProcTable:
+    """One reading of /proc, shared by every jail a command looks at: `status` of 500 jails walks
+    the process list once and stats each process's namespaces once, not once a jail."""
+
+    def __init__(self) -> None:
+        self.procs = processes()
+        self._members: dict[str, dict[int, list[int]]] = {}
+
+    def members(self, ns: str, inode: int) -> list[int]:
+        """The processes in namespace `inode` of type `ns`."""
+        table = self._members.get(ns)
+        if table is None:
+            table = {}
+            for pid in self.procs:
+                found = ns_inode(pid, ns)
+                if found:
+                    table.setdefault(found, []).append(pid)
+            self._members[ns] = table
+        return table.get(inode, [])
+
+
+def observe(main_pid: int, launched: bool, init: bool = True, table: ProcTable | None = None) -> Observed:
     seen = Observed(main_pid)
     if main_pid <= 0:
         return seen
-    procs = processes()
+    table = table or ProcTable()
+    procs = table.procs
     seen.pids = descendants(main_pid, procs)
     seen.program_pid = program_pid(main_pid, launched, init, procs)
     target = seen.program_pid or main_pid
-    all_pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
     for ns in NS_TYPES:
         inode = ns_inode(target, ns)
         if not inode:
             continue
-        members = [p for p in all_pids if ns_inode(p, ns) == inode]
+        members = table.members(ns, inode)
         first = min(members) if members else target
         seen.namespaces.append(Namespace(ns, inode, len(members), first, command(first)[:40],
                                          inode == ns_inode(1, ns)))
