@@ -9,7 +9,7 @@
  *
  * Actions: caps, kill=PID, scan-kill, mem=PID, tiocsti, userns, escapes,
  * argv, deep=DIR:N, escfile=DIR, symlink=TARGET:LINK, rename=OLD:NEW,
- * write=PATH, sleep=N, cgroup
+ * write=PATH, sleep=N, cgroup, alloc=MIB, forks=N, spin=SECONDS, breakout=HOSTPID
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -22,7 +22,12 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/mount.h>
+#include <sys/ptrace.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -94,6 +99,103 @@ static void argv_disguise(void) {
     strncpy(start, fake, room - 1);
     prctl(PR_SET_NAME, "bwrap", 0, 0, 0);
     say("argv", 0);
+}
+
+static void alloc_mib(int mib) {
+    printf("allocating %d MiB\n", mib);
+    fflush(stdout);
+    for (int i = 0; i < mib; i++) {
+        char *p = malloc(1 << 20);
+        if (!p) {
+            printf("alloc: refused at %d MiB\n", i);
+            fflush(stdout);
+            return;
+        }
+        memset(p, 1, 1 << 20);
+    }
+    printf("alloc: got %d MiB\n", mib);
+    fflush(stdout);
+}
+
+static void forks(int n) {
+    int made = 0;
+    for (int i = 0; i < n; i++) {
+        pid_t pid = fork();
+        if (pid == 0)
+            for (;;)
+                pause();
+        if (pid < 0)
+            break;
+        made++;
+    }
+    printf("forked: %d (%s)\n", made, made < n ? strerror(errno) : "all");
+    fflush(stdout);
+}
+
+static void spin(int seconds) {
+    time_t end = time(NULL) + seconds;
+    volatile unsigned long x = 0;
+    while (time(NULL) < end)
+        x++;
+    printf("spun: %d s\n", seconds);
+    fflush(stdout);
+}
+
+/* Each attempt in a child of its own: a syscall the filter forbids kills it with SIGSYS. */
+static void attempt(const char *what, int (*fn)(long), long arg) {
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int rc = fn(arg);
+        printf("breakout %s: %s\n", what, rc == 0 ? "ok" : strerror(errno));
+        fflush(stdout);
+        _exit(rc == 0 ? 0 : 1);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (WIFSIGNALED(status))
+        printf("breakout %s: killed by signal %d\n", what, WTERMSIG(status));
+    fflush(stdout);
+}
+
+static int b_mount(long unused) { (void)unused; return mount("none", "/tmp", "tmpfs", 0, NULL); }
+static int b_module(long unused) {
+    (void)unused;
+    int fd = open("/attack", O_RDONLY);
+    return (int)syscall(SYS_finit_module, fd, "", 0);
+}
+static int b_ptrace(long pid) { return ptrace(PTRACE_ATTACH, (pid_t)pid, 0, 0) == -1 ? -1 : 0; }
+static int b_kill(long pid) { return kill((pid_t)pid, SIGCONT); }
+static int b_write(const char *path, const char *value) {
+    int fd = open(path, O_WRONLY);
+    if (fd < 0)
+        return -1;
+    return write(fd, value, strlen(value)) == (ssize_t)strlen(value) ? 0 : -1;
+}
+static int b_sys(long unused) { (void)unused; return b_write("/sys/kernel/mm/transparent_hugepage/enabled", "never"); }
+static int b_procsys(long unused) { (void)unused; return b_write("/proc/sys/vm/swappiness", "7"); }
+static int b_mknod(long unused) { (void)unused; return mknod("/data/null2", S_IFCHR | 0666, makedev(1, 3)); }
+static int b_hostname(long unused) { (void)unused; return sethostname("owned", 5); }
+static int b_settime(long unused) {
+    (void)unused;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 3600;
+    return clock_settime(CLOCK_REALTIME, &ts);
+}
+
+static void breakout(long host_pid) {
+    attempt("mount", b_mount, 0);
+    attempt("module", b_module, 0);
+    attempt("ptrace", b_ptrace, host_pid);
+    attempt("kill", b_kill, host_pid);
+    attempt("sys", b_sys, 0);
+    attempt("procsys", b_procsys, 0);
+    attempt("mknod", b_mknod, 0);
+    attempt("hostname", b_hostname, 0);
+    attempt("settime", b_settime, 0);
+    printf("breakout: done\n");
+    fflush(stdout);
 }
 
 static void action(const char *a) {
@@ -172,6 +274,14 @@ static void action(const char *a) {
         say("setid open", made ? 0 : -1);
     } else if (strncmp(a, "sleep=", 6) == 0) {
         sleep((unsigned)atoi(a + 6));
+    } else if (strncmp(a, "alloc=", 6) == 0) {
+        alloc_mib(atoi(a + 6));
+    } else if (strncmp(a, "forks=", 6) == 0) {
+        forks(atoi(a + 6));
+    } else if (strncmp(a, "spin=", 5) == 0) {
+        spin(atoi(a + 5));
+    } else if (strncmp(a, "breakout=", 9) == 0) {
+        breakout(atol(a + 9));
     } else if (strcmp(a, "cgroup") == 0) {
         const char *all[] = {"", NULL};
         show_file("/proc/self/cgroup", all);
