@@ -26,10 +26,23 @@ SYSTEMD_MOUNT_POINTS = {"/root", "/sys", "/bin", "/sbin", "/usr", "/run/systemd"
 
 
 @dataclass
+class Confinement:
+    """What the kernel says of the running program (never what it says of itself)."""
+
+    pid: int
+    capabilities: list[str]
+    no_new_privs: bool
+    seccomp: bool
+    namespaces: dict[str, str | int]  # type -> "host" or the jail's own inode
+    writable_mounts: list[str]
+    proc_sys: str  # read-only, writable or absent
+
+
+@dataclass
 class Report:
     name: str
     exposure: float | None = None
-    confinement: dict[str, object] = field(default_factory=dict)
+    confinement: Confinement | None = None
     findings: list[str] = field(default_factory=list)
 
 
@@ -88,18 +101,18 @@ def confinement(recorded: state.JailState, report: Report) -> None:
     seen = observe.observe(main, recorded.launcher, recorded.launcher_init)
     pid = seen.program_pid or main
     fields = seen.confinement
-    report.confinement = {
-        "pid": pid, "capabilities": observe.decode_caps(fields.get("CapBnd", "0")),
-        "no_new_privs": fields.get("NoNewPrivs") == "1", "seccomp": fields.get("Seccomp") == "2",
-        "namespaces": {ns.type: ("host" if ns.shared_with_host else ns.inode) for ns in seen.namespaces},
-        "writable_mounts": _writable_mounts(pid), "proc_sys": _proc_sys(pid)}
-    if not report.confinement["no_new_privs"]:
+    conf = report.confinement = Confinement(
+        pid=pid, capabilities=observe.decode_caps(fields.get("CapBnd", "0")),
+        no_new_privs=fields.get("NoNewPrivs") == "1", seccomp=fields.get("Seccomp") == "2",
+        namespaces={ns.type: ("host" if ns.shared_with_host else ns.inode) for ns in seen.namespaces},
+        writable_mounts=_writable_mounts(pid), proc_sys=_proc_sys(pid))
+    if not conf.no_new_privs:
         report.findings.append("the program can gain privileges (NoNewPrivs 0)")
-    if not report.confinement["seccomp"]:
+    if not conf.seccomp:
         report.findings.append("the program has no seccomp filter")
-    if "sys_admin" in report.confinement["capabilities"]:  # type: ignore[operator]
+    if "sys_admin" in conf.capabilities:
         report.findings.append("the program holds CAP_SYS_ADMIN in its bounding set")
-    if report.confinement["proc_sys"] == "writable":
+    if conf.proc_sys == "writable":
         report.findings.append("/proc/sys is writable inside the jail")
     for path in recorded.entries:
         if recorded.entries[path].get("kind") == "mountpoint":

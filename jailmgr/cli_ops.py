@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from . import observe, ops, run, state, systemd
 from .cli import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, Output, require_root
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .plan import JailPlan
 
 
 def _paths(args: argparse.Namespace) -> list[str]:
@@ -21,7 +27,7 @@ def _setup(args: argparse.Namespace, out: Output) -> None:
     run.VERBOSE = bool(args.verbose)
 
 
-def _show_plans(plans: list, out: Output) -> bool:  # type: ignore[type-arg]
+def _show_plans(plans: list[JailPlan], out: Output) -> bool:
     any_change = False
     docs = []
     for plan in plans:
@@ -137,21 +143,40 @@ STATUS_PROPS = ("ActiveState", "SubState", "MainPID", "Result", "UnitFileState",
                 "MemoryHigh", "TasksCurrent", "TasksMax", "CPUQuotaPerSecUSec", "IOWeight", "LimitNOFILE")
 
 
+@dataclass
+class StatusDoc:
+    """What `status` says of one jail (the JSON is its fields)."""
+
+    name: str
+    unit: str
+    root: str
+    active: str
+    sub: str
+    main_pid: int
+    program_pid: int
+    result: str
+    enabled: str
+    launcher: bool
+    namespaces: list[observe.Namespace]
+    confinement: dict[str, str]
+    limits: dict[str, str]
+    usage: dict[str, str]
+    drift: list[str]
+
+
 def _status_doc(name: str, recorded: state.JailState, out: Output, props: dict[str, str],
-                table: observe.ProcTable) -> dict[str, object]:
+                table: observe.ProcTable) -> StatusDoc:
     main_pid = int(props.get("MainPID", "0") or 0)
-    launched = recorded.launcher
-    seen = observe.observe(main_pid, launched, recorded.launcher_init, table)
-    limits = {k: props.get(k, "") for k in ("MemoryMax", "MemoryHigh", "TasksMax", "CPUQuotaPerSecUSec",
-                                            "IOWeight", "LimitNOFILE")}
-    usage = {k: props.get(k, "") for k in ("MemoryCurrent", "TasksCurrent")}
-    return {"name": name, "unit": recorded.unit, "root": recorded.root,
-            "active": props.get("ActiveState", ""), "sub": props.get("SubState", ""),
-            "main_pid": main_pid, "program_pid": seen.program_pid, "result": props.get("Result", ""),
-            "enabled": props.get("UnitFileState", ""), "launcher": launched,
-            "namespaces": [ns.__dict__ for ns in seen.namespaces],
-            "confinement": seen.confinement, "limits": limits, "usage": usage,
-            "drift": _drift(recorded, out)}
+    seen = observe.observe(main_pid, recorded.launcher, recorded.launcher_init, table)
+    return StatusDoc(
+        name=name, unit=recorded.unit, root=recorded.root, active=props.get("ActiveState", ""),
+        sub=props.get("SubState", ""), main_pid=main_pid, program_pid=seen.program_pid,
+        result=props.get("Result", ""), enabled=props.get("UnitFileState", ""), launcher=recorded.launcher,
+        namespaces=seen.namespaces, confinement=seen.confinement,
+        limits={k: props.get(k, "") for k in ("MemoryMax", "MemoryHigh", "TasksMax", "CPUQuotaPerSecUSec",
+                                              "IOWeight", "LimitNOFILE")},
+        usage={k: props.get(k, "") for k in ("MemoryCurrent", "TasksCurrent")},
+        drift=_drift(recorded, out))
 
 
 def _recorded(name: str, out: Output) -> state.JailState | None:
@@ -205,20 +230,19 @@ def cmd_status(args: argparse.Namespace, out: Output) -> int:
             code = EXIT_ERROR
             continue
         doc = _status_doc(name, recorded, out, units.get(recorded.unit, {}), table)
-        docs.append(doc)
-        out.line(f"{name}: {doc['active']} ({doc['sub']}), main PID {doc['main_pid']}, "
-                 f"program PID {doc['program_pid']}, root {doc['root']}, unit {doc['unit']} ({doc['enabled']})")
-        if doc["namespaces"]:
+        docs.append(dataclasses.asdict(doc))
+        out.line(f"{name}: {doc.active} ({doc.sub}), main PID {doc.main_pid}, "
+                 f"program PID {doc.program_pid}, root {doc.root}, unit {doc.unit} ({doc.enabled})")
+        if doc.namespaces:
             out.line(f"  {'TYPE':7} {'NS':>11} {'NPROCS':>6} {'PID':>7} {'SHARED':6} COMMAND")
-            for ns in doc["namespaces"]:  # type: ignore[union-attr]
-                shared = "host" if ns["shared_with_host"] else "own"
-                out.line(f"  {ns['type']:7} {ns['inode']:>11} {ns['nprocs']:>6} {ns['pid']:>7} {shared:6} "
-                         f"{ns['command']}")
-        if doc["confinement"]:
-            out.line("  " + ", ".join(f"{k} {' '.join(str(v).split())}" for k, v in doc["confinement"].items()))  # type: ignore[union-attr]
-        out.line("  limits: " + ", ".join(f"{k}={v}" for k, v in doc["limits"].items()) +  # type: ignore[union-attr]
-                 "; usage: " + ", ".join(f"{k}={v}" for k, v in doc["usage"].items()))  # type: ignore[union-attr]
-        for line in doc["drift"]:  # type: ignore[union-attr]
+            for ns in doc.namespaces:
+                shared = "host" if ns.shared_with_host else "own"
+                out.line(f"  {ns.type:7} {ns.inode:>11} {ns.nprocs:>6} {ns.pid:>7} {shared:6} {ns.command}")
+        if doc.confinement:
+            out.line("  " + ", ".join(f"{k} {' '.join(v.split())}" for k, v in doc.confinement.items()))
+        out.line("  limits: " + ", ".join(f"{k}={v}" for k, v in doc.limits.items()) +
+                 "; usage: " + ", ".join(f"{k}={v}" for k, v in doc.usage.items()))
+        for line in doc.drift:
             out.line(f"  drift: {line}")
     out.doc["jails"] = docs
     return code
@@ -292,18 +316,17 @@ def cmd_check(args: argparse.Namespace, out: Output) -> int:
         out.line(f"{name}: exposure {score} (systemd-analyze security; 0 best, 10 worst)")
         conf = report.confinement
         if conf:
-            ns = conf["namespaces"]
-            own = [t for t, v in ns.items() if v != "host"]  # type: ignore[union-attr]
-            out.line(f"  program PID {conf['pid']}: capabilities {','.join(conf['capabilities']) or 'none'}; "  # type: ignore[arg-type]
-                     f"no_new_privs {'yes' if conf['no_new_privs'] else 'NO'}; "
-                     f"seccomp {'yes' if conf['seccomp'] else 'NO'}; own namespaces {' '.join(own)}; "
-                     f"/proc/sys {conf['proc_sys']}")
-            out.line(f"  writable mounts: {', '.join(conf['writable_mounts']) or 'none'}")  # type: ignore[arg-type]
+            own = [t for t, v in conf.namespaces.items() if v != "host"]
+            out.line(f"  program PID {conf.pid}: capabilities {','.join(conf.capabilities) or 'none'}; "
+                     f"no_new_privs {'yes' if conf.no_new_privs else 'NO'}; "
+                     f"seccomp {'yes' if conf.seccomp else 'NO'}; own namespaces {' '.join(own)}; "
+                     f"/proc/sys {conf.proc_sys}")
+            out.line(f"  writable mounts: {', '.join(conf.writable_mounts) or 'none'}")
         for finding in report.findings:
             out.line(f"  ! {finding}")
         if not report.findings:
             out.line("  no findings")
-        docs.append(report.__dict__)
+        docs.append(dataclasses.asdict(report))
     out.doc["jails"] = docs
     return EXIT_ERROR if findings else EXIT_OK
 

@@ -300,9 +300,9 @@ def build_contents(loaded: Loaded, resolver: elf.Resolver | None = None) -> tupl
     if shadow:
         contents.add(Entry("/etc/shadow", "file", 0o600, "root", "root", "the users' host shadow entries", shadow))
     contents.add(Entry("/etc/nsswitch.conf", "file", 0o644, "root", "root", "jailmgr default", NSSWITCH))
-    for entry in jail.tree.dirs:
-        contents.add(Entry(entry.path, "dir", entry.mode, entry.owner, entry.group,
-                           "tree.dirs (writable)" if entry.writable else "tree.dirs"))
+    for dir_entry in jail.tree.dirs:
+        contents.add(Entry(dir_entry.path, "dir", dir_entry.mode, dir_entry.owner, dir_entry.group,
+                           "tree.dirs (writable)" if dir_entry.writable else "tree.dirs"))
     for i, entry in enumerate(jail.tree.files):
         data, origin = _file_data(loaded, i, contents, problems)
         if data is not None:

@@ -71,14 +71,14 @@ def _check_tree(jail: Jail, ctx: Ctx) -> None:
         for who in ("owner", "group"):
             if getattr(entry, who) not in users:
                 ctx.at(f"{key}.{who}", f"{getattr(entry, who)!r} is not root nor in tree.users")
-    for i, entry in enumerate(tree.dirs):
+    for i, dir_entry in enumerate(tree.dirs):
         key = f"tree.dirs[{i}]"
-        claim(entry.path, f"{key}.path")
-        if entry.mode & 0o002 and not entry.writable:
+        claim(dir_entry.path, f"{key}.path")
+        if dir_entry.mode & 0o002 and not dir_entry.writable:
             ctx.at(f"{key}.mode", "world-writable directories must be declared writable: true")
         for who in ("owner", "group"):
-            if getattr(entry, who) not in users:
-                ctx.at(f"{key}.{who}", f"{getattr(entry, who)!r} is not root nor in tree.users")
+            if getattr(dir_entry, who) not in users:
+                ctx.at(f"{key}.{who}", f"{getattr(dir_entry, who)!r} is not root nor in tree.users")
     if jail.user not in users:
         ctx.at("user", f"{jail.user!r} must exist in the jail's passwd: add it to tree.users")
     if jail.group is not None and jail.group not in users:

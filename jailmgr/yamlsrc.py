@@ -50,6 +50,12 @@ def _mark_problem(src: Source, exc: yaml.MarkedYAMLError) -> Problem:
     return Problem(src.name, line, col, "", f"invalid YAML: {text}")
 
 
+
+def _position(mark: object) -> tuple[int, int]:
+    """1-based line and column of a YAML mark (events always carry one; 1:1 if not)."""
+    line, column = getattr(mark, "line", 0), getattr(mark, "column", 0)
+    return line + 1, column + 1
+
 def compose(text: str, src: Source) -> tuple[yaml.Node | None, list[Problem]]:
     """Return the single document's root node, or the problems that stop it."""
     if len(text) > MAX_BYTES:
@@ -61,15 +67,15 @@ def compose(text: str, src: Source) -> tuple[yaml.Node | None, list[Problem]]:
     try:
         for event in yaml.parse(text, Loader=_Loader):
             if isinstance(event, yaml.AliasEvent):
-                mark = event.start_mark
-                return None, [Problem(src.name, mark.line + 1, mark.column + 1, "",
+                line, col = _position(event.start_mark)
+                return None, [Problem(src.name, line, col, "",
                                       f"YAML alias *{event.anchor} is not allowed in a jail file "
                                       "(anchors and aliases are refused, never expanded)")]
             if isinstance(event, yaml.DocumentStartEvent):
                 documents += 1
                 if documents > 1:
-                    mark = event.start_mark
-                    return None, [Problem(src.name, mark.line + 1, mark.column + 1, "",
+                    line, col = _position(event.start_mark)
+                    return None, [Problem(src.name, line, col, "",
                                           "a jail file holds exactly one YAML document")]
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:

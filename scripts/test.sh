@@ -24,10 +24,11 @@ fi
 
 # Debian's own python3 runs the tests (it is what the .deb runs on), with its
 # python3-yaml/jinja2/systemd visible; dev tools come from PyPI into .venv.
-if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import pytest, hypothesis, jsonschema' 2>/dev/null; then
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import pytest, hypothesis, jsonschema, mypy' 2>/dev/null; then
     /usr/bin/python3 -m venv --system-site-packages .venv
     .venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
 fi
 
 .venv/bin/ruff check jailmgr tests bench bench/run scripts
+.venv/bin/mypy  # its settings: pyproject.toml
 .venv/bin/python -m pytest "$@"
