@@ -1,4 +1,4 @@
-"""The commands that act on the host: plan, apply, destroy, list, status (root only)."""
+"""The commands that act on the host (root only): plan, apply, destroy, list, status, logs, exec, check, stale."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import observe, ops, run, state, systemd
-from .cli import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, Output, require_root
+from .output import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, Output, require_root
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -72,7 +72,7 @@ def cmd_plan(args: argparse.Namespace, out: Output) -> int:
     from .plan import JailPlan
 
     _setup(args, out)
-    from .cli import read_stdin_as
+    from .output import read_stdin_as
 
     read_stdin_as(args)
     with state.locked():
