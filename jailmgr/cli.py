@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from . import __version__
+from . import __version__, paths
 from .output import EXIT_ERROR, EXIT_OK, Output, read_stdin_as
 from .problems import InvalidJails, JailError
 from .termtext import visible, visible_lines
@@ -37,7 +37,7 @@ def cmd_render(args: argparse.Namespace, out: Output) -> int:
         for warning in item.warnings:
             out.warn(warning)
         for unit_name, unit_text in item.units.items():
-            out.line(f"# /etc/systemd/system/{unit_name}")
+            out.line(f"# {os.path.join(paths.unit_dir(), unit_name)}")
             out.block(unit_text)
         out.line(f"# tree {item.loaded.jail.root_dir} ({contents.tree_size(item.contents)} bytes of file data)")
         for line in contents.describe(item.contents):

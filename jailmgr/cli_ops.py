@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import observe, ops, run, state, systemd
+from . import observe, ops, paths, run, state, systemd
 from .output import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, Output, require_root
 
 TYPE_CHECKING = False
@@ -252,7 +252,7 @@ def cmd_logs(args: argparse.Namespace, out: Output) -> int:
     from . import journal
 
     _setup(args, out)
-    unit = f"jail-{args.name}.service"
+    unit = paths.unit_name(args.name)
     if args.follow:
         for entry in journal.follow(unit, args.lines):
             out.block(journal.format_entry(entry))

@@ -13,8 +13,9 @@ import argparse
 import sys
 
 from .manpage import _subcommands
+from .paths import DEFAULT_STATE_DIR
 
-STATE_DIR = "/var/lib/jailmgr/state"
+STATE_DIR = DEFAULT_STATE_DIR
 
 
 def _flags(parser: argparse.ArgumentParser) -> list[str]:

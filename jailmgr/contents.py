@@ -32,6 +32,7 @@ class Entry:
     group: str
     origin: str
     data: bytes = b""
+    writable: bool = False  # a tree.dirs entry the service may write (bound read-write)
 
     @property
     def digest(self) -> str:
@@ -302,7 +303,8 @@ def build_contents(loaded: Loaded, resolver: elf.Resolver | None = None) -> tupl
     contents.add(Entry("/etc/nsswitch.conf", "file", 0o644, "root", "root", "jailmgr default", NSSWITCH))
     for dir_entry in jail.tree.dirs:
         contents.add(Entry(dir_entry.path, "dir", dir_entry.mode, dir_entry.owner, dir_entry.group,
-                           "tree.dirs (writable)" if dir_entry.writable else "tree.dirs"))
+                           "tree.dirs (writable)" if dir_entry.writable else "tree.dirs",
+                           writable=dir_entry.writable))
     for i, entry in enumerate(jail.tree.files):
         data, origin = _file_data(loaded, i, contents, problems)
         if data is not None:

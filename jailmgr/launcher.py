@@ -25,9 +25,9 @@ started by the unit instead of RootDirectory=:
 from __future__ import annotations
 
 from .contents import Contents
-from .model import SETPRIV, Jail
+from .model import Jail
+from .paths import BWRAP, SETPRIV
 
-BWRAP = "/usr/bin/bwrap"
 # What the launcher needs beyond the jail's own set, in the unit's bounding set.
 LAUNCHER_CAPS = ("CAP_SYS_ADMIN", "CAP_SETPCAP", "CAP_SYS_CHROOT", "CAP_SETUID", "CAP_SETGID")
 # ...and in its syscall filter (mount, pivot_root, chroot are in @mount).

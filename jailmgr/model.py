@@ -21,6 +21,7 @@ from .kinds import (
     Text,
     spec,
 )
+from .paths import SETPRIV, default_root, netns_unit_name, unit_name  # noqa: F401  (re-exported)
 
 ADDRESS_FAMILIES = ("AF_UNIX", "AF_INET", "AF_INET6", "AF_NETLINK", "AF_PACKET")
 TYPE_CHECKING = False  # typing costs milliseconds at startup; it is only needed by checkers
@@ -234,18 +235,6 @@ class Jail:
         return userns_base(self.name) if self.namespaces.user else 0
 
 
-def unit_name(name: str) -> str:
-    return f"jail-{name}.service"
-
-
-def netns_unit_name(name: str) -> str:
-    return f"jail-{name}-netns.service"
-
-
-def default_root(name: str) -> str:
-    return f"/var/lib/jailmgr/jails/{name}/root"
-
-
 # A file at the top of every tree jailmgr builds, holding the jail's name: a
 # root named by a record is removed only when it carries it (or is the
 # default root), so a damaged or hand-edited record can't aim destroy at
@@ -259,9 +248,6 @@ def is_jail_name(name: str) -> bool:
     return re.fullmatch(NAME_RE, name) is not None
 
 
-# Bound into every tree: sets the user and the exact bounding set under the
-# launcher, and confines what `jailmgr exec` runs.
-SETPRIV = "/usr/bin/setpriv"
 USERNS_COUNT = 65536
 
 

@@ -72,9 +72,9 @@ def owner_ids(entry: Entry, users: dict[str, int], groups: dict[str, int],
     return users[entry.owner] + shift, groups.get(entry.group, 0) + shift
 
 
-def record(entry: Entry) -> dict[str, str]:
+def record(entry: Entry) -> dict[str, str | bool]:
     return {"kind": entry.kind, "mode": f"{entry.mode:04o}", "owner": entry.owner, "group": entry.group,
-            "sha256": entry.digest, "origin": entry.origin}
+            "sha256": entry.digest, "origin": entry.origin, "writable": entry.writable}
 
 
 def unit_path(name: str) -> str:
@@ -166,7 +166,7 @@ def plan_jail(rendered: Rendered, recorded: state.JailState | None, seen: Snapsh
                                             jail=jail.name, id_shift=recorded.id_shift))
     elif recorded:
         for path in sorted(set(recorded.entries) - set(contents.entries), reverse=True):
-            plan.changes.append(ops.RemoveEntry("-", recorded.entries[path].get("kind", "file"), path,
+            plan.changes.append(ops.RemoveEntry("-", str(recorded.entries[path].get("kind", "file")), path,
                                                 "no longer wanted"))
     on_disk = dict(seen.units)
     for name, text in rendered.units.items():

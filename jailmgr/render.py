@@ -7,13 +7,11 @@ from dataclasses import dataclass, field
 
 from . import elf
 from .contents import Contents, build_contents
-from .launcher import BWRAP
+from .paths import BWRAP, IP, SYSTEMD
 from .problems import Problem
 from .spec import Loaded
-from .unit import IP, has_proc, netns_unit_name, render_netns_unit, render_unit
+from .unit import has_proc, netns_unit_name, render_netns_unit, render_unit
 from .unitsyntax import UnitValueError
-
-SYSTEMD = "/usr/lib/systemd/systemd"  # an upgrade renders the launcher's jails again
 
 
 @dataclass

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import tempfile
 
-FILTER_PATH = "/var/lib/jailmgr/nosetid.bpf"
+from . import paths
+
+FILTER_PATH = paths.NOSETID_FILTER
 FD = 3  # the first (and only) OpenFile= of a unit
 S_ISUID, S_ISGID = 0o4000, 0o2000
 O_CREAT, O_TMPFILE = 0o100, 0o20000000

@@ -10,21 +10,10 @@ import sys
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 
+from .paths import lock_path, state_dir, unit_dir  # noqa: F401  (state.unit_dir() and friends stay)
 from .tree import write_file_atomic
 
 STATE_VERSION = 1
-
-
-def state_dir() -> str:
-    return os.environ.get("JAILMGR_STATE_DIR", "/var/lib/jailmgr/state")
-
-
-def lock_path() -> str:
-    return os.environ.get("JAILMGR_LOCK", "/run/jailmgr.lock")
-
-
-def unit_dir() -> str:
-    return os.environ.get("JAILMGR_UNIT_DIR", "/etc/systemd/system")
 
 
 @dataclass
@@ -36,7 +25,8 @@ class JailState:
     root: str
     unit: str
     unit_sha256: str = ""
-    entries: dict[str, dict[str, str]] = field(default_factory=dict)  # path -> kind, mode, owner, group, sha256
+    # path -> kind, mode, owner, group, sha256, origin, writable
+    entries: dict[str, dict[str, str | bool]] = field(default_factory=dict)
     host_dirs: list[str] = field(default_factory=list)
     # Set before the first change of an apply and cleared once the service was
     # (re)started: an apply killed in between leaves it set, so the next apply
@@ -59,8 +49,9 @@ class JailState:
     version: int = STATE_VERSION
 
     def writable_dirs(self) -> set[str]:
-        """The tree's writable dirs, as recorded (their origin says so: contents.py)."""
-        return {p for p, e in self.entries.items() if e.get("kind") == "dir" and "writable" in e.get("origin", "")}
+        """The tree's writable dirs, as recorded (records written before the flag: their origin's label)."""
+        return {p for p, e in self.entries.items()
+                if e.get("kind") == "dir" and e.get("writable", "(writable)" in str(e.get("origin", "")))}
 
 
 class StateProblem(Exception):

@@ -16,11 +16,12 @@ That mechanism on systemd 252 (Debian 12), verified in a booted container:
 
 from __future__ import annotations
 
-from . import model, setid
+from . import model, paths, setid
 from .contents import Contents, ids, primary_gid
 from .hardening import hardening
 from .launcher import LAUNCHER_CAPS, LAUNCHER_SYSCALLS, bwrap_argv
 from .model import USERNS_COUNT, Jail, veth_names
+from .paths import IP, NSENTER
 from .unitsyntax import assignment, bind, exec_argv, path, specifiers, text, unit_file
 
 
@@ -68,12 +69,8 @@ def _mounts(jail: Jail, contents: Contents) -> list[str]:
     return lines
 
 
-IP = "/usr/bin/ip"
-NSENTER = "/usr/bin/nsenter"
-
-
 def netns_name(jail: Jail) -> str:
-    return f"jail-{jail.name}"
+    return paths.netns_name(jail.name)
 
 
 def netns_unit_name(jail: Jail) -> str:
