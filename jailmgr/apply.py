@@ -1,4 +1,4 @@
-"""Converge jails to their files, and destroy them: the steps, in order.
+"""Converge jails to their files: the steps, in order (destroy.py removes them).
 
 apply: validate and render everything first (bad input changes nothing) ->
 take the lock -> per jail: mark a restart pending in its record, create host
@@ -10,21 +10,21 @@ finished by the next one.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import fingerprint, journal, model, ops, state, systemd, unchanged
+from . import fingerprint, journal, ops, state, systemd, unchanged
 from .contents import ids, jail_users
+from .destroy import Doomed, doom, remove_tree_of, remove_units_of
 from .observe import program_pid
-from .plan import JailPlan, observe, plan_jail, plan_removal, record, sha256
+from .plan import JailPlan, observe, plan_jail, plan_removal
 from .problems import InvalidJails, JailError
 from .render import Rendered, render_all
 from .spec import jail_files, load_or_raise
-from .tree import Tree, TreeError, remove_root
+from .tree import Tree, TreeError
 
 Say = Callable[[str], None]
 
@@ -45,19 +45,9 @@ def prepare(paths: list[str]) -> list[Rendered]:
     return rendered
 
 
-Records = dict[str, state.JailState]  # every readable record, by jail name: read once per command
 
 
-def read_records(warn: Say) -> Records:
-    found = {}
-    for name in state.managed():
-        recorded = recorded_state(name, warn)
-        if recorded is not None:
-            found[name] = recorded
-    return found
-
-
-def check_id_ranges(rendered: list[Rendered], records: Records) -> None:
+def check_id_ranges(rendered: list[Rendered], records: state.Records) -> None:
     """Two `user: true` jails must not share a host id block (it is picked from the name)."""
     owners: dict[int, str] = {}
     for name, recorded in records.items():
@@ -95,7 +85,7 @@ def _processes_of(uid: int) -> list[tuple[int, str]]:
     return found
 
 
-def check_own_uids(rendered: list[Rendered], records: Records) -> None:
+def check_own_uids(rendered: list[Rendered], records: state.Records) -> None:
     """A jail without PID and user namespaces sees the host's processes: its program's uid must be its own.
 
     kill() and ptrace need no capability between processes of one uid, so no
@@ -128,20 +118,12 @@ def check_own_uids(rendered: list[Rendered], records: Records) -> None:
                             "namespaces.pid: true")
 
 
-def recorded_state(name: str, warn: Say) -> state.JailState | None:
-    try:
-        return state.load(name)
-    except state.StateProblem as exc:
-        warn(str(exc))
-        return None
-
-
 def plan_all(rendered: list[Rendered], warn: Say, states: dict[str, dict[str, str]] | None = None,
-             records: Records | None = None) -> list[JailPlan]:
+             records: state.Records | None = None) -> list[JailPlan]:
     """Every jail's plan against one snapshot of the host: the records, the trees, one systemctl query
     (none when `states` already holds every unit)."""
     if records is None:
-        records = read_records(warn)
+        records = state.read_records(warn)
     units = [item.loaded.jail.unit_name for item in rendered]
     known = dict(states or {})
     missing = [unit for unit in units if unit not in known]
@@ -158,7 +140,7 @@ class Survey:
     rendered: list[Rendered]
     plans: list[JailPlan]  # the rendered jails' plans, in order
     unchanged: list[state.JailState]  # nothing to do: not even parsed (unchanged.py)
-    records: Records
+    records: state.Records
     removals: list[JailPlan]  # --prune: managed jails no longer defined under the paths
 
 
@@ -168,7 +150,7 @@ def survey(paths: list[str], warn: Say, prune: bool = False) -> Survey:
     files, problems = jail_files(paths)
     if problems:
         raise InvalidJails(problems)
-    records = read_records(warn)
+    records = state.read_records(warn)
     split = unchanged.split(files, records)
     rendered = prepare(split.changed) if split.changed else []
     names = {recorded.name: recorded.source for recorded in split.unchanged}
@@ -194,8 +176,8 @@ def _new_state(item: Rendered, pending: bool, built: bool = False) -> state.Jail
     return state.JailState(**fingerprints,  # type: ignore[arg-type]
         enable=jail.enable, restart=jail.restart,
         name=jail.name, source=os.path.realpath(item.loaded.source), root=jail.root_dir, unit=jail.unit_name,
-        unit_sha256=sha256(item.unit_text),
-        entries={path: record(entry) for path, entry in item.contents.entries.items()},
+        unit_sha256=fingerprint.text_sha256(item.unit_text),
+        entries={path: entry.record() for path, entry in item.contents.entries.items()},
         host_dirs=[path for path, _, _ in item.contents.host_dirs], pending_restart=pending,
         launcher=item.launched, rootfs_sha256=item.contents.rootfs_sha256,
         launcher_init=item.launched and jail.namespaces.pid and jail.namespaces.init,
@@ -367,104 +349,3 @@ def _host_failure(name: str, doing: str, path: str, exc: OSError) -> str:
     advice = _ADVICE.get(exc.errno or 0)
     return (f"{name}: cannot {doing} {path}: {exc.strerror or exc}" + (f" ({advice})" if advice else "")
             + "; the rest of this jail was left as it was")
-
-
-def untrusted_record_paths(name: str, recorded: state.JailState) -> list[str]:
-    """What a record names that jailmgr would not have made for this jail: never removed.
-
-    A record is data: a damaged or hand-edited one must not aim destroy (or
-    the removal of a moved root) at a unit or a directory of someone else.
-    """
-    wrong = []
-    if recorded.name != name:
-        wrong.append(f"the record is of jail {recorded.name!r}, not {name!r}")
-    allowed_units = {model.unit_name(name), model.netns_unit_name(name)}
-    for unit in [recorded.unit, *recorded.extra_units]:
-        if unit not in allowed_units:
-            wrong.append(f"unit {unit!r}: not a unit jailmgr makes for jail {name}")
-    if recorded.unit != model.unit_name(name) and recorded.unit in allowed_units:
-        wrong.append(f"unit {recorded.unit!r}: not the main unit of jail {name}")
-    if recorded.root and not ops.root_is_ours(name, recorded.root, recorded.id_shift):
-        wrong.append(f"{recorded.root}: not the default root of jail {name} and without jailmgr's mark "
-                     f"({model.ROOT_MARKER} naming {name})")
-    return wrong
-
-
-@dataclass
-class Doomed:
-    """A jail about to be destroyed, its record checked: the units and the root it may remove."""
-
-    name: str
-    recorded: state.JailState | None
-    units: list[str]
-
-    @property
-    def root(self) -> str:
-        return self.recorded.root if self.recorded else model.default_root(self.name)
-
-
-def doom(name: str, say: Say) -> Doomed:
-    """Check that `name` can be destroyed; changes nothing."""
-    if not model.is_jail_name(name):
-        raise JailError(f"{name!r} is not a jail name")
-    recorded = recorded_state(name, say)
-    if recorded is not None:
-        refused = untrusted_record_paths(name, recorded)
-        if refused:
-            raise JailError(f"{name}: its record {state.record_path(name)} names what jailmgr would not "
-                            "have made; nothing was removed:\n  " + "\n  ".join(refused),
-                            hint="check the record; remove what it names by hand if it is really the "
-                            "jail's, then the record")
-    unit = recorded.unit if recorded else model.unit_name(name)
-    if recorded is None and name not in state.managed() and not os.path.exists(
-            os.path.join(state.unit_dir(), unit)):
-        raise JailError(f"no jail named {name!r} is managed here", hint="`jailmgr list` shows them")
-    return Doomed(name, recorded, [unit, *(recorded.extra_units if recorded else [])])
-
-
-def remove_units_of(doomed: list[Doomed], say: Say) -> bool:
-    """Stop them all at once (saying how long each may take), then disable and delete their units;
-    True when a unit file went (the caller reloads systemd, once)."""
-    if not doomed:
-        return False
-    props = systemd.states([d.units[0] for d in doomed], "ActiveState", "TimeoutStopUSec")
-    for d in doomed:
-        seen = props.get(d.units[0], {})
-        if seen.get("ActiveState") in ("active", "activating", "reloading", "deactivating"):
-            timeout = seen.get("TimeoutStopUSec", "")
-            say(f"{d.name}: stopping {d.units[0]}" + (f" (it has {timeout} to stop after SIGTERM)" if timeout else ""))
-    return bool(ops.remove_units([u for d in doomed for u in d.units]))
-
-
-def remove_tree_of(d: Doomed, say: Say) -> list[str]:
-    """The tree and the record of a jail whose units are gone; returns what was left in place.
-
-    Its service is stopped, so its mounts are gone before the tree is removed;
-    removal never follows a symlink and never enters a mount point
-    (tree.remove_root), so data in bound host directories survives.
-    """
-    left = remove_root(d.root)
-    if d.recorded is None:
-        # No (readable) record: the default root is jailmgr's own and safe to
-        # remove; a custom root can't be known and is named instead.
-        say(f"{d.name}: no record of this jail's tree; removed {d.root} if it was there "
-            "(a custom root, if the jail had one, is left)")
-    if not left and d.root == model.default_root(d.name):
-        with contextlib.suppress(OSError):  # our own per-jail directory; kept if anything else is in it
-            os.rmdir(os.path.dirname(d.root))
-    for item in left:
-        say(f"{d.name}: left in place: {item}")
-    if not left:
-        state.forget(d.name)
-    say(f"{d.name}: destroyed" + (" (some paths were left, see above)" if left else ""))
-    journal.record_action(d.name, "destroy", f"jail {d.name} destroyed" + (f"; {len(left)} paths left" if left else ""))
-    return left
-
-
-def destroy(names: list[str], say: Say) -> dict[str, list[str]]:
-    """Every name is checked before anything is removed; then all stop together, one reload."""
-    with state.locked():
-        doomed = [doom(name, say) for name in dict.fromkeys(names)]
-        if remove_units_of(doomed, say):
-            systemd.daemon_reload()
-        return {d.name: remove_tree_of(d, say) for d in doomed}

@@ -53,11 +53,10 @@ def _show_plans(plans: list[JailPlan], out: Output) -> bool:
 
 def _exposure_change(item, out: Output) -> None:  # type: ignore[no-untyped-def]
     """Say when the new unit scores worse than the one in place (systemd-analyze security --offline)."""
-    from .plan import read_unit
 
     unit = item.loaded.jail.unit_name
     new = systemd.exposure(unit, item.unit_text)
-    current = read_unit(unit)
+    current = paths.read_unit(unit)
     old = systemd.exposure(unit, current) if current is not None else None
     if new is not None and old is not None and new > old:
         out.warn(f"{item.name}: the change makes the exposure score worse: {old:.1f} -> {new:.1f}")
@@ -121,7 +120,7 @@ def cmd_apply(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_destroy(args: argparse.Namespace, out: Output) -> int:
-    from .apply import destroy
+    from .destroy import destroy
 
     _setup(args, out)
     left = destroy(args.names, say=out.line)
@@ -180,9 +179,7 @@ def _status_doc(name: str, recorded: state.JailState, out: Output, props: dict[s
 
 
 def _recorded(name: str, out: Output) -> state.JailState | None:
-    from .apply import recorded_state
-
-    return recorded_state(name, out.warn)
+    return state.recorded_state(name, out.warn)
 
 
 def _drift(recorded: state.JailState | None, out: Output) -> list[str]:

@@ -34,6 +34,11 @@ class Entry:
     data: bytes = b""
     writable: bool = False  # a tree.dirs entry the service may write (bound read-write)
 
+    def record(self) -> dict[str, str | bool]:
+        """What the jail's record keeps of this entry."""
+        return {"kind": self.kind, "mode": f"{self.mode:04o}", "owner": self.owner, "group": self.group,
+                "sha256": self.digest, "origin": self.origin, "writable": self.writable}
+
     @property
     def digest(self) -> str:
         return hashlib.sha256(self.data).hexdigest() if self.kind == "file" else ""

@@ -83,3 +83,9 @@ def changed_entries(root: str, recorded: dict[str, str], writable: set[str]) -> 
         return ["(no fingerprints recorded)"]
     now = built(root, {path: path in writable for path in recorded})
     return [path for path, was in recorded.items() if now.get(path) != was]
+
+
+def text_sha256(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()

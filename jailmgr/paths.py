@@ -50,3 +50,16 @@ def netns_name(name: str) -> str:
 
 def default_root(name: str) -> str:
     return f"{JAILS_DIR}/{name}/root"
+
+
+def unit_path(name: str) -> str:
+    return os.path.join(unit_dir(), name)
+
+
+def read_unit(name: str) -> str | None:
+    """A unit file's text as it is on disk, None when there is none."""
+    try:
+        with open(unit_path(name), encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return None

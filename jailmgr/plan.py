@@ -8,11 +8,10 @@ what was built before and is no longer wanted (removals).
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass, field
 
-from . import ops, state, systemd
+from . import ops, paths, state, systemd
 from .contents import Contents, Entry, ids, rootfs_limit
 from .render import Rendered
 from .tree import Tree, TreeError
@@ -72,25 +71,6 @@ def owner_ids(entry: Entry, users: dict[str, int], groups: dict[str, int],
     return users[entry.owner] + shift, groups.get(entry.group, 0) + shift
 
 
-def record(entry: Entry) -> dict[str, str | bool]:
-    return {"kind": entry.kind, "mode": f"{entry.mode:04o}", "owner": entry.owner, "group": entry.group,
-            "sha256": entry.digest, "origin": entry.origin, "writable": entry.writable}
-
-
-def unit_path(name: str) -> str:
-    return os.path.join(state.unit_dir(), name)
-
-
-def read_unit(name: str) -> str | None:
-    try:
-        with open(unit_path(name), encoding="utf-8", errors="replace") as f:
-            return f.read()
-    except FileNotFoundError:
-        return None
-
-
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def observe(rendered: Rendered, unit_state: dict[str, str]) -> Snapshot:
@@ -118,7 +98,7 @@ def observe(rendered: Rendered, unit_state: dict[str, str]) -> Snapshot:
             tree.close()
     present = frozenset(path for path, _, _ in contents.host_dirs if os.path.isdir(path))
     in_place = frozenset(path for path, data in contents.host_files if _holds(path, data))
-    units = tuple((name, read_unit(name)) for name in rendered.units)
+    units = tuple((name, paths.read_unit(name)) for name in rendered.units)
     return Snapshot(frozenset(matching), error, present, in_place, units, unit_state.get("UnitFileState") == "enabled",
                     systemd.running(unit_state), systemd.ran_and_ended(unit_state))
 
@@ -171,11 +151,11 @@ def plan_jail(rendered: Rendered, recorded: state.JailState | None, seen: Snapsh
     on_disk = dict(seen.units)
     for name, text in rendered.units.items():
         if on_disk.get(name) != text:
-            plan.changes.append(ops.WriteUnit("+" if on_disk.get(name) is None else "~", "unit", unit_path(name),
+            plan.changes.append(ops.WriteUnit("+" if on_disk.get(name) is None else "~", "unit", paths.unit_path(name),
                                               text=text, before=on_disk.get(name)))
     if recorded:
         for name in sorted(set(recorded.extra_units) - set(rendered.extra_units)):
-            plan.changes.append(ops.RemoveUnit("-", "unit", unit_path(name), "no longer wanted", name=name))
+            plan.changes.append(ops.RemoveUnit("-", "unit", paths.unit_path(name), "no longer wanted", name=name))
     if jail.enable != seen.enabled:
         plan.enable = jail.enable
     if plan.restart_needed:

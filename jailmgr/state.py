@@ -7,7 +7,7 @@ import fcntl
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 
 from .paths import lock_path, state_dir, unit_dir  # noqa: F401  (state.unit_dir() and friends stay)
@@ -126,3 +126,24 @@ def locked() -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+Records = dict[str, JailState]  # every readable record, by jail name: read once per command
+
+
+def recorded_state(name: str, warn: Callable[[str], None]) -> JailState | None:
+    """The record of a jail; a damaged one is warned about and read as none."""
+    try:
+        return load(name)
+    except StateProblem as exc:
+        warn(str(exc))
+        return None
+
+
+def read_records(warn: Callable[[str], None]) -> Records:
+    found = {}
+    for name in managed():
+        recorded = recorded_state(name, warn)
+        if recorded is not None:
+            found[name] = recorded
+    return found

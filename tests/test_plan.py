@@ -84,6 +84,6 @@ def test_user_namespace_id_blocks_never_overlap(env: Path, monkeypatch: pytest.M
     recorded.name = "other"
     state.save(recorded)  # another jail already holds this block
     with pytest.raises(JailError, match="are those of jail other"):
-        apply.check_id_ranges([item], apply.read_records(lambda _: None))
+        apply.check_id_ranges([item], state.read_records(lambda _: None))
     assert item.loaded.jail.id_shift == model.userns_base("p") >= 1 << 20
     apply.check_id_ranges([item], {})

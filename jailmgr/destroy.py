@@ -1,0 +1,121 @@
+"""Destroy jails: every name checked first, then all stopped at once, one reload, each tree removed.
+
+A record is data: a damaged or hand-edited one must not aim destroy at a
+unit or a directory of someone else (untrusted_record_paths).  Removal never
+follows a symlink and never enters a mount point (tree.remove_root), so the
+data in bound host directories survives.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from . import journal, model, ops, state, systemd
+from .problems import JailError
+from .tree import remove_root
+
+Say = Callable[[str], None]
+
+
+def untrusted_record_paths(name: str, recorded: state.JailState) -> list[str]:
+    """What a record names that jailmgr would not have made for this jail: never removed.
+
+    A record is data: a damaged or hand-edited one must not aim destroy (or
+    the removal of a moved root) at a unit or a directory of someone else.
+    """
+    wrong = []
+    if recorded.name != name:
+        wrong.append(f"the record is of jail {recorded.name!r}, not {name!r}")
+    allowed_units = {model.unit_name(name), model.netns_unit_name(name)}
+    for unit in [recorded.unit, *recorded.extra_units]:
+        if unit not in allowed_units:
+            wrong.append(f"unit {unit!r}: not a unit jailmgr makes for jail {name}")
+    if recorded.unit != model.unit_name(name) and recorded.unit in allowed_units:
+        wrong.append(f"unit {recorded.unit!r}: not the main unit of jail {name}")
+    if recorded.root and not ops.root_is_ours(name, recorded.root, recorded.id_shift):
+        wrong.append(f"{recorded.root}: not the default root of jail {name} and without jailmgr's mark "
+                     f"({model.ROOT_MARKER} naming {name})")
+    return wrong
+
+
+@dataclass
+class Doomed:
+    """A jail about to be destroyed, its record checked: the units and the root it may remove."""
+
+    name: str
+    recorded: state.JailState | None
+    units: list[str]
+
+    @property
+    def root(self) -> str:
+        return self.recorded.root if self.recorded else model.default_root(self.name)
+
+
+def doom(name: str, say: Say) -> Doomed:
+    """Check that `name` can be destroyed; changes nothing."""
+    if not model.is_jail_name(name):
+        raise JailError(f"{name!r} is not a jail name")
+    recorded = state.recorded_state(name, say)
+    if recorded is not None:
+        refused = untrusted_record_paths(name, recorded)
+        if refused:
+            raise JailError(f"{name}: its record {state.record_path(name)} names what jailmgr would not "
+                            "have made; nothing was removed:\n  " + "\n  ".join(refused),
+                            hint="check the record; remove what it names by hand if it is really the "
+                            "jail's, then the record")
+    unit = recorded.unit if recorded else model.unit_name(name)
+    if recorded is None and name not in state.managed() and not os.path.exists(
+            os.path.join(state.unit_dir(), unit)):
+        raise JailError(f"no jail named {name!r} is managed here", hint="`jailmgr list` shows them")
+    return Doomed(name, recorded, [unit, *(recorded.extra_units if recorded else [])])
+
+
+def remove_units_of(doomed: list[Doomed], say: Say) -> bool:
+    """Stop them all at once (saying how long each may take), then disable and delete their units;
+    True when a unit file went (the caller reloads systemd, once)."""
+    if not doomed:
+        return False
+    props = systemd.states([d.units[0] for d in doomed], "ActiveState", "TimeoutStopUSec")
+    for d in doomed:
+        seen = props.get(d.units[0], {})
+        if seen.get("ActiveState") in ("active", "activating", "reloading", "deactivating"):
+            timeout = seen.get("TimeoutStopUSec", "")
+            say(f"{d.name}: stopping {d.units[0]}" + (f" (it has {timeout} to stop after SIGTERM)" if timeout else ""))
+    return bool(ops.remove_units([u for d in doomed for u in d.units]))
+
+
+def remove_tree_of(d: Doomed, say: Say) -> list[str]:
+    """The tree and the record of a jail whose units are gone; returns what was left in place.
+
+    Its service is stopped, so its mounts are gone before the tree is removed;
+    removal never follows a symlink and never enters a mount point
+    (tree.remove_root), so data in bound host directories survives.
+    """
+    left = remove_root(d.root)
+    if d.recorded is None:
+        # No (readable) record: the default root is jailmgr's own and safe to
+        # remove; a custom root can't be known and is named instead.
+        say(f"{d.name}: no record of this jail's tree; removed {d.root} if it was there "
+            "(a custom root, if the jail had one, is left)")
+    if not left and d.root == model.default_root(d.name):
+        with contextlib.suppress(OSError):  # our own per-jail directory; kept if anything else is in it
+            os.rmdir(os.path.dirname(d.root))
+    for item in left:
+        say(f"{d.name}: left in place: {item}")
+    if not left:
+        state.forget(d.name)
+    say(f"{d.name}: destroyed" + (" (some paths were left, see above)" if left else ""))
+    journal.record_action(d.name, "destroy", f"jail {d.name} destroyed" + (f"; {len(left)} paths left" if left else ""))
+    return left
+
+
+def destroy(names: list[str], say: Say) -> dict[str, list[str]]:
+    """Every name is checked before anything is removed; then all stop together, one reload."""
+    with state.locked():
+        doomed = [doom(name, say) for name in dict.fromkeys(names)]
+        if remove_units_of(doomed, say):
+            systemd.daemon_reload()
+        return {d.name: remove_tree_of(d, say) for d in doomed}
