@@ -11,6 +11,7 @@ import hashlib
 import os
 import posixpath
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from . import elf
 from .model import ROOT_MARKER, SETPRIV, Jail
@@ -21,12 +22,18 @@ TEMPLATE_DIRS = ("/etc/jailmgr/templates", "/usr/share/jailmgr/templates")
 NSSWITCH = b"passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n"
 
 
+class EntryKind(StrEnum):
+    DIR = "dir"
+    FILE = "file"
+    MOUNTPOINT = "mountpoint"  # an empty file a bind lands on
+
+
 @dataclass(frozen=True)
 class Entry:
-    """One path in the tree.  kind: dir | file | mountpoint (an empty file a bind lands on)."""
+    """One path in the tree."""
 
     path: str
-    kind: str
+    kind: EntryKind
     mode: int
     owner: str
     group: str
@@ -73,7 +80,7 @@ class Contents:
     def add(self, entry: Entry) -> None:
         parent = posixpath.dirname(entry.path)
         if parent != "/" and parent not in self.entries:
-            self.add(Entry(parent, "dir", 0o755, "root", "root", "parent directory"))
+            self.add(Entry(parent, EntryKind.DIR, 0o755, "root", "root", "parent directory"))
         self.entries[entry.path] = entry
 
 
@@ -209,13 +216,13 @@ def _libraries(loaded: Loaded, contents: Contents, resolver: elf.Resolver, probl
                 except OSError as exc:
                     problems.append(loaded.problem(key, f"cannot copy {path}: {exc.strerror}"))
                     continue
-                contents.add(Entry(path, "file", mode, "root", "root", f"host {what} {path} (copied)", data))
+                contents.add(Entry(path, EntryKind.FILE, mode, "root", "root", f"host {what} {path} (copied)", data))
             else:
                 # Bound from the path the loader finds (the soname's, often a
                 # symlink), not the file it resolves to now: mounts follow the
                 # link when the service starts, so an upgrade that renames the
                 # real file (libfoo.so.1.2 -> 1.3) still reaches the jail.
-                contents.add(Entry(path, "mountpoint", 0o444, "root", "root", f"host {what} {path} (bind, ro)"))
+                contents.add(Entry(path, EntryKind.MOUNTPOINT, 0o444, "root", "root", f"host {what} {path} (bind, ro)"))
                 contents.binds.append(Bind(path, path))
 
 
@@ -294,33 +301,35 @@ def build_contents(loaded: Loaded, resolver: elf.Resolver | None = None) -> tupl
     contents.systemd_version = systemd.version()  # what differs between versions (setid.py, model.py)
     contents.inputs |= {os.path.abspath(loaded.source), elf.LD_SO_CACHE}
     for top in ("/etc", "/dev", "/proc", "/tmp", "/run"):
-        contents.add(Entry(top, "dir", 0o755, "root", "root", "base layout"))
-    contents.add(Entry(ROOT_MARKER, "file", 0o444, "root", "root", "jailmgr's mark of a jail root",
+        contents.add(Entry(top, EntryKind.DIR, 0o755, "root", "root", "base layout"))
+    contents.add(Entry(ROOT_MARKER, EntryKind.FILE, 0o444, "root", "root", "jailmgr's mark of a jail root",
                        f"{jail.name}\n".encode()))
     if jail.tree.rootfs is not None:
         _rootfs(loaded, contents, problems)
     _libraries(loaded, contents, resolver or elf.Resolver(), problems)
     passwd, group, shadow = _host_users(jail, loaded, contents, problems)
-    contents.add(Entry("/etc/passwd", "file", 0o644, "root", "root", "users from the host's /etc/passwd", passwd))
-    contents.add(Entry("/etc/group", "file", 0o644, "root", "root", "groups from the host's /etc/group", group))
+    contents.add(Entry("/etc/passwd", EntryKind.FILE, 0o644, "root", "root", "users from the host's /etc/passwd",
+                       passwd))
+    contents.add(Entry("/etc/group", EntryKind.FILE, 0o644, "root", "root", "groups from the host's /etc/group", group))
     if shadow:
-        contents.add(Entry("/etc/shadow", "file", 0o600, "root", "root", "the users' host shadow entries", shadow))
-    contents.add(Entry("/etc/nsswitch.conf", "file", 0o644, "root", "root", "jailmgr default", NSSWITCH))
+        contents.add(Entry("/etc/shadow", EntryKind.FILE, 0o600, "root", "root", "the users' host shadow entries",
+                           shadow))
+    contents.add(Entry("/etc/nsswitch.conf", EntryKind.FILE, 0o644, "root", "root", "jailmgr default", NSSWITCH))
     for dir_entry in jail.tree.dirs:
-        contents.add(Entry(dir_entry.path, "dir", dir_entry.mode, dir_entry.owner, dir_entry.group,
+        contents.add(Entry(dir_entry.path, EntryKind.DIR, dir_entry.mode, dir_entry.owner, dir_entry.group,
                            "tree.dirs (writable)" if dir_entry.writable else "tree.dirs",
                            writable=dir_entry.writable))
     for i, entry in enumerate(jail.tree.files):
         data, origin = _file_data(loaded, i, contents, problems)
         if data is not None:
-            contents.add(Entry(entry.path, "file", entry.mode, entry.owner, entry.group, origin, data))
+            contents.add(Entry(entry.path, EntryKind.FILE, entry.mode, entry.owner, entry.group, origin, data))
     if jail.tree.pam and "/etc/pam.d/other" not in contents.entries:
-        contents.add(Entry("/etc/pam.d/other", "file", 0o644, "root", "root", "tree.pam",
+        contents.add(Entry("/etc/pam.d/other", EntryKind.FILE, 0o644, "root", "root", "tree.pam",
                            pam_stack(jail.tree.pam)))
     for mount in jail.mounts:
         target = mount.target or "/proc"
         if target not in contents.entries:
-            contents.add(Entry(target, "dir", 0o755, "root", "root", f"mount point ({mount.type})"))
+            contents.add(Entry(target, EntryKind.DIR, 0o755, "root", "root", f"mount point ({mount.type})"))
         if mount.type == "bind" and mount.create and mount.source:
             contents.host_dirs.append((mount.source, mount.owner, mount.group))
     if jail.workdir != "/" and jail.workdir not in contents.entries:

@@ -298,16 +298,22 @@ class Mode(Kind):
 
 
 class Choice(Kind):
-    def __init__(self, *values: str, false_means: str | None = None) -> None:
-        self.values = values
+    """One of a closed set: strings, or a StrEnum whose members the parsed value then is."""
+
+    def __init__(self, *values: Any, false_means: str | None = None) -> None:
+        from enum import EnumMeta
+
+        self.enum = values[0] if len(values) == 1 and isinstance(values[0], EnumMeta) else None
+        members: list[Any] = list(self.enum) if self.enum is not None else list(values)
+        self.values: tuple[str, ...] = tuple(str(v) for v in members)
         self.false_means = false_means  # `restart: no` reads as a YAML boolean
 
     def parse(self, node: yaml.Node, ctx: Ctx, key: str) -> Any:
         if isinstance(node, yaml.ScalarNode):
             if node.tag == BOOL and self.false_means and node.value.lower() in ("no", "false", "off", "n"):
-                return self.false_means
+                return self.enum(self.false_means) if self.enum else self.false_means
             if node.tag == STR and node.value in self.values:
-                return node.value
+                return self.enum(node.value) if self.enum else node.value
             hint = _close(node.value, self.values)
             extra = f"; did you mean {hint[0]!r}?" if hint else ""
             known = f"one of {', '.join(self.values)}" if len(self.values) <= 8 else "a known value"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from .kinds import (
     Address,
@@ -22,6 +23,35 @@ from .kinds import (
     spec,
 )
 from .paths import SETPRIV, default_root, netns_unit_name, unit_name  # noqa: F401  (re-exported)
+
+
+class Libraries(StrEnum):
+    BIND = "bind"  # host libraries bound read-only
+    COPY = "copy"
+
+
+class MountType(StrEnum):
+    BIND = "bind"
+    TMPFS = "tmpfs"
+    PROC = "proc"
+
+
+class MountMode(StrEnum):
+    RO = "ro"
+    RW = "rw"
+
+
+class Net(StrEnum):
+    HOST = "host"
+    NONE = "none"  # only lo
+    PRIVATE = "private"  # own netns, a veth pair to the host
+
+
+class Restart(StrEnum):
+    NO = "no"
+    ON_FAILURE = "on-failure"
+    ALWAYS = "always"
+
 
 ADDRESS_FAMILIES = ("AF_UNIX", "AF_INET", "AF_INET6", "AF_NETLINK", "AF_PACKET")
 TYPE_CHECKING = False  # typing costs milliseconds at startup; it is only needed by checkers
@@ -93,7 +123,8 @@ class Tree:
 
     binaries: tuple[str, ...] = spec(ListOf(Path(allow_root=False)),
                                      "Host executables, with every shared library they need", ())
-    libraries: str = spec(Choice("bind", "copy"), "bind: host libraries mounted read-only; copy: copied", "bind")
+    libraries: Libraries = spec(Choice(Libraries), "bind: host libraries mounted read-only; copy: copied",
+                                Libraries.BIND)
     files: tuple[FileEntry, ...] = spec(ListOf(Record(FileEntry)), "Files in the tree", ())
     dirs: tuple[DirEntry, ...] = spec(ListOf(Record(DirEntry)), "Directories in the tree", ())
     devices: tuple[str, ...] = spec(ListOf(Device()), "The only nodes in the jail's /dev", ())
@@ -116,10 +147,10 @@ class Tree:
 class Mount:
     """A mount applied by systemd when the service starts."""
 
-    type: str = spec(Choice("bind", "tmpfs", "proc"), "Mount type", "bind")
+    type: MountType = spec(Choice(MountType), "Mount type", MountType.BIND)
     source: str | None = spec(Path(), "Host path (bind)", None)
     target: str | None = spec(Path(allow_root=False), "Path inside the jail", None)
-    mode: str = spec(Choice("ro", "rw"), "ro or rw (bind)", "ro")
+    mode: MountMode = spec(Choice(MountMode), "ro or rw (bind)", MountMode.RO)
     create: bool = spec(Flag(), "Create the host source directory if missing", False)
     size: int | str | None = spec(Size(), "tmpfs size", None)
     owner: str = spec(Text(USER_RE, "a user name"), "Owner of a source directory that create makes", "root")
@@ -136,7 +167,7 @@ class Namespaces:
     mount: bool = spec(Flag(), "Own mount namespace (always on)", True)
     cgroup: bool = spec(Flag(), "Own cgroup namespace", True)
     user: bool = spec(Flag(), "Map root inside to an unprivileged range outside", False)
-    net: str = spec(Choice("host", "none", "private"), "Network namespace", "host")
+    net: Net = spec(Choice(Net), "Network namespace", Net.HOST)
     time: bool = spec(Flag(), "Own time namespace (not supported yet: true is refused with the reason)", False)
     init: bool = spec(Flag(), "With pid: a minimal init is PID 1 and the program its child "
                       "(false: the program itself is PID 1, for a shell or an init)", True)
@@ -194,7 +225,7 @@ class Jail:
     workdir: str = spec(Path(), "Working directory inside the jail", "/")
     environment: tuple[tuple[str, str], ...] = spec(
         MapOf(ENV_RE, "an environment variable name", Text(numbers=True)), "Environment", ())
-    restart: str = spec(Choice("no", "on-failure", "always", false_means="no"), "Restart=", "on-failure")
+    restart: Restart = spec(Choice(Restart, false_means="no"), "Restart=", Restart.ON_FAILURE)
     enable: bool = spec(Flag(), "Start at boot", True)
     stop_timeout: int = spec(Integer(1, 3600), "Seconds the program has to stop after SIGTERM before it is "
                              "killed (TimeoutStopSec=); a shell as PID 1 ignores SIGTERM", 10)
