@@ -1,17 +1,18 @@
 """Render a jail into its systemd unit: pure (jail and tree contents in, text out).
 
-A jail that needs pid, uts or cgroup namespaces runs under the launcher
-(launcher.py); one that needs none of them uses systemd's directives alone.
-That mechanism on systemd 252 (Debian 12), verified in a booted container:
+A jail that needs a hostname, cgroup or user namespace, a private network, or
+a PID namespace with an init runs under the launcher (launcher.py); the others
+use systemd's directives alone (Jail.uses_launcher, which also knows that
+systemd >= 257 gives a PID namespace whose PID 1 is the program):
 - RootDirectory= is the jail's tree; ProtectSystem=strict makes it read-only
   to the service.  Writable dirs and rw mounts are bind mounts, which stay
   writable under ProtectSystem=strict (ReadWritePaths= names host paths, not
   paths in the root, so it can't be used for this).
-- MountAPIVFS=no, then /dev is a TemporaryFileSystem= holding only the
-  declared device nodes bound from the host: MountAPIVFS=yes (and options
-  that imply it) would bring the host's whole /dev.
-- `{type: proc}` binds the host's /proc read-only, which keeps /proc/sys and
-  the other tunables read-only for root in the jail.
+- The hardening (hardening.py) implies MountAPIVFS=yes: systemd mounts its
+  own /proc (ProcSubset=pid, ProtectKernelTunables=: /proc/sys read-only or
+  absent), a minimal /dev (PrivateDevices=) where DevicePolicy=closed and
+  DeviceAllow= let the program open only the declared nodes, and an empty
+  /run (so the tree may put nothing there: spec.py refuses it).
 """
 
 from __future__ import annotations

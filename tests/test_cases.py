@@ -3,7 +3,8 @@
 bad/*.yaml:  `# expect: LINE:COL: KEY: TEXT` - exactly these problems, at these
              positions, each message containing TEXT.
 good/*.yaml: `# unit: LINE` a line the unit must hold, `# nounit: LINE` one it
-             must not, `# unitpart: TEXT` text it must contain; `# tree: KIND MODE PATH` an entry of the rendered tree.
+             must not, `# unitpart: TEXT` text it must contain; `# tree: KIND MODE PATH` an entry of the rendered tree;
+             `# extra: UNIT: LINE` a line another unit the jail renders must hold (every one is checked).
 """
 
 from pathlib import Path
@@ -56,6 +57,10 @@ def test_good_case_renders_expected_unit_and_tree(case: Path) -> None:
         kind, mode, path = want.split()
         entry = rendered.contents.entries[path]
         assert (entry.kind, f"{entry.mode:04o}") == (kind, mode)
+    extra = [want.split(": ", 1) for want in expectations(case, "extra")]
+    assert {unit for unit, _ in extra} == set(rendered.extra_units), "every unit the jail renders is checked"
+    for unit, line in extra:
+        assert line in join_continuations(rendered.extra_units[unit]).splitlines(), (unit, line)
 
 
 def test_shipped_jails_validate() -> None:
