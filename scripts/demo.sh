@@ -13,4 +13,4 @@ if ((${#need[@]})); then
     apt-get update -q
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"
 fi
-exec /usr/bin/python3 scripts/testbed.py demo
+exec /usr/bin/python3 -m tests.testbed demo

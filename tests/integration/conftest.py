@@ -5,14 +5,11 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-import testbed
+from tests import testbed
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 import pytest
-from testbed import Testbed, ftp_session
+
+from tests.testbed import Testbed, ftp_session
 
 JAIL = "/etc/jailmgr/jails.d/ftp.yaml"
 ROOT = "/var/lib/jailmgr/jails/ftp/root"

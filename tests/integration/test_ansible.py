@@ -13,7 +13,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from testbed import Testbed, ftp_session
+
+from tests.testbed import Testbed, ftp_session
 
 COLLECTION = Path(__file__).resolve().parents[2] / "packaging" / "ansible"
 PLAY = """\

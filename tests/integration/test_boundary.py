@@ -23,9 +23,9 @@ import time
 from pathlib import Path
 
 import pytest
-from testbed import Testbed
 
 from tests.integration.test_adversarial import host_fingerprint, plant_canaries
+from tests.testbed import Testbed
 
 ATTACK_SRC = Path(__file__).with_name("attack.c")
 ATTACK = "/usr/local/bin/attack"

@@ -18,7 +18,8 @@ import subprocess
 import time
 
 import pytest
-from testbed import Testbed
+
+from tests.testbed import Testbed
 
 EXAMPLES = "/usr/share/doc/jailmgr/examples"
 

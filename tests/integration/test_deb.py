@@ -15,8 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import testbed
-from testbed import Testbed, ftp_session
+
+from tests import testbed
+from tests.testbed import Testbed, ftp_session
 
 TOP = Path(__file__).resolve().parents[2]
 

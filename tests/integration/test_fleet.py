@@ -11,7 +11,8 @@ import subprocess
 import time
 
 import pytest
-from testbed import Testbed
+
+from tests.testbed import Testbed
 
 DIR = "/srv/fleet"
 NAMES = [f"j{i:02d}" for i in range(1, 21)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 
-from testbed import Testbed, ftp_session
+from tests.testbed import Testbed, ftp_session
 
 # Without a PID namespace a jail's program must not be root (it could signal the
 # host's root processes), and vsftpd needs root: the systemd-only twin of the

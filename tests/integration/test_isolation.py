@@ -14,7 +14,7 @@ import re
 import tarfile
 import time
 
-from testbed import Testbed, ftp_session
+from tests.testbed import Testbed, ftp_session
 
 JAIL = "/srv/ftp-isolated.yaml"
 DECLARED_CAPS = {"net_bind_service", "sys_chroot", "setuid", "setgid"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from testbed import Testbed
+from tests.testbed import Testbed
 
 PROBE = """\
 name: probe

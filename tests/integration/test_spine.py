@@ -12,7 +12,8 @@ import subprocess
 import time
 
 import pytest
-from testbed import Testbed, ftp_session
+
+from tests.testbed import Testbed, ftp_session
 
 JAIL = "/etc/jailmgr/jails.d/ftp.yaml"
 ROOT = "/var/lib/jailmgr/jails/ftp/root"

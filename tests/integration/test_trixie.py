@@ -12,7 +12,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from testbed import Testbed, ftp_session
+from tests.testbed import Testbed, ftp_session
 
 ATTACK_SRC = Path(__file__).with_name("attack.c")
 

@@ -29,8 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-import testbed  # (the container bed's cache, mirror and log)
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # (run as a script: tests/vm/run)
+from tests import testbed
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 PACKAGES = ("systemd", "systemd-sysv", "dbus", "udev", "kmod", "procps", "util-linux", "iproute2",

@@ -7,8 +7,8 @@ session boots an overlay on top of it, so sessions never share a dirty tree.
 The container shares the host's network: a service listening on 127.0.0.1
 inside is reachable from the host.
 
-    scripts/testbed.py demo      boot, install this checkout, apply the ftp jail, run an FTP session
-    scripts/testbed.py prepare [SUITE]   only build the cache (bookworm, or trixie)
+    python3 -m tests.testbed demo      boot, install this checkout, apply the ftp jail, run an FTP session
+    python3 -m tests.testbed prepare [SUITE]   only build the cache (bookworm, or trixie)
 """
 
 from __future__ import annotations
