@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from jailmgr import elf, ops, plan, render, spec
-from jailmgr.tree import Tree
+from jailmgr.safefs import Tree
 
 BINARIES = sys.argv[1:] or [b for b in ("/usr/sbin/vsftpd", "/usr/bin/python3", "/usr/bin/ls") if os.path.exists(b)]
 

@@ -17,14 +17,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import fingerprint, journal, ops, state, systemd, unchanged
-from .contents import ids, jail_users
 from .destroy import Doomed, doom, remove_tree_of, remove_units_of
-from .observe import program_pid
+from .manifest import ids, jail_users
 from .plan import JailPlan, observe, plan_jail, plan_removal
 from .problems import InvalidJails, JailError
+from .procfs import program_pid
 from .render import Rendered, render_all
+from .safefs import Tree, TreeError
 from .spec import jail_files, load_or_raise
-from .tree import Tree, TreeError
 
 Say = Callable[[str], None]
 

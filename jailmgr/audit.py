@@ -15,8 +15,8 @@ import os
 import stat
 from dataclasses import dataclass, field
 
-from . import observe, state, systemd
-from .tree import WALK_DEPTH, Tree, TreeError
+from . import procfs, state, systemd
+from .safefs import WALK_DEPTH, Tree, TreeError
 
 # systemd creates these inside a RootDirectory= jail: mount points (and /var, the
 # parent of PrivateTmp='s /var/tmp), and its base filesystem layout (the /bin and
@@ -98,11 +98,11 @@ def confinement(recorded: state.JailState, report: Report) -> None:
     if not main:
         report.findings.append(f"{recorded.unit} is not running: the program's confinement can't be checked")
         return
-    seen = observe.observe(main, recorded.launcher, recorded.launcher_init)
+    seen = procfs.observe(main, recorded.launcher, recorded.launcher_init)
     pid = seen.program_pid or main
     fields = seen.confinement
     conf = report.confinement = Confinement(
-        pid=pid, capabilities=observe.decode_caps(fields.get("CapBnd", "0")),
+        pid=pid, capabilities=procfs.decode_caps(fields.get("CapBnd", "0")),
         no_new_privs=fields.get("NoNewPrivs") == "1", seccomp=fields.get("Seccomp") == "2",
         namespaces={ns.type: ("host" if ns.shared_with_host else ns.inode) for ns in seen.namespaces},
         writable_mounts=_writable_mounts(pid), proc_sys=_proc_sys(pid))
@@ -151,7 +151,7 @@ def _library_age(recorded: state.JailState, path: str, pid: int, report: Report)
 
 
 def tree(recorded: state.JailState, report: Report) -> None:
-    """Findings in the tree on disk, walked read-only from directory fds (tree.Tree.walk)."""
+    """Findings in the tree on disk, walked read-only from directory fds (safefs.Tree.walk)."""
     writable = recorded.writable_dirs()
     try:
         root = Tree(recorded.root, create=False)

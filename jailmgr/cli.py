@@ -26,7 +26,7 @@ def cmd_validate(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_render(args: argparse.Namespace, out: Output) -> int:
-    from . import contents, render, spec
+    from . import manifest, render, spec
 
     loaded = spec.load_or_raise([args.path])
     rendered, problems = render.render_all(loaded)
@@ -39,8 +39,8 @@ def cmd_render(args: argparse.Namespace, out: Output) -> int:
         for unit_name, unit_text in item.units.items():
             out.line(f"# {os.path.join(paths.unit_dir(), unit_name)}")
             out.block(unit_text)
-        out.line(f"# tree {item.loaded.jail.root_dir} ({contents.tree_size(item.contents)} bytes of file data)")
-        for line in contents.describe(item.contents):
+        out.line(f"# tree {item.loaded.jail.root_dir} ({manifest.tree_size(item.contents)} bytes of file data)")
+        for line in manifest.describe(item.contents):
             out.line(line)
         docs.append({"name": item.name, "unit": item.loaded.jail.unit_name, "unit_text": item.unit_text,
                      "extra_units": item.extra_units,

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import observe, ops, paths, run, state, systemd
+from . import ops, paths, procfs, run, state, systemd
 from .output import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, Output, require_root
 
 TYPE_CHECKING = False
@@ -156,7 +156,7 @@ class StatusDoc:
     result: str
     enabled: str
     launcher: bool
-    namespaces: list[observe.Namespace]
+    namespaces: list[procfs.Namespace]
     confinement: dict[str, str]
     limits: dict[str, str]
     usage: dict[str, str]
@@ -164,9 +164,9 @@ class StatusDoc:
 
 
 def _status_doc(name: str, recorded: state.JailState, out: Output, props: dict[str, str],
-                table: observe.ProcTable) -> StatusDoc:
+                table: procfs.ProcTable) -> StatusDoc:
     main_pid = int(props.get("MainPID", "0") or 0)
-    seen = observe.observe(main_pid, recorded.launcher, recorded.launcher_init, table)
+    seen = procfs.observe(main_pid, recorded.launcher, recorded.launcher_init, table)
     return StatusDoc(
         name=name, unit=recorded.unit, root=recorded.root, active=props.get("ActiveState", ""),
         sub=props.get("SubState", ""), main_pid=main_pid, program_pid=seen.program_pid,
@@ -219,7 +219,7 @@ def cmd_status(args: argparse.Namespace, out: Output) -> int:
     records = {name: _recorded(name, out) for name in names}
     # One systemctl call and one reading of /proc for all the jails.
     units = systemd.states([r.unit for r in records.values() if r is not None], *STATUS_PROPS)
-    table = observe.ProcTable()
+    table = procfs.ProcTable()
     for name in names:
         recorded = records[name]
         if recorded is None:
@@ -266,7 +266,7 @@ def cmd_logs(args: argparse.Namespace, out: Output) -> int:
 
 def cmd_exec(args: argparse.Namespace, out: Output) -> int:
     """Run a command in the running jail, confined exactly as its program (enter.py)."""
-    from . import enter, observe
+    from . import enter, procfs
     from .problems import JailError
 
     _setup(args, out)
@@ -278,7 +278,7 @@ def cmd_exec(args: argparse.Namespace, out: Output) -> int:
         raise JailError(f"no jail named {args.name!r} is managed here")
     props = systemd.show(recorded.unit, "MainPID", "ControlGroup")
     main_pid = int(props.get("MainPID", "0") or 0)
-    target = observe.program_pid(main_pid, recorded.launcher, recorded.launcher_init) if main_pid else 0
+    target = procfs.program_pid(main_pid, recorded.launcher, recorded.launcher_init) if main_pid else 0
     if not target or not props.get("ControlGroup"):
         raise JailError(f"{args.name} is not running", hint=f"jailmgr status {args.name}")
     user = None
@@ -334,7 +334,7 @@ def cmd_stale(args: argparse.Namespace, out: Output) -> int:
     Run by the package's dpkg trigger after an upgrade of the library directories; it restarts
     them only when asked (--restart; /etc/default/jailmgr's RESTART_ON_LIBRARY_UPGRADE).
     """
-    from . import observe
+    from . import procfs
     from .audit import deleted_mappings
 
     _setup(args, out)
@@ -347,7 +347,7 @@ def cmd_stale(args: argparse.Namespace, out: Output) -> int:
         main = systemd.main_pid(recorded.unit)
         if not main:
             continue
-        files = sorted({path for pid in observe.descendants(main) for path in deleted_mappings(pid)})
+        files = sorted({path for pid in procfs.descendants(main) for path in deleted_mappings(pid)})
         if not files:
             continue
         restarted = False

@@ -2,7 +2,7 @@
 
 A record is data: a damaged or hand-edited one must not aim destroy at a
 unit or a directory of someone else (untrusted_record_paths).  Removal never
-follows a symlink and never enters a mount point (tree.remove_root), so the
+follows a symlink and never enters a mount point (safefs.remove_root), so the
 data in bound host directories survives.
 """
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from . import journal, model, ops, state, systemd
 from .problems import JailError
-from .tree import remove_root
+from .safefs import remove_root
 
 Say = Callable[[str], None]
 
@@ -92,7 +92,7 @@ def remove_tree_of(d: Doomed, say: Say) -> list[str]:
 
     Its service is stopped, so its mounts are gone before the tree is removed;
     removal never follows a symlink and never enters a mount point
-    (tree.remove_root), so data in bound host directories survives.
+    (safefs.remove_root), so data in bound host directories survives.
     """
     left = remove_root(d.root)
     if d.recorded is None:

@@ -33,7 +33,7 @@ import resource
 import select
 from dataclasses import dataclass, field
 
-from . import linux, observe, relay
+from . import linux, procfs, relay
 
 # Joined by the child, in this order: user comes after the others (it takes
 # the host's capabilities away), mnt last of those (it changes the root).
@@ -144,7 +144,7 @@ def _inside(host_id: int, mapping: list[tuple[int, int, int]]) -> int:
 
 def differing_namespaces(pid: int) -> tuple[str, ...]:
     mine = os.getpid()
-    return tuple(ns for ns in linux.NS_FLAGS if observe.ns_inode(pid, ns) not in (0, observe.ns_inode(mine, ns)))
+    return tuple(ns for ns in linux.NS_FLAGS if procfs.ns_inode(pid, ns) not in (0, procfs.ns_inode(mine, ns)))
 
 
 def cgroup_dirs(pid: int, control_group: str) -> tuple[str, ...]:
@@ -197,7 +197,7 @@ def _rlimits(pid: int) -> tuple[tuple[int, int, int], ...]:
 
 def observe_program(pid: int, control_group: str, workdir: str, environment: dict[str, str],
                     argv: list[str], user: Ids | None) -> Facts:
-    status = observe.status_fields(pid, ("Uid", "Gid", "Groups", "Seccomp_filters", *_CAP_FIELDS))
+    status = procfs.status_fields(pid, ("Uid", "Gid", "Groups", "Seccomp_filters", *_CAP_FIELDS))
     if "Uid" not in status:
         raise EntryError(f"the program (PID {pid}) exited")
     namespaces = differing_namespaces(pid)

@@ -20,7 +20,7 @@ import hashlib
 import os
 import stat
 
-from .tree import Tree, TreeError
+from .safefs import Tree, TreeError
 
 ABSENT = "-"
 CODE = "<jailmgr>"  # the inputs key of jailmgr's own code: a new version renders everything again

@@ -24,7 +24,7 @@ started by the unit instead of RootDirectory=:
 
 from __future__ import annotations
 
-from .contents import Contents
+from .manifest import Contents
 from .model import Jail
 from .paths import BWRAP, SETPRIV
 

@@ -19,7 +19,7 @@ import os
 import sys
 
 from . import __version__
-from .kinds import Choice, ListOf, Record
+from .fields import Choice, ListOf, Record
 from .model import Jail
 
 

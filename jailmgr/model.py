@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from .kinds import (
+from .fields import (
     Address,
     Anything,
     Choice,

@@ -2,7 +2,7 @@
 
 `plan` decides, `apply` runs exactly the operations `plan` printed: nothing
 is decided twice.  A tree operation runs against the jail's opened root
-(tree.Tree: no symlink followed, no mount entered); a unit operation writes
+(safefs.Tree: no symlink followed, no mount entered); a unit operation writes
 or removes one unit file atomically.  The service operations (reload,
 enable, start) are run by apply in batches across jails, so they are data
 here (see JailPlan.enable and .start in plan.py).
@@ -16,7 +16,7 @@ import pwd
 from dataclasses import dataclass, field
 
 from . import model, state, systemd
-from .tree import Tree, TreeError, remove_root, write_file_atomic
+from .safefs import Tree, TreeError, remove_root, write_file_atomic
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """What apply would change for a jail: desired contents against the disk and the record.
 
-The tree on disk is compared entry by entry (read-only, through tree.Tree),
+The tree on disk is compared entry by entry (read-only, through safefs.Tree),
 not just the record: a tree edited by hand, or left half-built by a killed
 apply, shows as a change and the next apply repairs it.  The record supplies
 what was built before and is no longer wanted (removals).
@@ -12,9 +12,9 @@ import os
 from dataclasses import dataclass, field
 
 from . import ops, paths, state, systemd
-from .contents import Contents, Entry, ids, rootfs_limit
+from .manifest import Contents, Entry, ids, rootfs_limit
 from .render import Rendered
-from .tree import Tree, TreeError
+from .safefs import Tree, TreeError
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def owner_ids(entry: Entry, users: dict[str, int], groups: dict[str, int],
 
 
 def observe(rendered: Rendered, unit_state: dict[str, str]) -> Snapshot:
-    """Read what the plan compares against: the tree on disk (read-only, through tree.Tree), the host
+    """Read what the plan compares against: the tree on disk (read-only, through safefs.Tree), the host
     dirs, the unit files, and the unit's state as systemd gave it (one batched query for all jails)."""
     jail = rendered.loaded.jail
     contents = rendered.contents

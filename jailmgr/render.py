@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 
 from . import elf
-from .contents import Contents, build_contents
+from .manifest import Contents, build_contents
 from .paths import BWRAP, IP, SYSTEMD
 from .problems import Problem
 from .spec import Loaded

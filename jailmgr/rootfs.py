@@ -1,7 +1,7 @@
 """A jail tree from a root filesystem tarball (.tar, .tar.gz, .tar.xz), read safely.
 
 Every member is checked before anything is written, and written only through
-tree.Tree (no symlink is ever followed on the host):
+safefs.Tree (no symlink is ever followed on the host):
 - names are made relative and normalized; absolute names and `..` are refused;
 - symlinks whose relative target climbs above the jail root are refused
   (absolute targets are fine: inside the jail they resolve inside it);
@@ -20,7 +20,7 @@ import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from .tree import Tree
+from .safefs import Tree
 
 TYPE_CHECKING = False  # typing is only needed by checkers
 if TYPE_CHECKING:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .kinds import Record
+from .fields import Record
 from .model import Jail
 
 SCHEMA_ID = "https://jailmgr.invalid/schema/jail.json"

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 
 from . import yamlsrc
-from .kinds import INVALID, Ctx, Record
+from .fields import INVALID, Ctx, Record
 from .model import Jail
 from .problems import InvalidJails, Problem, parent_key
 

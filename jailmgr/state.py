@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 
 from .paths import lock_path, state_dir, unit_dir  # noqa: F401  (state.unit_dir() and friends stay)
-from .tree import write_file_atomic
+from .safefs import write_file_atomic
 
 STATE_VERSION = 1
 

@@ -18,9 +18,9 @@ systemd >= 257 gives a PID namespace whose PID 1 is the program):
 from __future__ import annotations
 
 from . import model, paths, setid
-from .contents import Contents, ids, primary_gid
 from .hardening import hardening
 from .launcher import LAUNCHER_CAPS, LAUNCHER_SYSCALLS, bwrap_argv
+from .manifest import Contents, ids, primary_gid
 from .model import USERNS_COUNT, Jail, veth_names
 from .paths import IP, NSENTER
 from .unitsyntax import assignment, bind, exec_argv, path, specifiers, text, unit_file

@@ -11,7 +11,7 @@ import pytest
 
 from jailmgr import completion, manpage
 from jailmgr.cli import build_parser, commands
-from jailmgr.kinds import ListOf, Record
+from jailmgr.fields import ListOf, Record
 from jailmgr.model import Jail
 
 

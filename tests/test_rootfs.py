@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from jailmgr import rootfs
-from jailmgr.tree import Tree
+from jailmgr.safefs import Tree
 
 
 def make_tar(path: Path, entries: list[tuple[str, str, object]]) -> Path:
@@ -122,7 +122,7 @@ def test_files_are_streamed_not_held_in_memory(tmp_path: Path) -> None:
 
     archive = _sparse_tar(tmp_path / "big.tar.gz", 256 << 20)
     # VmHWM is this process's own peak (ru_maxrss would include the pytest process it was forked from).
-    script = ("from jailmgr import rootfs; from jailmgr.tree import Tree\n"
+    script = ("from jailmgr import rootfs; from jailmgr.safefs import Tree\n"
               f"t = Tree({str(tmp_path / 'root')!r}); rootfs.unpack({str(archive)!r}, t, 1 << 30)\n"
               "print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM:')))")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout

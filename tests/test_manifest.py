@@ -1,10 +1,10 @@
 """What the tree holds beyond the files named: the PAM stack of tree.pam, the /run entries the launcher binds."""
 
-from jailmgr import contents, launcher, spec
+from jailmgr import launcher, manifest, spec
 
 
 def test_the_pam_stack_requires_every_module_for_auth_and_account() -> None:
-    text = contents.pam_stack(("unix", "shells")).decode()
+    text = manifest.pam_stack(("unix", "shells")).decode()
     lines = [line.split() for line in text.splitlines() if not line.startswith("#")]
     assert ["auth", "required", "pam_unix.so"] in lines and ["auth", "required", "pam_shells.so"] in lines
     assert ["account", "required", "pam_unix.so"] in lines

@@ -1,4 +1,4 @@
-"""tree.py never follows a symlink, never writes through a link, never blocks, never enters a mount."""
+"""safefs.py never follows a symlink, never writes through a link, never blocks, never enters a mount."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from jailmgr.tree import TEMP_MARK, Tree, TreeError, remove_root, write_file_atomic
+from jailmgr.safefs import TEMP_MARK, Tree, TreeError, remove_root, write_file_atomic
 
 UID, GID = os.getuid(), os.getgid()
 
