@@ -31,6 +31,7 @@ from __future__ import annotations
 import os
 import resource
 import select
+import sys
 from dataclasses import dataclass, field
 
 from . import linux, procfs, relay
@@ -273,8 +274,6 @@ def _child(steps: list[Step], ns_fds: dict[str, int], filters: list[bytes], io: 
 
 def run(facts: Facts) -> int:
     """Run the command as `entry_steps` says; its exit status (128+N for a signal)."""
-    import sys
-
     pidfd = os.pidfd_open(facts.pid)
     ns_fds = {ns: os.open(f"/proc/{facts.pid}/ns/{ns}", os.O_RDONLY | os.O_CLOEXEC) for ns in facts.namespaces}
     try:

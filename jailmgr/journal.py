@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import select
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
@@ -80,8 +81,6 @@ def last_lines(unit: str, lines: int = 8, program: str | None = None, since: flo
     line of its own logged after `since` (epoch seconds): journald may file
     a program's last words after systemd's lines about its exit.
     """
-    import time
-
     try:
         entries = tail(unit, lines)
         deadline = time.monotonic() + wait

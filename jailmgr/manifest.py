@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import posixpath
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -229,8 +230,6 @@ def _libraries(loaded: Loaded, contents: Contents, resolver: elf.Resolver, probl
 def _pam_modules(loaded: Loaded, contents: Contents, resolver: elf.Resolver,
                  problems: list[Problem]) -> list[tuple[str, str]]:
     """Where the binaries' libpam loads modules from (the directory compiled into it), and the modules there."""
-    import re
-
     jail = loaded.jail
     libpam = None
     for binary in jail.tree.binaries:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -274,8 +275,6 @@ ROOT_MARKER = "/.jailmgr-root"
 
 
 def is_jail_name(name: str) -> bool:
-    import re
-
     return re.fullmatch(NAME_RE, name) is not None
 
 

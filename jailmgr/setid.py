@@ -17,6 +17,7 @@ as classic BPF for this machine's architecture.
 
 from __future__ import annotations
 
+import errno
 import tempfile
 
 from . import paths
@@ -38,8 +39,6 @@ def bpf() -> bytes:
 
 
 def _build() -> bytes:
-    import errno
-
     import seccomp
 
     flt = seccomp.SyscallFilter(defaction=seccomp.ALLOW)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import glob
+import os
+import re
+import tempfile
 import time
 from collections.abc import Callable
 
@@ -22,10 +26,6 @@ def version() -> int:
     Debian ships it), which costs a directory listing; `systemctl --version` when that is not there.
     """
     if not _VERSION:
-        import glob
-        import os
-        import re
-
         names = [os.path.basename(p) for p in glob.glob("/usr/lib/*/systemd/libsystemd-shared-*.so")
                  + glob.glob("/usr/lib/systemd/libsystemd-shared-*.so")]
         found = [int(m.group(1)) for n in names if (m := re.fullmatch(r"libsystemd-shared-(\d+)(\.\d+)*\.so", n))]
@@ -95,8 +95,6 @@ def overview(units: list[str]) -> dict[str, dict[str, str]]:
     enablement from the [Install] symlink that `enable` makes for
     WantedBy=multi-user.target, which is all a jail unit's [Install] holds.
     """
-    import os
-
     from .state import unit_dir
 
     found = {unit: {"ActiveState": "inactive", "SubState": "dead"} for unit in units}
@@ -150,9 +148,6 @@ def settled_failures(units: list[str], started: Callable[[str, int], bool] | Non
 def exposure(unit: str, offline_text: str | None = None) -> float | None:
     """systemd-analyze security's overall exposure (0 best, 10 worst) of a loaded unit,
     or of unit text not installed yet (--offline); None when it can't be had."""
-    import re
-    import tempfile
-
     argv = ["systemd-analyze", "security", "--no-pager"]
     with tempfile.TemporaryDirectory(prefix="jailmgr-score-") as tmp:
         if offline_text is not None:

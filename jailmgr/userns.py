@@ -24,6 +24,7 @@ does, so libc falls back to clone, whose flags the filter can read.
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 import sys
 
@@ -37,8 +38,6 @@ def _die(message: str) -> None:
 
 def no_nested_user_namespaces() -> None:
     """From here on, unshare(), clone() with CLONE_NEWUSER fail with EPERM; clone3() with ENOSYS."""
-    import errno
-
     import seccomp
 
     new_user = seccomp.Arg(0, seccomp.MASKED_EQ, CLONE_NEWUSER, CLONE_NEWUSER)
