@@ -14,6 +14,7 @@ import grp
 import os
 import pwd
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from . import model, state, systemd
 from .safefs import Tree, TreeError, remove_root, write_file_atomic
@@ -28,11 +29,19 @@ class Context:
     left: list[str] = field(default_factory=list)  # what could not be removed safely
 
 
+class Sign(StrEnum):
+    """How `plan` marks a change, as Terraform does."""
+
+    CREATE = "+"
+    CHANGE = "~"
+    REMOVE = "-"
+
+
 @dataclass(frozen=True)
 class Op:
-    """One change; `op` is + create, ~ change, - remove; `what` the kind of thing; `path` which."""
+    """One change: `op` its sign, `what` the kind of thing, `path` which."""
 
-    op: str
+    op: Sign
     what: str
     path: str
     detail: str = ""

@@ -21,6 +21,9 @@ SETPRIV = "/usr/bin/setpriv"  # util-linux: bound into launcher trees
 NSENTER = "/usr/bin/nsenter"  # util-linux: joins the netns of net: private
 IP = "/usr/bin/ip"  # iproute2: makes that netns and its veth pair
 SYSTEMD = "/usr/lib/systemd/systemd"  # its upgrade renders the launcher's jails again
+# The user-namespace helper (userns.py), run by the units of `user: true` jails:
+# Debian's python3 in isolated mode, so nothing of the environment is read.
+USERNS_HELPER = ("/usr/bin/python3", "-I", "-m", "jailmgr.userns")
 
 
 def state_dir() -> str:

@@ -13,8 +13,11 @@ from dataclasses import dataclass, field
 
 from . import ops, paths, state, systemd
 from .manifest import Contents, Entry, ids, rootfs_limit
+from .ops import Sign
 from .render import Rendered
 from .safefs import Tree, TreeError
+
+CREATE, CHANGE, REMOVE = Sign.CREATE, Sign.CHANGE, Sign.REMOVE
 
 
 @dataclass(frozen=True)
@@ -121,41 +124,42 @@ def plan_jail(rendered: Rendered, recorded: state.JailState | None, seen: Snapsh
     users, groups = ids(contents)
     for path, owner, group in contents.host_dirs:
         if path not in seen.present_host_dirs:
-            plan.changes.append(ops.MakeHostDir("+", "host-dir", path, f"owner {owner}", owner=owner, group=group,
+            plan.changes.append(ops.MakeHostDir(CREATE, "host-dir", path, f"owner {owner}", owner=owner, group=group,
                                                 shift=jail.id_shift))
     for path, data in contents.host_files:
         if path not in seen.host_files_in_place:
-            plan.changes.append(ops.WriteHostFile("+", "host-file", path, "kept by jailmgr", data=data))
+            plan.changes.append(ops.WriteHostFile(CREATE, "host-file", path, "kept by jailmgr", data=data))
     if rootfs_changed(contents, recorded):
-        plan.changes.append(ops.UnpackRootfs("+" if recorded is None else "~", "rootfs", contents.rootfs or "",
+        plan.changes.append(ops.UnpackRootfs(CREATE if recorded is None else CHANGE, "rootfs", contents.rootfs or "",
                                              "unpacked into the tree", limit=rootfs_limit(jail)))
     if seen.tree_error:
         plan.warnings.append(seen.tree_error)
-        plan.changes.append(ops.Note("~", "tree", jail.root_dir, seen.tree_error))
+        plan.changes.append(ops.Note(CHANGE, "tree", jail.root_dir, seen.tree_error))
     # Directories first (shallow to deep), so files land in their final parents.
     for path, entry in sorted(contents.entries.items(), key=lambda kv: (kv[1].kind != "dir", kv[0])):
         if path in seen.matching:
             continue
         uid, gid = owner_ids(entry, users, groups, jail.id_shift)
         old = recorded.entries.get(path) if recorded else None
-        plan.changes.append(ops.EnsureEntry("~" if old is not None else "+", entry.kind, path, entry.origin,
+        plan.changes.append(ops.EnsureEntry(CHANGE if old is not None else CREATE, entry.kind, path, entry.origin,
                                             mode=entry.mode, uid=uid, gid=gid,
                                             data=entry.data if entry.kind != "dir" else b""))
     if recorded and recorded.root and recorded.root != jail.root_dir:
-        plan.after.append(ops.RemoveOldRoot("-", "tree", recorded.root, f"the jail's root moved to {jail.root_dir}",
+        plan.after.append(ops.RemoveOldRoot(REMOVE, "tree", recorded.root, f"the jail's root moved to {jail.root_dir}",
                                             jail=jail.name, id_shift=recorded.id_shift))
     elif recorded:
         for path in sorted(set(recorded.entries) - set(contents.entries), reverse=True):
-            plan.changes.append(ops.RemoveEntry("-", str(recorded.entries[path].get("kind", "file")), path,
+            plan.changes.append(ops.RemoveEntry(REMOVE, str(recorded.entries[path].get("kind", "file")), path,
                                                 "no longer wanted"))
     on_disk = dict(seen.units)
     for name, text in rendered.units.items():
         if on_disk.get(name) != text:
-            plan.changes.append(ops.WriteUnit("+" if on_disk.get(name) is None else "~", "unit", paths.unit_path(name),
-                                              text=text, before=on_disk.get(name)))
+            sign = CREATE if on_disk.get(name) is None else CHANGE
+            plan.changes.append(ops.WriteUnit(sign, "unit", paths.unit_path(name), text=text,
+                                              before=on_disk.get(name)))
     if recorded:
         for name in sorted(set(recorded.extra_units) - set(rendered.extra_units)):
-            plan.changes.append(ops.RemoveUnit("-", "unit", paths.unit_path(name), "no longer wanted", name=name))
+            plan.changes.append(ops.RemoveUnit(REMOVE, "unit", paths.unit_path(name), "no longer wanted", name=name))
     if jail.enable != seen.enabled:
         plan.enable = jail.enable
     if plan.restart_needed:
@@ -168,5 +172,5 @@ def plan_jail(rendered: Rendered, recorded: state.JailState | None, seen: Snapsh
 def plan_removal(name: str, recorded: state.JailState | None) -> JailPlan:
     """--prune: a managed jail no longer defined under the paths given is destroyed."""
     plan = JailPlan(name, recorded, destroy=True)
-    plan.changes.append(ops.Note("-", "jail", name, "no longer defined: unit, tree and record removed"))
+    plan.changes.append(ops.Note(REMOVE, "jail", name, "no longer defined: unit, tree and record removed"))
     return plan

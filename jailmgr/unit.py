@@ -22,7 +22,7 @@ from .hardening import hardening
 from .launcher import LAUNCHER_CAPS, LAUNCHER_SYSCALLS, bwrap_argv
 from .manifest import Contents, ids, primary_gid
 from .model import USERNS_COUNT, Jail, veth_names
-from .paths import IP, NSENTER
+from .paths import IP, NSENTER, USERNS_HELPER
 from .unitsyntax import assignment, bind, exec_argv, path, specifiers, text, unit_file
 
 
@@ -152,7 +152,7 @@ def _launched(jail: Jail, contents: Contents) -> list[str]:
     if jail.namespaces.user:
         # Root in the jail is an unprivileged host uid (see userns.py); bwrap
         # then runs as root of that user namespace.
-        argv = ["/usr/bin/python3", "-I", "-m", "jailmgr.userns", str(jail.id_shift), str(USERNS_COUNT),
+        argv = [*USERNS_HELPER, str(jail.id_shift), str(USERNS_COUNT),
                 "--", *argv]
     if jail.namespaces.net == "private":
         argv = [NSENTER, f"--net=/run/netns/{netns_name(jail)}", "--", *argv]
