@@ -27,6 +27,7 @@ from .safefs import Tree, TreeError
 from .spec import jail_files, load_or_raise
 
 Say = Callable[[str], None]
+SETTLE_AT_LEAST = 0.1  # seconds a started program must have run before apply reports it started
 
 
 @dataclass
@@ -277,7 +278,10 @@ def _start_all(pairs: list[tuple[Rendered, Outcome]], say: Say) -> None:
     since = time.time()
     systemd.systemctl("restart", *units, check=False)
     by_unit = {item.loaded.jail.unit_name: item for item, _ in starting}
-    failures = systemd.settled_failures(units, started=lambda unit, pid: _program_runs(by_unit[unit], pid))
+    # A program that runs is watched 0.1 s more before it counts as started: a daemon that can't bind
+    # its port or read its config dies within milliseconds of being executed (dnsmasq: 10-30 ms).
+    failures = systemd.settled_failures(units, started=lambda unit, pid: _program_runs(by_unit[unit], pid),
+                                        at_least=SETTLE_AT_LEAST)
     for item, outcome in starting:
         failure = failures.get(item.loaded.jail.unit_name)
         if failure:
