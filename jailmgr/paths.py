@@ -2,12 +2,14 @@
 
 The unit, record and lock locations can be moved with environment variables
 (the tests point them into a scratch directory); the tool paths are Debian's.
-Imports nothing of jailmgr's: every module may use it.
+Imports nothing of jailmgr's at its top: every module may use it.
 """
 
 from __future__ import annotations
 
+import glob
 import os
+import re
 
 LIB_DIR = "/var/lib/jailmgr"
 JAILS_DIR = f"{LIB_DIR}/jails"
@@ -66,3 +68,26 @@ def read_unit(name: str) -> str | None:
             return f.read()
     except FileNotFoundError:
         return None
+
+
+_SYSTEMD_VERSION: list[int] = []
+
+
+def systemd_version() -> int:
+    """The major version of the installed systemd (0 when it can't be told), found once per run.
+
+    From the name of its shared library (libsystemd-shared-257.so in the multiarch directory, as
+    Debian ships it), which costs a directory listing; `systemctl --version` when that is not there.
+    """
+    if not _SYSTEMD_VERSION:
+        names = [os.path.basename(p) for p in glob.glob("/usr/lib/*/systemd/libsystemd-shared-*.so")
+                 + glob.glob("/usr/lib/systemd/libsystemd-shared-*.so")]
+        found = [int(m.group(1)) for n in names if (m := re.fullmatch(r"libsystemd-shared-(\d+)(\.\d+)*\.so", n))]
+        if not found:
+            from .run import run  # (only where the library's name doesn't say)
+
+            out = run(["systemctl", "--version"], check=False).stdout if os.path.exists("/usr/bin/systemctl") else ""
+            match = re.match(r"systemd (\d+)", out)
+            found = [int(match.group(1))] if match else [0]
+        _SYSTEMD_VERSION.append(max(found))
+    return _SYSTEMD_VERSION[0]

@@ -195,9 +195,9 @@ def _check_writable_layout(jail: Jail, ctx: Ctx) -> None:
 def _check_run(jail: Jail, ctx: Ctx) -> None:
     """systemd mounts an empty tmpfs on /run of a RootDirectory= service (MountAPIVFS=, which the
     hardening implies): tree entries there would be hidden, and binds from them fail to start."""
-    from . import systemd
+    from .paths import systemd_version
 
-    if jail.uses_launcher(systemd.version()):
+    if jail.uses_launcher(systemd_version()):
         return  # the launcher binds them over its own /run tmpfs
     entries = [(d.path, f"tree.dirs[{i}].path") for i, d in enumerate(jail.tree.dirs)]
     entries += [(f.path, f"tree.files[{i}].path") for i, f in enumerate(jail.tree.files)]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 import os
 import re
 import tempfile
@@ -16,25 +15,12 @@ def systemctl(*args: str, check: bool = True, ok_codes: tuple[int, ...] = (0,)) 
     return run(["systemctl", "--no-ask-password", *args], check=check, ok_codes=ok_codes).stdout
 
 
-_VERSION: list[int] = []
-
-
 def version() -> int:
-    """The major version of the installed systemd (0 when it can't be told), found once per run.
+    """The major version of the installed systemd (paths.systemd_version: validate needs it too,
+    without this module's subprocess machinery)."""
+    from .paths import systemd_version
 
-    From the name of its shared library (libsystemd-shared-257.so in the multiarch directory, as
-    Debian ships it), which costs a directory listing; `systemctl --version` when that is not there.
-    """
-    if not _VERSION:
-        names = [os.path.basename(p) for p in glob.glob("/usr/lib/*/systemd/libsystemd-shared-*.so")
-                 + glob.glob("/usr/lib/systemd/libsystemd-shared-*.so")]
-        found = [int(m.group(1)) for n in names if (m := re.fullmatch(r"libsystemd-shared-(\d+)(\.\d+)*\.so", n))]
-        if not found:
-            out = run(["systemctl", "--version"], check=False).stdout if os.path.exists("/usr/bin/systemctl") else ""
-            match = re.match(r"systemd (\d+)", out)
-            found = [int(match.group(1))] if match else [0]
-        _VERSION.append(max(found))
-    return _VERSION[0]
+    return systemd_version()
 
 
 def daemon_reload() -> None:
