@@ -161,6 +161,11 @@ def _launched(jail: Jail, contents: Contents) -> list[str]:
              "SuccessExitStatus=143 SIGTERM",
              # Journal lines carry the program's name, not the launcher's.
              f"SyslogIdentifier={specifiers(jail.exec[0].rsplit('/', 1)[-1])}",
+             # SIGTERM to bubblewrap alone, then SIGKILL to what is left.  bubblewrap makes its child
+             # die with it only once the child's set-up is done: a stop during the set-up left that
+             # child (PID 1 of the new namespace, deaf to SIGTERM) alive until TimeoutStopSec with
+             # KillMode=control-group (5 of 12 quick restarts took 10 s; with mixed none of 20).
+             "KillMode=mixed",
              # The host as bwrap sees it while it builds the jail: read-only but
              # for the sources of rw mounts and the tree's writable directories.
              "ProtectSystem=strict"]

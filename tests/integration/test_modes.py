@@ -95,3 +95,27 @@ def test_a_moved_root_takes_the_tree_along(bed: Testbed) -> None:
     assert "data-writable" in journal(bed, "jail-probe.service")
     bed.run(["jailmgr", "destroy", "probe"])
     assert not bed.path("/srv/jails/probe").exists()
+
+
+def test_a_stop_during_the_launchers_set_up_does_not_hang(bed: Testbed) -> None:
+    """Restarts back to back (a stop can land while bubblewrap still builds the jail) each finish at
+    once: with KillMode=control-group, bwrap's half-made child ignored SIGTERM until TimeoutStopSec."""
+    bed.run(["cp", "/usr/share/doc/jailmgr/examples/ftp.yaml", "/srv/quick.yaml"])
+    text = bed.path("/srv/quick.yaml").read_text().replace("name: ftp", "name: quick")
+    bed.path("/srv/quick.yaml").write_text(text.replace("port: 2121", "port: 2131"))
+    bed.run(["jailmgr", "apply", "-q", "/srv/quick.yaml"])
+    dropin = bed.path("/etc/systemd/system/jail-quick.service.d")
+    dropin.mkdir(parents=True, exist_ok=True)
+    (dropin / "nolimit.conf").write_text("[Unit]\nStartLimitIntervalSec=0\n")  # (the test's, not the jail's)
+    bed.run(["systemctl", "daemon-reload"])
+    try:
+        took = []
+        for _ in range(15):
+            start = time.monotonic()
+            bed.run(["systemctl", "restart", "jail-quick.service"], timeout=60)
+            took.append(time.monotonic() - start)
+        assert max(took) < 3, [round(t, 2) for t in took]
+    finally:
+        (dropin / "nolimit.conf").unlink()
+        dropin.rmdir()
+        bed.run(["jailmgr", "destroy", "quick"], check=False)
