@@ -46,8 +46,6 @@ def prepare(paths: list[str]) -> list[Rendered]:
     return rendered
 
 
-
-
 def check_id_ranges(rendered: list[Rendered], records: state.Records) -> None:
     """Two `user: true` jails must not share a host id block (it is picked from the name)."""
     owners: dict[int, str] = {}

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import ops, paths, procfs, run, state, systemd
-from .output import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, Output, require_root
+from .output import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, Output, read_stdin_as, require_root
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -71,8 +71,6 @@ def cmd_plan(args: argparse.Namespace, out: Output) -> int:
     from .plan import JailPlan
 
     _setup(args, out)
-    from .output import read_stdin_as
-
     read_stdin_as(args)
     with state.locked():
         found = survey(_paths(args), out.warn, prune=args.prune)
@@ -138,8 +136,9 @@ def cmd_list(args: argparse.Namespace, out: Output) -> int:
     return EXIT_OK
 
 
-STATUS_PROPS = ("ActiveState", "SubState", "MainPID", "Result", "UnitFileState", "MemoryCurrent", "MemoryMax",
-                "MemoryHigh", "TasksCurrent", "TasksMax", "CPUQuotaPerSecUSec", "IOWeight", "LimitNOFILE")
+LIMIT_PROPS = ("MemoryMax", "MemoryHigh", "TasksMax", "CPUQuotaPerSecUSec", "IOWeight", "LimitNOFILE")
+USAGE_PROPS = ("MemoryCurrent", "TasksCurrent")
+STATUS_PROPS = ("ActiveState", "SubState", "MainPID", "Result", "UnitFileState", *LIMIT_PROPS, *USAGE_PROPS)
 
 
 @dataclass
@@ -172,9 +171,7 @@ def _status_doc(name: str, recorded: state.JailState, out: Output, props: dict[s
         sub=props.get("SubState", ""), main_pid=main_pid, program_pid=seen.program_pid,
         result=props.get("Result", ""), enabled=props.get("UnitFileState", ""), launcher=recorded.launcher,
         namespaces=seen.namespaces, confinement=seen.confinement,
-        limits={k: props.get(k, "") for k in ("MemoryMax", "MemoryHigh", "TasksMax", "CPUQuotaPerSecUSec",
-                                              "IOWeight", "LimitNOFILE")},
-        usage={k: props.get(k, "") for k in ("MemoryCurrent", "TasksCurrent")},
+        limits={k: props.get(k, "") for k in LIMIT_PROPS}, usage={k: props.get(k, "") for k in USAGE_PROPS},
         drift=_drift(recorded, out))
 
 
@@ -266,7 +263,7 @@ def cmd_logs(args: argparse.Namespace, out: Output) -> int:
 
 def cmd_exec(args: argparse.Namespace, out: Output) -> int:
     """Run a command in the running jail, confined exactly as its program (enter.py)."""
-    from . import enter, procfs
+    from . import enter
     from .problems import JailError
 
     _setup(args, out)
@@ -334,7 +331,6 @@ def cmd_stale(args: argparse.Namespace, out: Output) -> int:
     Run by the package's dpkg trigger after an upgrade of the library directories; it restarts
     them only when asked (--restart; /etc/default/jailmgr's RESTART_ON_LIBRARY_UPGRADE).
     """
-    from . import procfs
     from .audit import deleted_mappings
 
     _setup(args, out)

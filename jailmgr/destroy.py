@@ -78,13 +78,14 @@ def remove_units_of(doomed: list[Doomed], say: Say) -> bool:
     True when a unit file went (the caller reloads systemd, once)."""
     if not doomed:
         return False
-    props = systemd.states([d.units[0] for d in doomed], "ActiveState", "TimeoutStopUSec")
+    units = [u for d in doomed for u in d.units]
+    props = systemd.states(units, "ActiveState", "TimeoutStopUSec", *ops.REMOVE_PROPS)  # one query for both
     for d in doomed:
         seen = props.get(d.units[0], {})
         if seen.get("ActiveState") in ("active", "activating", "reloading", "deactivating"):
             timeout = seen.get("TimeoutStopUSec", "")
             say(f"{d.name}: stopping {d.units[0]}" + (f" (it has {timeout} to stop after SIGTERM)" if timeout else ""))
-    return bool(ops.remove_units([u for d in doomed for u in d.units]))
+    return bool(ops.remove_units(units, props))
 
 
 def remove_tree_of(d: Doomed, say: Say) -> list[str]:

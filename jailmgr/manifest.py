@@ -16,6 +16,7 @@ from enum import StrEnum
 
 from . import elf
 from .model import ROOT_MARKER, SETPRIV, Jail
+from .paths import systemd_version
 from .problems import Problem
 from .spec import Loaded
 
@@ -49,7 +50,7 @@ class Entry:
 
     @property
     def digest(self) -> str:
-        return hashlib.sha256(self.data).hexdigest() if self.kind == "file" else ""
+        return hashlib.sha256(self.data).hexdigest() if self.kind == EntryKind.FILE else ""
 
     def describe(self) -> str:
         who = f"{self.owner}:{self.group}"
@@ -295,9 +296,7 @@ def build_contents(loaded: Loaded, resolver: elf.Resolver | None = None) -> tupl
     jail = loaded.jail
     problems: list[Problem] = []
     contents = Contents()
-    from . import systemd
-
-    contents.systemd_version = systemd.version()  # what differs between versions (setid.py, model.py)
+    contents.systemd_version = systemd_version()  # what differs between versions (setid.py, model.py)
     contents.inputs |= {os.path.abspath(loaded.source), elf.LD_SO_CACHE}
     for top in ("/etc", "/dev", "/proc", "/tmp", "/run"):
         contents.add(Entry(top, EntryKind.DIR, 0o755, "root", "root", "base layout"))

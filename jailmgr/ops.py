@@ -154,12 +154,17 @@ class WriteUnit(Op):
         write_file_atomic(self.path, self.text.encode(), 0o644)
 
 
-def remove_units(names: list[str]) -> list[str]:
+REMOVE_PROPS = ("LoadState", "UnitFileState")  # what remove_units reads of each unit
+
+
+def remove_units(names: list[str], props: dict[str, dict[str, str]] | None = None) -> list[str]:
     """Stop, disable and delete unit files, one systemctl call for each step; the names whose
-    file was deleted.  Nothing here reloads systemd: the caller does, once."""
+    file was deleted.  `props`: the units' REMOVE_PROPS when the caller has read them already.
+    Nothing here reloads systemd: the caller does, once."""
     if not names:
         return []
-    props = systemd.states(names, "LoadState", "UnitFileState")
+    if props is None:
+        props = systemd.states(names, *REMOVE_PROPS)
     loaded = [n for n in names if props.get(n, {}).get("LoadState") == "loaded"]
     if loaded:
         # One call: the units stop side by side, not one after the other.

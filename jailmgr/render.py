@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from . import elf
 from .manifest import Contents, build_contents
-from .paths import BWRAP, IP, SYSTEMD
+from .paths import BWRAP, IP, SYSTEMD, systemd_version
 from .problems import Problem
 from .spec import Loaded
 from .unit import has_proc, netns_unit_name, render_netns_unit, render_unit
@@ -39,10 +39,8 @@ class Rendered:
 
 def not_in_force(loaded: Loaded) -> list[str]:
     """What the jail asks for that this version can't give: said, never faked."""
-    from . import systemd
-
     jail = loaded.jail
-    if not jail.uses_launcher(systemd.version()) and not has_proc(jail):
+    if not jail.uses_launcher(systemd_version()) and not has_proc(jail):
         return [f"{jail.name}: without the launcher, systemd's hardening mounts a /proc (ProcSubset=pid) "
                 "even though the jail file has no {type: proc} mount"]
     return []

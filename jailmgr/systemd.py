@@ -15,14 +15,6 @@ def systemctl(*args: str, check: bool = True, ok_codes: tuple[int, ...] = (0,)) 
     return run(["systemctl", "--no-ask-password", *args], check=check, ok_codes=ok_codes).stdout
 
 
-def version() -> int:
-    """The major version of the installed systemd (paths.systemd_version: validate needs it too,
-    without this module's subprocess machinery)."""
-    from .paths import systemd_version
-
-    return systemd_version()
-
-
 def daemon_reload() -> None:
     systemctl("daemon-reload")
 
@@ -39,24 +31,6 @@ def show(unit: str, *props: str) -> dict[str, str]:
 def main_pid(unit: str) -> int:
     """The unit's main PID as systemd knows it; 0 when it is not running."""
     return int(show(unit, "MainPID").get("MainPID", "0") or 0)
-
-
-def is_active(unit: str) -> bool:
-    return systemctl("is-active", unit, check=False).strip() == "active"
-
-
-def is_enabled(unit: str) -> bool:
-    # is-enabled exits 1 for disabled or unknown units: that is an answer, not a failure.
-    return systemctl("is-enabled", unit, check=False).strip() == "enabled"
-
-
-def disable(unit: str) -> None:
-    systemctl("disable", "--quiet", unit)
-
-
-def stop(unit: str) -> None:
-    # stop of a unit that was never loaded exits 5: it is already stopped.
-    systemctl("stop", unit, ok_codes=(0, 5))
 
 
 def states(units: list[str], *props: str) -> dict[str, dict[str, str]]:
