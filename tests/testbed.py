@@ -34,6 +34,9 @@ PACKAGES = ("systemd", "systemd-sysv", "dbus", "python3", "python3-yaml", "pytho
             "ansible-core", "python3-cffi-backend")
 # The daemons of the ready jails (jails.d/) and the real clients their tests use.
 DAEMONS = ("rsync", "dnsmasq-base", "nginx-light", "openssh-server", "openssh-client", "curl", "bind9-dnsutils")
+# The stateful daemons whose stop must lose nothing (jails.d/redis.yaml, postgresql.yaml), and their clients.
+STATEFUL = {"bookworm": ("redis-server", "redis-tools", "postgresql-15", "postgresql-client-15"),
+            "trixie": ("redis-server", "redis-tools", "postgresql-17", "postgresql-client-17")}
 CACHE_ROOT = Path(os.environ.get("JAILMGR_TESTBED_CACHE", "/var/cache/jailmgr-testbed"))
 CHECKOUT = Path(__file__).resolve().parent.parent
 SETUP_VERSION = "1"  # bump when the post-debootstrap setup below changes
@@ -59,7 +62,8 @@ def mirror() -> str:
 
 
 # Debian 13: the same, but jailkit (not in trixie); its systemd is 257, its ansible-core 2.19.
-SUITES = {"bookworm": PACKAGES + DAEMONS, "trixie": tuple(p for p in PACKAGES if p != "jailkit")}
+SUITES = {"bookworm": PACKAGES + DAEMONS + STATEFUL["bookworm"],
+          "trixie": tuple(p for p in PACKAGES if p != "jailkit") + STATEFUL["trixie"]}
 
 
 def cache_dir(suite: str = SUITE) -> Path:
@@ -72,7 +76,8 @@ def _setup_tree(root: Path) -> None:
     """Make the fresh tree quiet and ready: no stock daemons on the host's ports (the container shares
     the host's network), no getty."""
     for unit in ("vsftpd.service", "nginx.service", "ssh.service", "ssh.socket", "rsync.service",
-                 "getty@tty1.service", "console-getty.service"):
+                 "redis-server.service", "postgresql.service", "postgresql@15-main.service",
+                 "postgresql@17-main.service", "getty@tty1.service", "console-getty.service"):
         link = root / "etc/systemd/system" / unit
         link.unlink(missing_ok=True)
         link.symlink_to("/dev/null")
