@@ -16,8 +16,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import fingerprint, journal, ops, state, systemd, unchanged
+from . import fingerprint, journal, ops, readiness, state, systemd, unchanged
 from .destroy import Doomed, doom, remove_tree_of, remove_units_of
+from .launcher import program_is_pid1
 from .manifest import ids, jail_users
 from .plan import JailPlan, observe, plan_jail, plan_removal
 from .problems import InvalidJails, JailError
@@ -27,7 +28,6 @@ from .safefs import Tree, TreeError
 from .spec import jail_files, load_or_raise
 
 Say = Callable[[str], None]
-SETTLE_AT_LEAST = 0.05  # seconds a started program must have run before apply reports it started
 
 
 @dataclass
@@ -179,7 +179,7 @@ def _new_state(item: Rendered, pending: bool, built: bool = False) -> state.Jail
         entries={path: entry.record() for path, entry in item.contents.entries.items()},
         host_dirs=[path for path, _, _ in item.contents.host_dirs], pending_restart=pending,
         launcher=item.launched, rootfs_sha256=item.contents.rootfs_sha256,
-        launcher_init=item.launched and jail.namespaces.pid and jail.namespaces.init,
+        launcher_init=item.launched and not program_is_pid1(jail),
         workdir=jail.workdir, users=jail_users(item.contents),
         extra_units=sorted(item.extra_units), environment=dict(jail.environment), id_shift=jail.id_shift,
         program_uid=_program_uid(item))
@@ -238,18 +238,18 @@ def _start_failure(item: Rendered, failure: str, since: float) -> str:
 
 
 def _program_runs(item: Rendered, main_pid: int) -> bool:
-    """The jail's program has been executed (under the launcher: bwrap and setpriv have handed over)."""
+    """The jail's program has been executed (under the launcher: bwrap and jailmgr-init have handed over)."""
     jail = item.loaded.jail
     if main_pid <= 0:
         return False
     if not item.launched:
         return True  # Type=exec: systemd saw the program itself executed
-    pid = program_pid(main_pid, True, jail.namespaces.pid and jail.namespaces.init)
+    pid = program_pid(main_pid, True, not program_is_pid1(jail))
     try:
         exe = os.path.basename(os.readlink(f"/proc/{pid}/exe")) if pid else ""
     except OSError:
         return False
-    return bool(exe) and exe not in ("bwrap", "setpriv")
+    return bool(exe) and exe not in ("bwrap", "jailmgr-init")
 
 
 def _start_all(pairs: list[tuple[Rendered, Outcome]], say: Say) -> None:
@@ -276,11 +276,8 @@ def _start_all(pairs: list[tuple[Rendered, Outcome]], say: Say) -> None:
     since = time.time()
     systemd.systemctl("restart", *units, check=False)
     by_unit = {item.loaded.jail.unit_name: item for item, _ in starting}
-    # A program that runs is watched a little longer before it counts as started: a daemon that can't
-    # bind its port or read its config dies within milliseconds (dnsmasq on a taken port: 15 ms after
-    # systemd's "Started" on an idle machine; reported started in 2 of 6 runs under load without this).
-    failures = systemd.settled_failures(units, started=lambda unit, pid: _program_runs(by_unit[unit], pid),
-                                        at_least=SETTLE_AT_LEAST)
+    failures = readiness.wait([item.loaded.jail for item, _ in starting],
+                              runs=lambda unit, pid: _program_runs(by_unit[unit], pid), say=say)
     for item, outcome in starting:
         failure = failures.get(item.loaded.jail.unit_name)
         if failure:

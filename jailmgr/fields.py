@@ -239,6 +239,49 @@ class Integer(Kind):
         return {"anyOf": [out, {"const": "infinity"}]} if self.infinity else out
 
 
+class Duration(Kind):
+    """Seconds, as an integer or with a unit (30s, 2min, 1h), as systemd's time spans read."""
+
+    _RE = re.compile(r"([0-9]+)\s*(s|sec|m|min|h)?")
+    _SECONDS = {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600}
+
+    def __init__(self, low: int = 1, high: int = 3600) -> None:
+        self.low, self.high = low, high
+
+    def parse(self, node: yaml.Node, ctx: Ctx, key: str) -> Any:
+        if isinstance(node, yaml.ScalarNode) and node.tag in (INT, STR):
+            match = self._RE.fullmatch(node.value.strip())
+            if match:
+                value = int(match.group(1)) * self._SECONDS[match.group(2)]
+                if self.low <= value <= self.high:
+                    return value
+                return ctx.fail(node, key, f"{node.value} is out of range {self.low}s..{self.high}s")
+        shown = node.value if isinstance(node, yaml.ScalarNode) else describe(node)
+        return ctx.fail(node, key, f"{shown!r} is not a time span (e.g. 30s, 2min)")
+
+    def schema(self) -> dict[str, Any]:
+        return {"anyOf": [{"type": "integer", "minimum": self.low, "maximum": self.high},
+                          {"type": "string", "pattern": "^[0-9]+ *(s|sec|m|min|h)?$"}]}
+
+
+class WordOrRecord(Kind):
+    """One word of a closed set (read as `word_value(word)`) or a mapping read by a Record."""
+
+    def __init__(self, words: dict[str, Any], record: Kind) -> None:
+        self.words, self.record = words, record
+
+    def parse(self, node: yaml.Node, ctx: Ctx, key: str) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            return self.record.parse(node, ctx, key)
+        if isinstance(node, yaml.ScalarNode) and node.tag == STR and node.value in self.words:
+            return self.words[node.value]
+        shown = repr(node.value) if isinstance(node, yaml.ScalarNode) else describe(node)
+        return ctx.fail(node, key, f"{shown} is not {' or '.join(self.words)} or a mapping")
+
+    def schema(self) -> dict[str, Any]:
+        return {"anyOf": [{"enum": list(self.words)}, self.record.schema()]}
+
+
 class Size(Kind):
     """Bytes, as an integer or with a K/M/G/T suffix (base 1024, as systemd reads it)."""
 
@@ -400,7 +443,8 @@ class Record(Kind):
         self.cls = cls
 
     def fields(self) -> list[tuple[str, dataclasses.Field[Any]]]:
-        return [(f.metadata.get("name") or f.name, f) for f in dataclasses.fields(self.cls)]
+        # (a field without a kind is set by the program, never read from the file)
+        return [(f.metadata.get("name") or f.name, f) for f in dataclasses.fields(self.cls) if "kind" in f.metadata]
 
     def parse(self, node: yaml.Node, ctx: Ctx, key: str) -> Any:
         if not isinstance(node, yaml.MappingNode):

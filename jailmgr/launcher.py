@@ -3,30 +3,38 @@
 systemd 252 can't give a service its own PID namespace or set a hostname in
 its UTS namespace.  PrivatePIDs= came in 257, and makes the program PID 1:
 the jail model uses it there for `init: false` (Jail.uses_launcher); a
-program that can't be PID 1 (it neither reaps nor handles SIGTERM) keeps
-bubblewrap's init.  A hostname needs 258 (ProtectHostname=private:NAME).  A jail that asks for pid, uts
-or cgroup namespaces therefore runs under bubblewrap (Debian's `bubblewrap`),
-started by the unit instead of RootDirectory=:
+program that can't be PID 1 (it neither reaps nor handles SIGTERM) keeps an
+init.  A hostname needs 258 (ProtectHostname=private:NAME).  A jail that asks
+for pid, uts or cgroup namespaces therefore runs under bubblewrap (Debian's
+`bubblewrap`), started by the unit instead of RootDirectory=:
 
-    bwrap <namespaces> <the tree and its mounts> --cap-drop ALL --cap-add ...
-          -- /usr/bin/setpriv <user, exact bounding set> -- PROGRAM ARGS
+    jailmgr-init supervise ... -- bwrap <namespaces> <the tree and its mounts> --cap-drop ALL --cap-add ...
+          -- /run/host/jailmgr-init init <user, groups, exact bounding set, workdir> -- PROGRAM ARGS
 
+- jailmgr-init (launcher/jailmgr-init.c, static) is the host code on both
+  sides: outside, the unit's main process ("supervise": the stop signal
+  reaches the program and not bubblewrap, reload reaches the program, the
+  program's sd_notify is relayed without MAINPID=, the unit ends as the
+  program ended); inside, bound read-only from the host, it is PID 1 of the
+  new namespace ("init"): it drops the privileges, enters the workdir as the
+  program, and runs the program as its child (or execs it: `init: false`).
+  Being static, it runs nothing of the jail's tree while it is root: no
+  ld.so.preload, ld.so.cache or library of the jail.
 - bwrap builds the view: the tree read-only at /, the declared binds, a /dev
   holding only the declared nodes, a fresh /proc for the PID namespace with
   /proc/sys bound read-only over it (a fresh proc is writable otherwise).
-- bwrap's own init is PID 1 and reaps; the program is its child (vsftpd as
-  PID 1 segfaults when it reaps a session it did not start).
 - bwrap run as root keeps its capability bounding set unless it has
   CAP_SETPCAP, and it can't switch to a non-root user without a user
-  namespace, so setpriv (util-linux, bound into the tree) sets the user and
-  shrinks the bounding set to exactly the declared capabilities.
+  namespace: the init does both, before anything of the jail runs.
+- bwrap is given no --chdir: it would resolve the workdir as root, through
+  whatever the jail left there at its last run.
 """
 
 from __future__ import annotations
 
 from .manifest import Contents
-from .model import Jail
-from .paths import BWRAP, SETPRIV
+from .model import SIGNAL_NUMBERS, Jail
+from .paths import BWRAP, INIT_IN_JAIL, JAILMGR_INIT, NOTIFY_IN_JAIL, notify_socket
 
 # What the launcher needs beyond the jail's own set, in the unit's bounding set.
 LAUNCHER_CAPS = ("CAP_SYS_ADMIN", "CAP_SETPCAP", "CAP_SYS_CHROOT", "CAP_SETUID", "CAP_SETGID")
@@ -34,8 +42,28 @@ LAUNCHER_CAPS = ("CAP_SYS_ADMIN", "CAP_SETPCAP", "CAP_SYS_CHROOT", "CAP_SETUID",
 LAUNCHER_SYSCALLS = ("@mount", "sethostname")
 
 
-def _caps(names: tuple[str, ...] | list[str]) -> str:
-    return ",".join(["-all", *[f"+{n.removeprefix('CAP_').lower()}" for n in names]])
+def cap_mask(names: tuple[str, ...] | list[str]) -> int:
+    """The capabilities as the kernel's bit mask."""
+    from .model import CAPABILITIES
+
+    numbers = {name: number for number, name in enumerate(_KERNEL_ORDER)}
+    assert set(numbers) == set(CAPABILITIES)
+    mask = 0
+    for name in names:
+        mask |= 1 << numbers[name]
+    return mask
+
+
+# linux/capability.h's numbering, 0 to 40.
+_KERNEL_ORDER = (
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
+    "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT",
+    "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
+    "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG",
+    "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+)
 
 
 def _under_run(jail: Jail) -> list[str]:
@@ -48,7 +76,33 @@ def _under_run(jail: Jail) -> list[str]:
     return top
 
 
-def bwrap_argv(jail: Jail, contents: Contents, uid: int, gid: int, seccomp_fd: int | None = None) -> list[str]:
+def program_is_pid1(jail: Jail) -> bool:
+    """`init: false` in a PID namespace: the init execs the program instead of being its parent."""
+    return jail.namespaces.pid and not jail.namespaces.init
+
+
+def supervisor_argv(jail: Jail) -> list[str]:
+    """The unit's main process, in front of everything else of ExecStart=."""
+    argv = [JAILMGR_INIT, "supervise", "--stop-signal", str(SIGNAL_NUMBERS[jail.stop_signal])]
+    if jail.ready is not None and jail.ready.notify:
+        argv += ["--notify", notify_socket(jail.name)]
+    if program_is_pid1(jail):
+        argv.append("--pid1")
+    return [*argv, "--"]
+
+
+def init_argv(jail: Jail, uid: int, gid: int, groups: list[int]) -> list[str]:
+    """The drop inside the jail, then the program (see launcher/jailmgr-init.c)."""
+    argv = [INIT_IN_JAIL, "init", "--uid", str(uid), "--gid", str(gid),
+            "--groups", ",".join(map(str, groups)), "--caps", f"{cap_mask(jail.security.capabilities):x}",
+            "--workdir", jail.workdir]
+    if program_is_pid1(jail):
+        argv.append("--pid1")
+    return [*argv, "--", *jail.exec]
+
+
+def bwrap_argv(jail: Jail, contents: Contents, uid: int, gid: int, groups: list[int],
+               seccomp_fd: int | None = None) -> list[str]:
     ns = jail.namespaces
     argv = [BWRAP, "--die-with-parent", "--new-session"]
     if ns.pid:
@@ -83,14 +137,18 @@ def bwrap_argv(jail: Jail, contents: Contents, uid: int, gid: int, seccomp_fd: i
             argv += ["--perms", "1777", "--tmpfs", mount.target or ""]
         else:
             argv += ["--bind" if mount.mode == "rw" else "--ro-bind", mount.source or "", mount.target or ""]
-    argv += ["--chdir", jail.workdir, "--cap-drop", "ALL"]
+    # The host's own code, read-only and bound last (no mount of the jail's covers it): the jail
+    # can neither change nor replace it.
+    # (/run/host made 0755 on purpose: the unit's UMask=0077 would leave it to root alone.)
+    argv += ["--perms", "0755", "--dir", "/run/host", "--ro-bind", JAILMGR_INIT, INIT_IN_JAIL]
+    if jail.ready is not None and jail.ready.notify:
+        # A socket's inode needs no write access to a read-only mount to be sent to.
+        argv += ["--ro-bind", notify_socket(jail.name), NOTIFY_IN_JAIL]
+    argv += ["--cap-drop", "ALL"]
     for cap in sorted({*jail.security.capabilities, "CAP_SETPCAP", "CAP_SETUID", "CAP_SETGID"}):
         argv += ["--cap-add", cap]
-    if not jail.namespaces.init:
-        argv.append("--as-pid-1")
-    if seccomp_fd is not None:  # a filter loaded right before the program runs (setid.py)
+    if ns.pid:
+        argv.append("--as-pid-1")  # jailmgr-init is PID 1 (bubblewrap's own init forwards no signal)
+    if seccomp_fd is not None:  # a filter loaded right before the init runs (setid.py)
         argv += ["--seccomp", str(seccomp_fd)]
-    argv += ["--", SETPRIV, f"--reuid={uid}", f"--regid={gid}"]
-    argv.append("--clear-groups" if uid == 0 else "--init-groups")
-    argv += [f"--bounding-set={_caps(jail.security.capabilities)}", "--inh-caps=-all", "--", *jail.exec]
-    return argv
+    return [*argv, "--", *init_argv(jail, uid, gid, groups)]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from . import elf
-from .model import ROOT_MARKER, SETPRIV, Jail
+from .model import ROOT_MARKER, Jail
 from .paths import systemd_version
 from .problems import Problem
 from .spec import Loaded
@@ -189,10 +189,6 @@ def _libraries(loaded: Loaded, contents: Contents, resolver: elf.Resolver, probl
     jail = loaded.jail
     copy = jail.tree.libraries == "copy"
     wanted = [(f"tree.binaries[{i}]", binary) for i, binary in enumerate(jail.tree.binaries)]
-    if jail.uses_launcher(contents.systemd_version):
-        # setpriv sets the user and the exact bounding set under the launcher
-        # (`jailmgr exec` runs nothing of the tree's but the command).
-        wanted.append(("tree.binaries", SETPRIV))
     if jail.tree.pam:
         wanted += _pam_modules(loaded, contents, resolver, problems)
     for key, binary in wanted:
@@ -370,3 +366,9 @@ def jail_users(contents: Contents) -> dict[str, list[int]]:
 
 def primary_gid(contents: Contents, user: str) -> int:
     return next((int(f[3]) for f in _rows(contents, "/etc/passwd", 4) if f[0] == user), 0)
+
+
+def supplementary_gids(contents: Contents, user: str) -> list[int]:
+    """The groups whose member lists in the jail's /etc/group (as jailmgr wrote it) name the user:
+    decided here, so that nothing in the jail reads its group file as root."""
+    return sorted({int(f[2]) for f in _rows(contents, "/etc/group", 4) if user in f[3].split(",")})

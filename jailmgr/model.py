@@ -10,6 +10,7 @@ from .fields import (
     Address,
     Anything,
     Choice,
+    Duration,
     Flag,
     Integer,
     ListOf,
@@ -21,9 +22,10 @@ from .fields import (
     Record,
     Size,
     Text,
+    WordOrRecord,
     spec,
 )
-from .paths import SETPRIV, default_root, netns_unit_name, unit_name  # noqa: F401  (re-exported)
+from .paths import default_root, netns_unit_name, unit_name  # noqa: F401  (re-exported)
 
 
 class Libraries(StrEnum):
@@ -54,6 +56,11 @@ class Restart(StrEnum):
     ALWAYS = "always"
 
 
+# The signals a jail may name for stop and reload: those the launcher's supervisor and bubblewrap
+# outlive (launcher/jailmgr-init.c's `forwarded`), so that they reach the program alone.
+SIGNALS = ("SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGWINCH", "SIGPWR")
+SIGNAL_NUMBERS = {"SIGHUP": 1, "SIGINT": 2, "SIGQUIT": 3, "SIGUSR1": 10, "SIGUSR2": 12, "SIGTERM": 15,
+                  "SIGWINCH": 28, "SIGPWR": 30}  # Linux's numbers (x86, arm and the other generic ABIs)
 ADDRESS_FAMILIES = ("AF_UNIX", "AF_INET", "AF_INET6", "AF_NETLINK", "AF_PACKET")
 TYPE_CHECKING = False  # typing costs milliseconds at startup; it is only needed by checkers
 if TYPE_CHECKING:
@@ -183,6 +190,21 @@ class Network:
 
 
 @dataclass(frozen=True)
+class Ready:
+    """When a started jail counts as ready: its sd_notify READY=1, or a port that accepts."""
+
+    port: int | None = spec(Integer(1, 65535), "A TCP port that accepts a connection from the host side", None)
+    notify: bool = False
+
+    @property
+    def word(self) -> str:
+        return "notify" if self.notify else f"port {self.port}"
+
+
+READY_NOTIFY = Ready(notify=True)
+
+
+@dataclass(frozen=True)
 class Limits:
     """cgroup limits through systemd."""
 
@@ -228,8 +250,16 @@ class Jail:
         MapOf(ENV_RE, "an environment variable name", Text(numbers=True)), "Environment", ())
     restart: Restart = spec(Choice(Restart, false_means="no"), "Restart=", Restart.ON_FAILURE)
     enable: bool = spec(Flag(), "Start at boot", True)
-    stop_timeout: int = spec(Integer(1, 3600), "Seconds the program has to stop after SIGTERM before it is "
+    stop_signal: str = spec(Choice(*SIGNALS), "What a stop sends the program first (KillSignal=)", "SIGTERM")
+    stop_timeout: int = spec(Duration(), "Seconds the program has to stop after its stop signal before it is "
                              "killed (TimeoutStopSec=); a shell as PID 1 ignores SIGTERM", 10)
+    reload_signal: str | None = spec(Choice(*SIGNALS), "What `systemctl reload` and `jailmgr reload` deliver to "
+                                     "the program (none: the jail can't be reloaded)", None)
+    ready: Ready | None = spec(WordOrRecord({"notify": READY_NOTIFY}, Record(Ready)),
+                               "notify (sd_notify READY=1 from inside the jail) or {port: N} (accepts a "
+                               "connection); absent: a short watch after the start", None)
+    start_timeout: int = spec(Duration(), "Seconds a start may take before it failed (TimeoutStartSec=; apply "
+                              "waits as long for `ready`)", 30)
     tree: Tree = spec(Record(Tree), "Tree contents", Tree())
     mounts: tuple[Mount, ...] = spec(ListOf(Record(Mount)), "Mounts", ())
     namespaces: Namespaces = spec(Record(Namespaces), "Namespaces", Namespaces())
@@ -258,6 +288,10 @@ class Jail:
         """
         ns = self.namespaces
         if ns.uts or ns.cgroup or ns.user or ns.net == "private":
+            return True
+        if self.ready == READY_NOTIFY and self.user == "root":
+            # systemd takes MAINPID= from a root sender as it says: the launcher's supervisor
+            # relays the program's messages without it.
             return True
         return ns.pid and (ns.init or systemd_version < 257)
 

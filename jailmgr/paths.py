@@ -19,13 +19,27 @@ NOSETID_FILTER = f"{LIB_DIR}/nosetid.bpf"  # setid.py
 
 # The host tools the units and jailmgr run (Debian's paths).
 BWRAP = "/usr/bin/bwrap"  # bubblewrap: the launcher
-SETPRIV = "/usr/bin/setpriv"  # util-linux: bound into launcher trees
+# The launcher's own host code (launcher/jailmgr-init.c, static): the unit's main process
+# ("supervise"), bound into the jail read-only where bubblewrap runs it ("init") to drop privileges.
+JAILMGR_INIT = "/usr/lib/jailmgr/jailmgr-init"
+INIT_IN_JAIL = "/run/host/jailmgr-init"
+NOTIFY_IN_JAIL = "/run/host/notify"  # where a launched program's NOTIFY_SOCKET is (as systemd-nspawn has it)
 NSENTER = "/usr/bin/nsenter"  # util-linux: joins the netns of net: private
 IP = "/usr/bin/ip"  # iproute2: makes that netns and its veth pair
 SYSTEMD = "/usr/lib/systemd/systemd"  # its upgrade renders the launcher's jails again
 # The user-namespace helper (userns.py), run by the units of `user: true` jails:
 # Debian's python3 in isolated mode, so nothing of the environment is read.
 USERNS_HELPER = ("/usr/bin/python3", "-I", "-m", "jailmgr.userns")
+
+
+def runtime_dir(name: str) -> str:
+    """A launched jail's RuntimeDirectory= (relative to /run), made and removed by systemd."""
+    return f"jailmgr/{name}"
+
+
+def notify_socket(name: str) -> str:
+    """The host side of a launched jail's notify socket, made by its supervisor."""
+    return f"/run/{runtime_dir(name)}/notify"
 
 
 def state_dir() -> str:

@@ -103,16 +103,17 @@ def status_fields(pid: int, names: tuple[str, ...]) -> dict[str, str]:
 def program_pid(main_pid: int, launched: bool, init: bool = True, procs: dict[int, Proc] | None = None) -> int:
     """The jail's program, found by the process tree alone.
 
-    Under the launcher the unit's main process is bubblewrap's monitor; its
-    oldest child is the program, or, when the jail has bubblewrap's init as
-    PID 1 of its PID namespace (`init`), that init, whose oldest child is the
-    program.  A process's name and argv are its own to write, so they are
-    never asked: a program that calls itself bwrap is still found.
+    Under the launcher the unit's main process is jailmgr-init's supervisor;
+    its child is bubblewrap's monitor, whose child is jailmgr-init's init in
+    the jail, whose oldest child is the program (`init`), or the program
+    itself once the init exec'd it (`init: false`).  A process's name and
+    argv are its own to write, so they are never asked: a program that calls
+    itself bwrap is still found.
     """
     if not launched or main_pid <= 0:
         return main_pid
     tree = _children(procs if procs is not None else processes())
-    steps = 2 if init else 1
+    steps = 3 if init else 2
     current = main_pid
     for _ in range(steps):
         kids = tree.get(current, [])

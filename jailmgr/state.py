@@ -33,7 +33,7 @@ class JailState:
     # restarts the service even when the tree and unit already match.
     pending_restart: bool = False
     launcher: bool = False
-    launcher_init: bool = True  # under the launcher, bubblewrap's init is PID 1 and the program its child
+    launcher_init: bool = True  # under the launcher, jailmgr-init is the program's parent (not init: false)
     rootfs_sha256: str = ""
     extra_units: list[str] = field(default_factory=list)  # unit files beyond the main one
     environment: dict[str, str] = field(default_factory=dict)  # as declared: what `exec` gives a command

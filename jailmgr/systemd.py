@@ -80,6 +80,18 @@ def ran_and_ended(props: dict[str, str]) -> bool:
     return props.get("ActiveState") == "inactive" and props.get("Result") == "success"
 
 
+FAILURE_PROPS = ("ActiveState", "SubState", "Result", "ExecMainStatus", "ExecMainCode")
+_CLD_KILLED = ("2", "3")  # ExecMainCode: CLD_KILLED, CLD_DUMPED (ExecMainStatus is then the signal)
+
+
+def failure(props: dict[str, str]) -> str | None:
+    """Why a just-started unit failed (or is waiting to restart), from FAILURE_PROPS; None if it did not."""
+    if props.get("ActiveState") != "failed" and props.get("SubState") != "auto-restart":
+        return None
+    how = "signal" if props.get("ExecMainCode") in _CLD_KILLED else "exit status"
+    return f"{props.get('Result')} ({how} {props.get('ExecMainStatus')})"
+
+
 def settled_failures(units: list[str], started: Callable[[str, int], bool] | None = None, seconds: float = 0.5,
                      at_least: float = 0.0) -> dict[str, str]:
     """Watch just-started units; for each that failed or is restarting, the reason.
@@ -94,9 +106,10 @@ def settled_failures(units: list[str], started: Callable[[str, int], bool] | Non
     settled: set[str] = set()
     while True:
         watched = [u for u in units if u not in failed and u not in settled]
-        for unit, props in states(watched, "ActiveState", "SubState", "Result", "ExecMainStatus", "MainPID").items():
-            if props.get("ActiveState") == "failed" or props.get("SubState") == "auto-restart":
-                failed[unit] = f"{props.get('Result')} (exit status {props.get('ExecMainStatus')})"
+        for unit, props in states(watched, *FAILURE_PROPS, "MainPID").items():
+            reason = failure(props)
+            if reason:
+                failed[unit] = reason
             elif (started is not None and time.monotonic() - begin >= at_least
                   and started(unit, int(props.get("MainPID") or 0))):
                 settled.add(unit)

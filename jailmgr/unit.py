@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from . import model, paths, setid
 from .hardening import hardening
-from .launcher import LAUNCHER_CAPS, LAUNCHER_SYSCALLS, bwrap_argv
-from .manifest import Contents, ids, primary_gid
-from .model import USERNS_COUNT, Jail, veth_names
-from .paths import IP, NSENTER, USERNS_HELPER
+from .launcher import LAUNCHER_CAPS, LAUNCHER_SYSCALLS, bwrap_argv, supervisor_argv
+from .manifest import Contents, ids, primary_gid, supplementary_gids
+from .model import SIGNAL_NUMBERS, USERNS_COUNT, Jail, veth_names
+from .paths import IP, JAILMGR_INIT, NSENTER, USERNS_HELPER, runtime_dir
 from .unitsyntax import assignment, bind, exec_argv, path, specifiers, text, unit_file
 
 
@@ -144,11 +144,13 @@ def _security(jail: Jail, launched: bool) -> list[str]:
 
 def _launched(jail: Jail, contents: Contents) -> list[str]:
     """The service lines when bubblewrap builds the jail (see launcher.py)."""
-    users, groups = ids(contents)
+    users, group_ids = ids(contents)
     uid = users[jail.user]
-    gid = groups[jail.group] if jail.group else primary_gid(contents, jail.user)
+    gid = group_ids[jail.group] if jail.group else primary_gid(contents, jail.user)
+    # As initgroups(3) would set them (root: none), from the group file jailmgr wrote.
+    groups = sorted({gid, *supplementary_gids(contents, jail.user)}) if uid != 0 else []
     nosetid = setid.needed(True, contents.systemd_version)
-    argv = bwrap_argv(jail, contents, uid, gid, seccomp_fd=setid.FD if nosetid else None)
+    argv = bwrap_argv(jail, contents, uid, gid, groups, seccomp_fd=setid.FD if nosetid else None)
     if jail.namespaces.user:
         # Root in the jail is an unprivileged host uid (see userns.py); bwrap
         # then runs as root of that user namespace.
@@ -156,19 +158,18 @@ def _launched(jail: Jail, contents: Contents) -> list[str]:
                 "--", *argv]
     if jail.namespaces.net == "private":
         argv = [NSENTER, f"--net=/run/netns/{netns_name(jail)}", "--", *argv]
+    argv = [*supervisor_argv(jail), *argv]
     lines = [f"ExecStart={exec_argv(argv, wrap=72)}",
-             # bwrap's init exits 128+15 when the program dies of the SIGTERM that stop sends.
-             "SuccessExitStatus=143 SIGTERM",
              # Journal lines carry the program's name, not the launcher's.
              f"SyslogIdentifier={specifiers(jail.exec[0].rsplit('/', 1)[-1])}",
-             # SIGTERM to bubblewrap alone, then SIGKILL to what is left.  bubblewrap makes its child
-             # die with it only once the child's set-up is done: a stop during the set-up left that
-             # child (PID 1 of the new namespace, deaf to SIGTERM) alive until TimeoutStopSec with
-             # KillMode=control-group (5 of 12 quick restarts took 10 s; with mixed none of 20).
-             "KillMode=mixed",
+             # The stop signal goes to the whole control group (KillMode=control-group, the default):
+             # the supervisor and bubblewrap outlive it, the program gets it and has TimeoutStopSec=.
+             # A stop before the program started ends the start (jailmgr-init's "go").
              # The host as bwrap sees it while it builds the jail: read-only but
              # for the sources of rw mounts and the tree's writable directories.
              "ProtectSystem=strict"]
+    if jail.ready is not None and jail.ready.notify:
+        lines.append(f"RuntimeDirectory={runtime_dir(jail.name)}")  # the supervisor's notify socket
     if nosetid:  # systemd >= 257: RestrictSUIDSGID= stops bwrap; bwrap loads the same rules (setid.py)
         lines.append(f"OpenFile={setid.FILTER_PATH}:nosetid:read-only")
     for entry in jail.tree.dirs:
@@ -180,14 +181,32 @@ def _launched(jail: Jail, contents: Contents) -> list[str]:
     return lines
 
 
+def _lifecycle(jail: Jail) -> list[str]:
+    """How the service starts, counts as ready, reloads and stops (the same in both shapes).
+
+    Under the launcher the main process is the supervisor: it relays the
+    program's READY=1 (NotifyAccess=main), passes on what ExecReload= sends
+    it, and ends as the program ended.  ExecReload= runs unsandboxed ("+"):
+    with RootDirectory= it would otherwise run from the jail's tree.
+    """
+    notify = jail.ready is not None and jail.ready.notify
+    lines = ["Type=notify" if notify else "Type=exec"]
+    if notify:
+        lines.append("NotifyAccess=main")
+    lines += [f"KillSignal={jail.stop_signal}", f"TimeoutStartSec={jail.start_timeout}s"]
+    if jail.reload_signal is not None:
+        lines.append(f"ExecReload=+{JAILMGR_INIT} kill {SIGNAL_NUMBERS[jail.reload_signal]} $MAINPID")
+    return lines
+
+
 def render_unit(jail: Jail, contents: Contents, source: str) -> str:
     """The jail-NAME.service text."""
     description = f"jail {jail.name}" + (f": {jail.description}" if jail.description else "")
     unit = [f"Description={text(description)}", "After=network.target"]
     if jail.namespaces.net == "private":
         unit += [f"BindsTo={netns_unit_name(jail)}", f"After={netns_unit_name(jail)}"]
-    service = ["Type=exec"]
     launched = jail.uses_launcher(contents.systemd_version)
+    service = _lifecycle(jail)
     if launched:
         service += _launched(jail, contents)
     else:

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" -ne 0 ]; then echo "demo.sh: run as root (it boots a container)" >&2; exit 1; fi
 need=()
-for pkg in python3 systemd-container debootstrap; do
+for pkg in python3 systemd-container debootstrap gcc libc6-dev make; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if ((${#need[@]})); then

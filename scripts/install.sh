@@ -9,6 +9,10 @@ rm -rf "$PKG"
 install -d "$PKG" "$DEST/usr/sbin" "$DEST/usr/share/jailmgr/templates" "$DEST/etc/jailmgr/jails.d" \
     "$DEST/usr/share/doc/jailmgr/examples"
 install -m 0644 jailmgr/*.py "$PKG/"
+# The launcher's static host code (gcc and libc6-dev build it).
+make -s -C launcher jailmgr-init
+install -d "$DEST/usr/lib/jailmgr"
+install -m 0755 launcher/jailmgr-init "$DEST/usr/lib/jailmgr/jailmgr-init"
 install -m 0644 templates/* "$DEST/usr/share/jailmgr/templates/"
 install -m 0644 jails.d/*.yaml "$DEST/usr/share/doc/jailmgr/examples/"
 install -m 0755 packaging/jailmgr.sh "$DEST/usr/sbin/jailmgr"

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEB_PKGS=(python3 python3-venv python3-yaml python3-jinja2 python3-systemd python3-seccomp bubblewrap gcc libc6-dev ansible-core git
+DEB_PKGS=(python3 python3-venv python3-yaml python3-jinja2 python3-systemd python3-seccomp bubblewrap gcc libc6-dev make ansible-core git
           qemu-system-x86 e2fsprogs
           systemd-container debootstrap ca-certificates)
 missing=()

@@ -26,7 +26,7 @@ TOP = Path(__file__).resolve().parents[2]
 def deb(bed: Testbed) -> Path:  # (bed: the port and the tools are checked there; the build is the host's)
     proc = subprocess.run([str(TOP / "packaging/deb/build")], capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    found = sorted(glob.glob(str(TOP / "dist/jailmgr_*_all.deb")))
+    found = sorted(glob.glob(str(TOP / "dist/jailmgr_*_*.deb")))
     assert found
     return Path(found[-1])
 
