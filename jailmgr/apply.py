@@ -229,11 +229,13 @@ def converge(item: Rendered, plan: JailPlan, say: Say, detail: Say) -> tuple[boo
 def _start_failure(item: Rendered, failure: str, since: float) -> str:
     jail = item.loaded.jail
     unit = jail.unit_name
-    journal.record_action(item.name, "start-failed", f"jail {item.name}: {unit} exited at once: {failure}")
+    # (readiness says "not ready: ..." itself; a unit state is how the program ended)
+    said = failure if failure.startswith("not ready") else f"it exited before it was ready: {failure}"
+    journal.record_action(item.name, "start-failed", f"jail {item.name}: {unit} did not start: {said}")
     # (the program's last words, "address in use" and the like, say why)
     program = jail.exec[0].rsplit("/", 1)[-1]
     shown = "".join(f"\n  {line}" for line in journal.last_lines(unit, program=program, since=since))
-    return (f"{item.name}: {unit} did not start: it exited at once: {failure}{shown}\n"
+    return (f"{item.name}: {unit} did not start: {said}{shown}\n"
             f"  (`jailmgr logs {item.name}` shows its journal; the tree and unit are in place)")
 
 

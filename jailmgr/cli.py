@@ -106,6 +106,8 @@ def build_parser(commands: dict[str, Callable[..., int]]) -> argparse.ArgumentPa
     add("status", "state of jails").add_argument("names", nargs="*", metavar="NAME")
     add("list", "the jails jailmgr manages")
     add("destroy", "stop and remove jails and their trees").add_argument("names", nargs="+", metavar="NAME")
+    add("reload", "deliver each jail's reload_signal to its program (as systemctl reload)").add_argument(
+        "names", nargs="+", metavar="NAME")
     logs = add("logs", "the jail's journal")
     logs.add_argument("name", metavar="NAME")
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines until interrupted")
@@ -134,7 +136,7 @@ def _lazy(name: str) -> Callable[[argparse.Namespace, Output], int]:
 
 def commands() -> dict[str, Callable[..., int]]:
     table: dict[str, Callable[..., int]] = {"validate": cmd_validate, "render": cmd_render, "schema": cmd_schema}
-    for name in ("plan", "apply", "destroy", "list", "status", "logs", "exec", "check", "stale"):
+    for name in ("plan", "apply", "destroy", "reload", "list", "status", "logs", "exec", "check", "stale"):
         table[name] = _lazy(name)
     return table
 

@@ -127,6 +127,38 @@ def cmd_destroy(args: argparse.Namespace, out: Output) -> int:
     return EXIT_ERROR if any(left.values()) else EXIT_OK
 
 
+def cmd_reload(args: argparse.Namespace, out: Output) -> int:
+    """`systemctl reload` of each jail: its ExecReload= hands reload_signal to the program."""
+    _setup(args, out)
+    units = {}
+    for name in args.names:
+        recorded = _recorded(name, out)
+        if recorded is None:
+            out.error(f"no jail named {name!r} is managed here", hint="`jailmgr list` shows them")
+        else:
+            units[name] = recorded.unit
+    props = systemd.states(list(units.values()), "CanReload", "ActiveState")
+    failed = len(args.names) - len(units)
+    ready = []
+    for name, unit in units.items():
+        seen = props.get(unit, {})
+        if seen.get("CanReload") != "yes":
+            out.error(f"{name}: it has no reload_signal", hint="name one in its file (e.g. reload_signal: SIGHUP) "
+                      "and apply; `jailmgr apply` restarts what changed")
+            failed += 1
+        elif seen.get("ActiveState") != "active":
+            out.error(f"{name}: {unit} is {seen.get('ActiveState', 'unknown')}, not running: nothing to reload")
+            failed += 1
+        else:
+            ready.append(name)
+    if ready:
+        systemd.systemctl("reload", *(units[name] for name in ready))
+        for name in ready:
+            out.line(f"{name}: reloaded {units[name]}")
+    out.doc["reloaded"] = ready
+    return EXIT_ERROR if failed else EXIT_OK
+
+
 def cmd_list(args: argparse.Namespace, out: Output) -> int:
     _setup(args, out)
     names = state.managed()
@@ -360,6 +392,7 @@ def cmd_stale(args: argparse.Namespace, out: Output) -> int:
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Output], int]] = {
-    "plan": cmd_plan, "apply": cmd_apply, "destroy": cmd_destroy, "list": cmd_list, "status": cmd_status,
+    "plan": cmd_plan, "apply": cmd_apply, "destroy": cmd_destroy, "reload": cmd_reload, "list": cmd_list,
+    "status": cmd_status,
     "logs": cmd_logs, "exec": cmd_exec, "check": cmd_check, "stale": cmd_stale,
 }

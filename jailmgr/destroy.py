@@ -73,18 +73,22 @@ def doom(name: str, say: Say) -> Doomed:
     return Doomed(name, recorded, [unit, *(recorded.extra_units if recorded else [])])
 
 
+_SIGNAL_NAMES = {str(number): name for name, number in model.SIGNAL_NUMBERS.items()}  # systemctl shows KillSignal=15
+
+
 def remove_units_of(doomed: list[Doomed], say: Say) -> bool:
     """Stop them all at once (saying how long each may take), then disable and delete their units;
     True when a unit file went (the caller reloads systemd, once)."""
     if not doomed:
         return False
     units = [u for d in doomed for u in d.units]
-    props = systemd.states(units, "ActiveState", "TimeoutStopUSec", *ops.REMOVE_PROPS)  # one query for both
+    props = systemd.states(units, "ActiveState", "TimeoutStopUSec", "KillSignal", *ops.REMOVE_PROPS)  # one query
     for d in doomed:
         seen = props.get(d.units[0], {})
         if seen.get("ActiveState") in ("active", "activating", "reloading", "deactivating"):
             timeout = seen.get("TimeoutStopUSec", "")
-            say(f"{d.name}: stopping {d.units[0]}" + (f" (it has {timeout} to stop after SIGTERM)" if timeout else ""))
+            signal = _SIGNAL_NAMES.get(seen.get("KillSignal", ""), "its stop signal")
+            say(f"{d.name}: stopping {d.units[0]}" + (f" (it has {timeout} to stop after {signal})" if timeout else ""))
     return bool(ops.remove_units(units, props))
 
 

@@ -267,8 +267,8 @@ class Duration(Kind):
 class WordOrRecord(Kind):
     """One word of a closed set (read as `word_value(word)`) or a mapping read by a Record."""
 
-    def __init__(self, words: dict[str, Any], record: Kind) -> None:
-        self.words, self.record = words, record
+    def __init__(self, words: dict[str, Any], record: Kind, example: str) -> None:
+        self.words, self.record, self.example = words, record, example
 
     def parse(self, node: yaml.Node, ctx: Ctx, key: str) -> Any:
         if isinstance(node, yaml.MappingNode):
@@ -276,7 +276,7 @@ class WordOrRecord(Kind):
         if isinstance(node, yaml.ScalarNode) and node.tag == STR and node.value in self.words:
             return self.words[node.value]
         shown = repr(node.value) if isinstance(node, yaml.ScalarNode) else describe(node)
-        return ctx.fail(node, key, f"{shown} is not {' or '.join(self.words)} or a mapping")
+        return ctx.fail(node, key, f"{shown} is not {' or '.join(self.words)} or a mapping such as {self.example}")
 
     def schema(self) -> dict[str, Any]:
         return {"anyOf": [{"enum": list(self.words)}, self.record.schema()]}

@@ -255,7 +255,7 @@ class Jail:
                              "killed (TimeoutStopSec=); a shell as PID 1 ignores SIGTERM", 10)
     reload_signal: str | None = spec(Choice(*SIGNALS), "What `systemctl reload` and `jailmgr reload` deliver to "
                                      "the program (none: the jail can't be reloaded)", None)
-    ready: Ready | None = spec(WordOrRecord({"notify": READY_NOTIFY}, Record(Ready)),
+    ready: Ready | None = spec(WordOrRecord({"notify": READY_NOTIFY}, Record(Ready), "{port: 5432}"),
                                "notify (sd_notify READY=1 from inside the jail) or {port: N} (accepts a "
                                "connection); absent: a short watch after the start", None)
     start_timeout: int = spec(Duration(), "Seconds a start may take before it failed (TimeoutStartSec=; apply "

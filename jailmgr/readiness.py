@@ -7,18 +7,21 @@
 - `ready: notify`: Type=notify; `systemctl start` returned once the program
   said READY=1 (relayed by the launcher's supervisor), or once it failed or
   TimeoutStartSec= (start_timeout) ran out.
-- `ready: {port: N}`: a TCP connection from the host side to the jail's
-  address is accepted within start_timeout (a daemon that retries a taken
-  port for seconds is running, not ready); one that is not is stopped.
+- `ready: {port: N}`: a process of the jail listens on port N and a TCP
+  connection from the host side to the jail's address is accepted, within
+  start_timeout (a daemon that retries a taken port for seconds is running,
+  not ready, and the port's other owner must not make it look ready); one
+  that is not ready then is stopped.
 """
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from collections.abc import Callable
 
-from . import systemd
+from . import procfs, systemd
 from .model import Jail
 
 SETTLE_AT_LEAST = 0.05  # seconds a started program must have run before apply reports it started
@@ -42,6 +45,57 @@ def accepts(where: tuple[str, int], timeout: float = 0.25) -> bool:
         return False
 
 
+_LISTEN = b"0A"  # TCP_LISTEN in /proc/net/tcp's st column
+
+
+def _socket_inodes(pids: list[int]) -> set[int]:
+    inodes = set()
+    for pid in pids:
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if link.startswith("socket:[") and link.endswith("]") and link[8:-1].isdigit():
+                inodes.add(int(link[8:-1]))
+    return inodes
+
+
+def _listening_inodes(pid: int, port: int) -> set[int]:
+    """The sockets listening on TCP `port` in pid's network namespace (read as bytes, line by line)."""
+    found = set()
+    for table in ("tcp", "tcp6"):
+        try:
+            with open(f"/proc/{pid}/net/{table}", "rb") as f:
+                next(f, None)
+                for line in f:
+                    fields = line.split()
+                    if len(fields) > 9 and fields[3] == _LISTEN and fields[9].isdigit():
+                        local_port = fields[1].rpartition(b":")[2]
+                        if int(local_port or b"0", 16) == port:
+                            found.add(int(fields[9]))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def jail_listens(main_pid: int, port: int) -> bool:
+    """A process of the unit (main_pid and below) holds a socket listening on `port`."""
+    pids = procfs.descendants(main_pid) if main_pid > 0 else []
+    listening: set[int] = set()
+    seen_ns: set[int] = set()
+    for pid in pids:  # one reading of the table per network namespace
+        inode = procfs.ns_inode(pid, "net")
+        if inode and inode not in seen_ns:
+            seen_ns.add(inode)
+            listening |= _listening_inodes(pid, port)
+    return bool(listening & _socket_inodes(pids)) if listening else False
+
+
 def wait(jails: list[Jail], runs: Callable[[str, int], bool], say: Callable[[str], None]) -> dict[str, str]:
     """Wait until each just-started jail is ready or failed; unit -> why it failed."""
     watched = [j.unit_name for j in jails if j.ready is None]
@@ -63,18 +117,20 @@ def _wait_for_ports(jails: list[Jail], say: Callable[[str], None]) -> dict[str, 
     failures: dict[str, str] = {}
     told = False
     while waiting:
-        for unit, props in systemd.states(list(waiting), *systemd.FAILURE_PROPS).items():
+        for unit, props in systemd.states(list(waiting), *systemd.FAILURE_PROPS, "MainPID").items():
             reason = systemd.failure(props)
             if reason:
                 failures[unit] = reason
                 del waiting[unit]
-            elif props.get("ActiveState") == "active" and accepts(address(waiting[unit])):
+            elif (props.get("ActiveState") == "active" and accepts(address(waiting[unit]))
+                  and jail_listens(int(props.get("MainPID") or 0), address(waiting[unit])[1])):
                 del waiting[unit]
         elapsed = time.monotonic() - begin
         late = [unit for unit, jail in waiting.items() if elapsed >= jail.start_timeout]
         for unit in late:
             host, port = address(waiting.pop(unit))
-            failures[unit] = f"not ready: {host}:{port} accepted no connection in {elapsed:.0f} s (start_timeout)"
+            failures[unit] = (f"not ready: nothing of the jail accepted a connection on {host}:{port} in "
+                              f"{elapsed:.0f} s (start_timeout)")
         if late:
             systemd.systemctl("stop", *late, check=False)
         if waiting and not told and elapsed >= _TELL_AFTER:

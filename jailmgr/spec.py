@@ -221,8 +221,23 @@ def _check_isolation(jail: Jail, ctx: Ctx) -> None:
                "or set namespaces.user: true")
 
 
+def _check_lifecycle(jail: Jail, ctx: Ctx) -> None:
+    """What the start, readiness and the launcher's own paths need of the file."""
+    if jail.ready is not None and jail.ready.port is not None and jail.namespaces.net == "none":
+        ctx.at("ready.port", "with namespaces.net: none nothing outside the jail can connect to it; "
+               "use ready: notify, or no ready")
+    reserved = "/run/host"  # the launcher's: its init and the notify socket (paths.INIT_IN_JAIL)
+    placed = [(d.path, f"tree.dirs[{i}].path") for i, d in enumerate(jail.tree.dirs)]
+    placed += [(f.path, f"tree.files[{i}].path") for i, f in enumerate(jail.tree.files)]
+    placed += [(m.target or "", f"mounts[{i}].target") for i, m in enumerate(jail.mounts)]
+    for path, key in placed:
+        if path and (path == reserved or path.startswith(reserved + "/")):
+            ctx.at(key, f"{path}: {reserved} is the launcher's (its init and the notify socket); "
+                   "put it elsewhere")
+
+
 CHECKS = (_check_root, _check_tree, _check_exec, _check_mounts, _check_network, _check_misc,
-          _check_writable_layout, _check_run, _check_isolation)
+          _check_writable_layout, _check_run, _check_isolation, _check_lifecycle)
 
 
 def parse_text(text: str, name: str) -> tuple[Jail | None, list[Problem]]:

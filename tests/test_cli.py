@@ -34,7 +34,7 @@ def test_render_prints_unit_and_tree(capsys: pytest.CaptureFixture[str]) -> None
     assert main(["render", str(GOOD)]) == 0
     out = capsys.readouterr().out
     assert "# /etc/systemd/system/jail-minimal.service" in out
-    assert "ExecStart=/usr/bin/bwrap " in out and " -- /usr/bin/true\n" in out
+    assert "ExecStart=/usr/lib/jailmgr/jailmgr-init supervise " in out and " -- /usr/bin/true\n" in out
     assert any(line.split()[:4] == ["mountpoint", "0444", "root:root", "/usr/bin/true"] for line in out.splitlines())
 
 

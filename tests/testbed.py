@@ -136,6 +136,15 @@ class Testbed:
             time.sleep(0.2)
         raise RuntimeError("the container's systemd did not reach 'running' in time")
 
+    def reboot(self, timeout: float = 60) -> None:
+        """Shut the container down in order (systemd stops every unit, as at a host's reboot) and boot
+        the same tree again."""
+        assert self.nspawn is not None
+        self.nspawn.send_signal(signal.SIGTERM)
+        self.nspawn.wait(timeout=timeout)
+        self.pid = 0
+        self.boot()
+
     def _init_pid(self) -> int:
         """The container's PID 1 as the host sees it: the nspawn child running systemd."""
         assert self.nspawn is not None

@@ -76,7 +76,7 @@ def test_logs_reads_the_journal_and_a_failed_start_shows_it(bed: Testbed) -> Non
     assert proc.returncode == 1
     assert "jail-broken.service did not start" in proc.stderr
     # setpriv, under the launcher, could not execute it: 126, as a shell says
-    assert "exited at once: exit-code (exit status 126)" in proc.stderr
+    assert "exited before it was ready: exit-code (exit status 126)" in proc.stderr
     assert "/bin/prog" in proc.stderr  # the journal lines shown say which file
     bed.run(["jailmgr", "destroy", "broken"])
 
