@@ -36,8 +36,9 @@ from .manifest import Contents
 from .model import SIGNAL_NUMBERS, Jail
 from .paths import BWRAP, INIT_IN_JAIL, JAILMGR_INIT, NOTIFY_IN_JAIL, notify_socket
 
-# What the launcher needs beyond the jail's own set, in the unit's bounding set.
-LAUNCHER_CAPS = ("CAP_SYS_ADMIN", "CAP_SETPCAP", "CAP_SYS_CHROOT", "CAP_SETUID", "CAP_SETGID")
+# What the launcher needs beyond the jail's own set, in the unit's bounding set (CAP_KILL: the
+# supervisor hands signals to a program of another uid; bwrap and the init drop them all).
+LAUNCHER_CAPS = ("CAP_SYS_ADMIN", "CAP_SETPCAP", "CAP_SYS_CHROOT", "CAP_SETUID", "CAP_SETGID", "CAP_KILL")
 # ...and in its syscall filter (mount, pivot_root, chroot are in @mount).
 LAUNCHER_SYSCALLS = ("@mount", "sethostname")
 

@@ -210,7 +210,9 @@ def render_unit(jail: Jail, contents: Contents, source: str) -> str:
     if launched:
         service += _launched(jail, contents)
     else:
+        # (RootDirectoryStartOnly=: ExecReload= runs the host's jailmgr-init, never a file of the tree)
         service += [f"ExecStart={exec_argv(jail.exec)}", f"RootDirectory={path(jail.root_dir)}",
+                    "RootDirectoryStartOnly=yes",
                     f"WorkingDirectory={path(jail.workdir)}", f"User={jail.user}"]
         if jail.group:
             service.append(f"Group={jail.group}")
