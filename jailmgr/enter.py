@@ -12,12 +12,24 @@ next one takes away):
 2. the child joins the jail's other namespaces (mount last but user), takes
    the program's resource limits while it may still raise them, then joins
    the user namespace;
-3. the jail's working directory, resolved inside the jail's root;
-4. the program's bounding set, its groups and ids (with the permitted set
+3. the program's bounding set, its groups and ids (with the permitted set
    kept across the switch), its effective, permitted, inheritable and
-   ambient sets, no_new_privs, and the program's seccomp filters, read from
-   the kernel, installed oldest first;
-5. every descriptor but 0, 1, 2 closed, then execve.
+   ambient sets, and no_new_privs;
+4. only then, as the program, the jail's working directory: resolved from
+   the jail's root with openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS),
+   so a symlink the jail planted stays inside it and /proc/*/root, cwd or
+   fd/* are refused; then fchdir.  A workdir that can't be reached so is
+   refused and nothing is run (a command started elsewhere than it expects,
+   `rm -r *` say, is worse than none): the error names it;
+5. the program's seccomp filters, read from the kernel, installed oldest
+   first (PTRACE_SECCOMP_GET_FILTER's index 0 is the oldest): for equal
+   actions the newest filter's data wins, so the order decides the errno;
+6. every descriptor but 0, 1, 2 closed, then execve.
+
+Until step 4 the child's root and cwd are those of the jail's mount
+namespace (setns sets both to its root) or, before that, the host's: no
+path of the jail is looked up while the process holds anything the program
+lacks.  The jail's program must be in a mount namespace of its own.
 
 The process stays non-dumpable until execve, so the jail can't open its
 /proc/PID/mem or trace it while it still holds host privileges.
@@ -105,7 +117,6 @@ def entry_steps(facts: Facts, last_cap: int) -> list[Step]:
     steps += [Step("setrlimit", limit) for limit in facts.rlimits]
     if "user" in facts.namespaces:
         steps.append(Step("setns", ("user",)))
-    steps.append(Step("chdir", (facts.workdir,)))
     caps = _caps_for(facts)
     steps += [Step("drop-bounding", (cap,)) for cap in range(last_cap + 1) if not caps.bounding >> cap & 1]
     ids = facts.user or facts.ids
@@ -114,7 +125,7 @@ def entry_steps(facts: Facts, last_cap: int) -> list[Step]:
               Step("capset", (caps.effective, caps.permitted, caps.inheritable)), Step("keepcaps", (0,)),
               Step("ambient-clear")]
     steps += [Step("ambient-raise", (cap,)) for cap in range(last_cap + 1) if caps.ambient >> cap & 1]
-    steps.append(Step("no-new-privs"))
+    steps += [Step("no-new-privs"), Step("chdir", (facts.workdir,))]
     if facts.seccomp_filters:
         steps.append(Step("seccomp", (facts.seccomp_filters,)))
     steps += [Step("close-fds"), Step("execve", facts.argv)]
@@ -226,6 +237,19 @@ def _exited(pidfd: int) -> bool:
     return bool(select.select([pidfd], [], [], 0)[0])
 
 
+def _enter_workdir(path: str) -> None:
+    """cd to path as the jail sees it, by the jail's rules: never out of its root, never by a magic link."""
+    try:
+        fd = linux.open_in_root(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise EntryError(f"the working directory can't be reached inside the jail as its program: {exc.strerror} "
+                         "(symlinks out of the jail's root and magic links are not followed)") from exc
+    try:
+        os.fchdir(fd)
+    finally:
+        os.close(fd)
+
+
 def _child(steps: list[Step], ns_fds: dict[str, int], filters: list[bytes], io: relay.Io, env: dict[str, str],
            keep: int) -> None:
     """In the forked child: every step from the new session to execve.  Imports nothing from here on."""
@@ -240,7 +264,7 @@ def _child(steps: list[Step], ns_fds: dict[str, int], filters: list[bytes], io: 
             kind, soft, hard = (int(a) for a in args)  # type: ignore[call-overload]
             resource.setrlimit(kind, (soft, hard))
         elif op == "chdir":
-            os.chdir(str(args[0]))
+            _enter_workdir(str(args[0]))
         elif op == "drop-bounding":
             linux.prctl(linux.PR_CAPBSET_DROP, int(args[0]))  # type: ignore[call-overload]
         elif op == "keepcaps":
@@ -274,6 +298,9 @@ def _child(steps: list[Step], ns_fds: dict[str, int], filters: list[bytes], io: 
 
 def run(facts: Facts) -> int:
     """Run the command as `entry_steps` says; its exit status (128+N for a signal)."""
+    if "mnt" not in facts.namespaces:
+        raise EntryError(f"the program (PID {facts.pid}) shares jailmgr's mount namespace: it has no root "
+                         "of its own that a command could be confined to")
     pidfd = os.pidfd_open(facts.pid)
     ns_fds = {ns: os.open(f"/proc/{facts.pid}/ns/{ns}", os.O_RDONLY | os.O_CLOEXEC) for ns in facts.namespaces}
     try:
@@ -328,7 +355,11 @@ def run(facts: Facts) -> int:
         raise EntryError(f"cannot move the command into the jail's cgroup: {exc.strerror}") from exc
     finally:
         os.close(go_w)
-    status = io.relay(pid)
+    command = os.pidfd_open(pid)  # our unwaited child: the PID can't be reused under it
+    try:
+        status = io.relay(pid, command)
+    finally:
+        os.close(command)
     failed = os.read(err_r, 4096)
     if failed:
         raise EntryError(f"nothing was run: {failed.decode(errors='replace')}")

@@ -1,6 +1,6 @@
 """The few Linux calls Python 3.11's os module lacks, through ctypes (imports nothing from jailmgr).
 
-setns, prctl, capset, and ptrace's PTRACE_SECCOMP_GET_FILTER, which reads a
+setns, prctl, capset, openat2, and ptrace's PTRACE_SECCOMP_GET_FILTER, which reads a
 process's seccomp filters from the kernel (not from its memory) so that
 `jailmgr exec` can give a command exactly the filters the jail's program has.
 Every call raises OSError with the errno on failure.
@@ -9,6 +9,7 @@ Every call raises OSError with the errno on failure.
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 import struct
 
@@ -41,11 +42,16 @@ WALL = 0x40000000  # __WALL: wait for a tracee that is not our child
 
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
+SYS_OPENAT2 = 437  # the same number on every architecture (the unified syscall table)
+RESOLVE_NO_MAGICLINKS = 0x02
+RESOLVE_IN_ROOT = 0x10
+
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
 _libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
 _libc.ptrace.restype = ctypes.c_long
 _libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
+_libc.syscall.restype = ctypes.c_long
 
 
 def _check(result: int) -> int:
@@ -84,6 +90,29 @@ def capset(effective: int, permitted: int, inheritable: int) -> None:
     _check(_libc.capset(ctypes.byref(header), data))
 
 
+def open_in_root(path: str, flags: int) -> int:
+    """Open `path` as if "/" of this process were the root of every lookup (openat2 RESOLVE_IN_ROOT).
+
+    "..", absolute symlinks and the path itself never leave the process's
+    root, and magic links (/proc/*/root, /proc/*/cwd, /proc/*/fd/*) are
+    refused with ELOOP: what a jail can plant in its tree resolves inside it
+    or not at all.  EAGAIN (a rename raced the lookup) is retried a few times.
+    """
+    how = struct.pack("QQQ", flags, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
+    buf = ctypes.create_string_buffer(how, len(how))
+    name = os.fsencode(path)
+    root = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for _ in range(8):
+            fd = _libc.syscall(ctypes.c_long(SYS_OPENAT2), ctypes.c_int(root), ctypes.c_char_p(name), buf,
+                               ctypes.c_size_t(len(how)))
+            if fd >= 0 or ctypes.get_errno() != errno.EAGAIN:
+                break
+        return _check(fd)
+    finally:
+        os.close(root)
+
+
 def cap_last_cap() -> int:
     with open("/proc/sys/kernel/cap_last_cap", encoding="ascii") as f:
         return int(f.read())
@@ -106,7 +135,7 @@ def seccomp_filters(pid: int, count: int) -> list[bytes]:
             buf = ctypes.create_string_buffer(length * 8)
             _check(_libc.ptrace(PTRACE_SECCOMP_GET_FILTER, pid, ctypes.c_void_p(index), buf))
             filters.append(buf.raw)
-        return list(reversed(filters))  # index 0 is the most recent
+        return filters  # index 0 is the oldest (kernel/seccomp.c, get_nth_filter): install in index order
     finally:
         _libc.ptrace(PTRACE_DETACH, pid, None, None)
 

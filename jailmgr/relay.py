@@ -7,6 +7,13 @@ run as host root.  So it never gets a descriptor of the host: on a terminal
 it gets a new pseudo-terminal of its own, as the controlling terminal of a
 new session; otherwise, pipes.  This process, outside the jail, copies bytes
 between the two sides, and nothing else.
+
+It copies for as long as the command runs, not as long as its streams are
+open: a process the command forked may keep them (to print a fake prompt
+and read what the operator types next, or to hold a script's pipe).  When
+the command exits (its pidfd says so), our stdin is no longer read, what
+its side already holds is copied (at most DRAIN bytes a stream), and our
+ends are closed: the pty is hung up, the pipes broken.
 """
 
 from __future__ import annotations
@@ -16,7 +23,6 @@ import fcntl
 import os
 import select
 import signal
-import sys
 import termios
 import tty
 from dataclasses import dataclass, field
@@ -52,8 +58,8 @@ class Io:
         for target, fd in enumerate(self.child):
             os.dup2(fd, target)
 
-    def relay(self, pid: int) -> int:
-        """Copy until the command is gone; its wait status."""
+    def relay(self, pid: int, exited: int) -> int:
+        """Copy until the command itself exits (`exited`: its pidfd), then let go of everything; its wait status."""
         for fd in set(self.child):
             os.close(fd)
         saved = None
@@ -62,46 +68,110 @@ class Io:
             tty.setraw(0)
             signal.signal(signal.SIGWINCH, lambda *_: _copy_size(0, self.ours_in))
         try:
-            self._copy()
+            self._copy(exited)
         finally:
+            self._close()
             if saved is not None:
+                signal.signal(signal.SIGWINCH, signal.SIG_DFL)
                 termios.tcsetattr(0, termios.TCSADRAIN, saved)
         _, status = os.waitpid(pid, 0)
         return status
 
-    def _copy(self) -> None:
-        reading = {src: dst for src, dst in self.ours_out}
+    def _copy(self, exited: int) -> None:
+        """Both ways while the command runs; then only what its side already holds, at most DRAIN bytes a stream.
+
+        The end is the command's exit, never the end of its streams: a
+        process it left behind may hold them for as long as it likes.  Our
+        stdin is read only when the command's side has taken what came
+        before (nothing waits on a full pipe or pty), and not at all once
+        the command is gone.
+        """
+        reading = dict(self.ours_out)
+        os.set_blocking(self.ours_in, False)
+        pending = b""  # read from our stdin, not yet taken by the command
         stdin_open = True
-        while reading:
-            watch = list(reading) + ([0] if stdin_open else [])
+        while True:
+            watch = [exited, *reading] + ([0] if stdin_open and not pending else [])
             try:
-                ready, _, _ = select.select(watch, [], [])
+                ready, writable, _ = select.select(watch, [self.ours_in] if pending else [], [])
             except InterruptedError:
                 continue
+            if exited in ready:
+                break
+            if writable:
+                pending = self._feed(pending)
             for fd in ready:
-                try:
-                    data = os.read(fd, 65536)
-                except OSError as exc:  # a pty's master reads EIO once the command's side is closed
-                    if exc.errno != errno.EIO:
-                        raise
-                    data = b""
-                if fd == 0:
-                    if data:
-                        _write_all(self.ours_in, data)
-                    else:
-                        stdin_open = False
-                        if not self.terminal:
-                            os.close(self.ours_in)  # the command sees end of file
+                data = _read(fd)
+                if data is None:
                     continue
-                if data:
+                if fd == 0:
+                    pending = self._feed(data) if data else b""
+                    stdin_open = bool(data) and self.ours_in >= 0
+                elif data:
                     _write_all(reading[fd], data)
-                    if reading[fd] == 1:
-                        sys.stdout.flush()
                 else:
-                    os.close(fd)
                     del reading[fd]
-        if stdin_open and not self.terminal:
+            if not stdin_open and not pending and not self.terminal:
+                self._close_input()  # the command sees the end of its input
+        for src, dst in reading.items():
+            _drain(src, dst)
+
+    def _feed(self, data: bytes) -> bytes:
+        """Give the command what it will take now; the rest.  Its side gone, the data is dropped."""
+        if self.ours_in < 0:
+            return b""
+        try:
+            return data[os.write(self.ours_in, data):]
+        except BlockingIOError:
+            return data
+        except OSError as exc:  # EPIPE: nothing reads its stdin any more; EIO: its pty side is closed
+            if exc.errno not in (errno.EPIPE, errno.EIO):
+                raise
+            if not self.terminal:
+                self._close_input()
+            return b""
+
+    def _close_input(self) -> None:
+        if self.ours_in >= 0:
             os.close(self.ours_in)
+            self.ours_in = -1
+
+    def _close(self) -> None:
+        """Every descriptor of ours the command's side is joined to: closing the pty's master hangs up
+        its side for whatever still holds it (reads see end of file, writes fail); a pipe's writers
+        get EPIPE."""
+        for fd in {self.ours_in, *(src for src, _ in self.ours_out)} - {-1}:
+            os.close(fd)
+        self.ours_in = -1
+        self.ours_out = []
+
+
+DRAIN = 1 << 20  # the largest pipe an unprivileged process may make (fs.pipe-max-size's default)
+
+
+def _read(fd: int, size: int = 65536) -> bytes | None:
+    """What fd holds now (None: nothing yet); b"" at its end (a pty's master reads EIO once the
+    command's side is closed)."""
+    try:
+        return os.read(fd, size)
+    except BlockingIOError:
+        return None
+    except OSError as exc:
+        if exc.errno != errno.EIO:
+            raise
+        return b""
+
+
+def _drain(src: int, dst: int) -> None:
+    """Copy what src already holds, up to DRAIN bytes; never wait for more."""
+    os.set_blocking(src, False)
+    left = DRAIN
+    while left > 0:
+        data = _read(src, min(65536, left))
+        if not data:
+            return
+        _write_all(dst, data)
+        left -= len(data)
 
 
 def _write_all(fd: int, data: bytes) -> None:

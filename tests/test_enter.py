@@ -23,17 +23,17 @@ def test_launcher_jail_steps_in_order() -> None:
         "dumpable 0", "setns pid", "fork",
         "join-cgroup /sys/fs/cgroup/unified/system.slice/jail-ftp.service",
         "join-cgroup /sys/fs/cgroup/systemd/system.slice/jail-ftp.service",
-        "setsid", "setns cgroup", "setns ipc", "setns uts", "setns mnt", "setrlimit 7 1024 1024", "chdir /",
+        "setsid", "setns cgroup", "setns ipc", "setns uts", "setns mnt", "setrlimit 7 1024 1024",
         *[f"drop-bounding {cap}" for cap in range(41) if cap not in kept],
         "keepcaps 1", "setgroups", "setresgid 0", "setresuid 0", f"capset {0x404C0} {0x404C0} 0", "keepcaps 0",
-        "ambient-clear", "no-new-privs", "seccomp 36", "close-fds", "execve /bin/sh -c id"]
+        "ambient-clear", "no-new-privs", "chdir /", "seccomp 36", "close-fds", "execve /bin/sh -c id"]
 
 
 def test_user_namespace_is_joined_after_the_limits_and_before_the_ids() -> None:
     facts = Facts(**{**FTP.__dict__, "namespaces": ("mnt", "pid", "user", "net")})
     steps = describe(facts)
     order = [steps.index(s) for s in ("setns pid", "fork", "setsid", "setns net", "setns mnt",
-                                      "setrlimit 7 1024 1024", "setns user", "chdir /", "setresuid 0")]
+                                      "setrlimit 7 1024 1024", "setns user", "setresuid 0", "chdir /")]
     assert order == sorted(order)
 
 
@@ -51,3 +51,16 @@ def test_ambient_capabilities_are_raised_and_nothing_without_a_filter() -> None:
     steps = describe(facts)
     assert "ambient-raise 10" in steps and not any(s.startswith(("seccomp", "setns")) for s in steps)
     assert steps[:3] == ["dumpable 0", "fork", "join-cgroup /sys/fs/cgroup/unified/system.slice/jail-ftp.service"]
+
+
+def test_the_workdir_is_entered_as_the_program_and_before_its_filters() -> None:
+    """No path of the jail is looked up while the process holds more than the program: the workdir
+    comes after the ids, the capability sets and no_new_privs, and before the filters (which the
+    jail's program chose, and which could refuse the lookup)."""
+    facts = Facts(**{**FTP.__dict__, "workdir": "/srv/ftp", "user": Ids(107, 65534, (65534,))})
+    steps = describe(facts)
+    chdir = steps.index("chdir /srv/ftp")
+    before = [steps.index(s) for s in ("setns mnt", "drop-bounding 0", "setgroups 65534", "setresgid 65534",
+                                       "setresuid 107", "capset 0 0 0", "ambient-clear", "no-new-privs")]
+    assert max(before) < chdir < steps.index("seccomp 36") < steps.index("close-fds")
+    assert [s for s in steps if s.startswith("chdir")] == ["chdir /srv/ftp"]

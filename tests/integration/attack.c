@@ -9,7 +9,8 @@
  *
  * Actions: caps, kill=PID, scan-kill, mem=PID, tiocsti, userns, escapes,
  * argv, deep=DIR:N, escfile=DIR, symlink=TARGET:LINK, rename=OLD:NEW,
- * write=PATH, sleep=N, cgroup, alloc=MIB, forks=N, spin=SECONDS, breakout=HOSTPID
+ * write=PATH, sleep=N, cgroup, alloc=MIB, forks=N, spin=SECONDS, breakout=HOSTPID,
+ * cwd, seccomp2, getprio, holdio=DIR
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -19,6 +20,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <stddef.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -198,6 +203,82 @@ static void breakout(long host_pid) {
     fflush(stdout);
 }
 
+/* The cwd as the kernel has it: "(unreachable)/..." when it lies outside this process's root. */
+static void show_cwd(void) {
+    char buf[512];
+    long n = syscall(SYS_getcwd, buf, sizeof buf);
+    printf("cwd: %s\n", n > 0 ? buf : strerror(errno));
+    fflush(stdout);
+}
+
+/* One filter: getpriority fails with `err`, everything else is allowed. */
+static int refuse_getpriority(int err) {
+    struct sock_filter code[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getpriority, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (unsigned)err),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {sizeof code / sizeof code[0], code};
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
+}
+
+static void getprio(void) {
+    say("getpriority", syscall(SYS_getpriority, 0 /* PRIO_PROCESS */, 0) < 0 ? -1 : 0);
+}
+
+static void note(const char *dir, const char *what, int rc) {
+    char path[256], line[512];
+    snprintf(path, sizeof path, "%s/holdio.log", dir);
+    int fd = open(path, O_CREAT | O_WRONLY | O_APPEND, 0644);
+    int n = rc >= 0 ? snprintf(line, sizeof line, "%s: ok\n", what)
+                    : snprintf(line, sizeof line, "%s: refused (%s)\n", what, strerror(errno));
+    if (fd >= 0) {
+        ssize_t written = write(fd, line, (size_t)n);
+        (void)written;
+        close(fd);
+    }
+}
+
+/* What the child of holdio read from the command's stdin, into the log. */
+static void steal_input(const char *dir) {
+    struct pollfd p = {0, POLLIN, 0};
+    char buf[256] = {0}, what[300];
+    if (poll(&p, 1, 0) == 1) {
+        ssize_t n = read(0, buf, sizeof buf - 1);
+        buf[n > 0 ? n : 0] = 0;
+        for (char *c = buf; *c; c++)
+            if (*c == '\n' || *c == '\r')
+                *c = ' ';
+        snprintf(what, sizeof what, "read %zd [%s]", n, buf);
+        note(dir, what, n > 0 ? 0 : -1);
+    }
+}
+
+/* The command forks a child that keeps its stdin/stdout (pty or pipes) and goes on writing and
+ * reading them; the command itself exits.  The child waits for DIR/go (made once exec returned), then
+ * writes and reads once more, logs each try in DIR/holdio.log, and ends by making DIR/holdio.ended. */
+static void holdio(const char *dir) {
+    char path[256];
+    fflush(stdout);
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGHUP, SIG_IGN); /* before the fork: the session leader's exit hangs its terminal's group up */
+    if (fork() != 0)
+        return;
+    snprintf(path, sizeof path, "%s/go", dir);
+    for (int i = 0; i < 200 && access(path, F_OK) != 0; i++) { /* 20 s at most */
+        note(dir, "tick write", write(1, "child: tick\n", 12) == 12 ? 0 : -1);
+        steal_input(dir);
+        usleep(100000);
+    }
+    note(dir, "after-go write", write(1, "child: after-go\n", 16) == 16 ? 0 : -1);
+    steal_input(dir);
+    snprintf(path, sizeof path, "%s/holdio.ended", dir);
+    close(open(path, O_CREAT | O_WRONLY, 0644));
+    _exit(0);
+}
+
 static void action(const char *a) {
     if (strcmp(a, "caps") == 0) {
         caps();
@@ -282,6 +363,16 @@ static void action(const char *a) {
         spin(atoi(a + 5));
     } else if (strncmp(a, "breakout=", 9) == 0) {
         breakout(atol(a + 9));
+    } else if (strcmp(a, "cwd") == 0) {
+        show_cwd();
+    } else if (strcmp(a, "seccomp2") == 0) {
+        /* EPERM first, EACCES second: the newest filter's errno is the one getpriority returns. */
+        say("seccomp2", refuse_getpriority(EPERM) == 0 && refuse_getpriority(EACCES) == 0 ? 0 : -1);
+        getprio();
+    } else if (strcmp(a, "getprio") == 0) {
+        getprio();
+    } else if (strncmp(a, "holdio=", 7) == 0) {
+        holdio(a + 7);
     } else if (strcmp(a, "cgroup") == 0) {
         const char *all[] = {"", NULL};
         show_file("/proc/self/cgroup", all);

@@ -364,3 +364,140 @@ def test_a_template_cannot_reach_python(jails: Testbed) -> None:
     proc = jails.run(["jailmgr", "apply", "/srv/tpl.yaml"], check=False)
     assert proc.returncode == 1 and "unsafe" in proc.stderr and "Traceback" not in proc.stderr
     assert not jails.path("/var/lib/jailmgr/jails/tpl").exists()
+
+
+# --- issue 21, classes 4, 5 and 9: exec as the program ------------------------------------------------
+# (4) the workdir is looked up only after the drop, from the jail's root, never through a magic link;
+# (5) exec ends when its command exits and lets go of the pty and pipes the jail could still hold;
+# (9) the program's seccomp filters are installed in its order.
+
+WORKDIR_JAILS = {
+    # name: (the shape's namespaces, a user of its own); no PID namespace: the jail's /proc shows the host's PID 1
+    "wdnative": ("{pid: false, uts: false, cgroup: false}", "games"),
+    "wdnopid": ("{pid: false}", "man"),
+}
+
+
+def workdir_jail_file(name: str) -> str:
+    """A jail whose workdir is a directory its program may rename and replace (its parent is writable)."""
+    namespaces, user = WORKDIR_JAILS[name]
+    return (f"name: {name}\nrestart: \"no\"\nenable: false\nexec: [/attack, serve, seccomp2]\nworkdir: /data/work\n"
+            f"user: {user}\nnamespaces: {namespaces}\n"
+            f"tree:\n  files: [{{path: /attack, from: {ATTACK}, mode: \"0755\"}}]\n  users: [{user}]\n"
+            f"  dirs: [{{path: /data, writable: true, owner: {user}}}, {{path: /data/work, owner: {user}}}]\n"
+            "mounts: [{type: proc}, {type: tmpfs, target: /tmp}]\n")
+
+
+@pytest.fixture(scope="module")
+def exec_jails(jails: Testbed) -> Testbed:
+    for name in WORKDIR_JAILS:
+        jails.path(f"/srv/{name}.yaml").write_text(workdir_jail_file(name))
+        proc = jails.run(["jailmgr", "apply", f"/srv/{name}.yaml"], check=False)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "serving" in journal(jails, name, "serving")
+    yield jails
+    for name in WORKDIR_JAILS:
+        jails.run(["jailmgr", "destroy", name], check=False)
+
+
+def _jail_data(bed: Testbed, name: str) -> Path:
+    return bed.path(f"/var/lib/jailmgr/jails/{name}/root/data")
+
+
+def _host_has(bed: Testbed, path: str) -> bool:
+    return bed.run(["test", "-e", path], check=False).returncode == 0
+
+
+@pytest.mark.parametrize("name", list(WORKDIR_JAILS))
+def test_exec_enters_the_workdir_as_the_program_and_never_out_of_the_jail(exec_jails: Testbed, name: str) -> None:
+    bed = exec_jails
+    before = host_fingerprint(bed)
+    data = _jail_data(bed, name)
+    program = status(bed, name)["program_pid"]
+    # The jail can swap its workdir: it owns the directory above.
+    out = bed.run(["jailmgr", "exec", name, "--", "/attack", "cwd", "rename=/data/work:/data/old",
+                   "symlink=/proc/1/root:/data/work"]).stdout
+    assert "cwd: /data/work" in out and "rename: ok" in out and "symlink: ok" in out, out
+    try:
+        for target in ("/proc/1/root", "/proc/1/cwd", f"/proc/{program}/root", "/proc/self/root",
+                       "/proc/self/cwd", "/proc/self/fd/3", "/proc/self/fd/4"):
+            (data / "work").unlink()
+            (data / "work").symlink_to(target)
+            proc = bed.run(["jailmgr", "exec", name, "--", "/attack", "cwd", "write=tmp/owned"], check=False)
+            assert "cwd:" not in proc.stdout and "write:" not in proc.stdout, (target, proc.stdout)  # nothing ran
+            assert proc.returncode != 0 and "nothing was run" in proc.stderr, (target, proc.stderr)
+            assert "working directory" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+            assert not _host_has(bed, "/tmp/owned"), target
+        # A symlink that climbs out by ".." stays in the jail's root: the command starts at its "/".
+        (data / "work").unlink()
+        (data / "work").symlink_to("../../../../../..")
+        out = bed.run(["jailmgr", "exec", name, "--", "/attack", "cwd", "write=tmp/owned"]).stdout
+        assert "cwd: /\n" in out and "write: ok" in out, out  # the jail's own /tmp
+    finally:
+        (data / "work").unlink()
+        (data / "old").rename(data / "work")
+    assert not _host_has(bed, "/tmp/owned")
+    assert host_fingerprint(bed) == before
+
+
+def _holdio_reset(data: Path) -> None:
+    for leftover in ("go", "holdio.log", "holdio.ended"):
+        (data / leftover).unlink(missing_ok=True)
+
+
+def _holdio_end(data: Path) -> str:
+    """Let the command's child go on (it waits for this), and what it logged once it ended."""
+    (data / "go").touch()
+    for _ in range(300):
+        if (data / "holdio.ended").exists():
+            break
+        time.sleep(0.1)
+    log = (data / "holdio.log").read_text()
+    assert (data / "holdio.ended").exists(), log
+    return log
+
+
+def test_exec_lets_go_of_the_pty_when_the_command_exits(exec_jails: Testbed) -> None:
+    bed, data = exec_jails, _jail_data(exec_jails, "wdnative")
+    _holdio_reset(data)
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(["nsenter", "-t", str(bed.pid), "-a", "--wd=/", "jailmgr", "exec", "wdnative", "--",
+                             "/attack", "holdio=/data"], stdin=slave, stdout=slave, stderr=slave,
+                            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"})
+    out = b""
+    while proc.poll() is None:
+        if select.select([master], [], [], 0.2)[0]:
+            out += os.read(master, 65536)
+    # exec returned while the child the jail left behind still runs...
+    ended_before_return = (data / "holdio.ended").exists()
+    os.write(master, b"typed-after\n")  # ...and what the operator types now is for the operator's shell
+    log = _holdio_end(data)
+    while select.select([master], [], [], 0)[0]:
+        out += os.read(master, 65536)
+    os.close(master)
+    os.close(slave)
+    assert not ended_before_return, log
+    assert proc.returncode == 0
+    assert b"child: after-go" not in out and "after-go write: refused" in log, (out, log)
+    assert "typed-after" not in log
+
+
+def test_exec_lets_go_of_the_pipes_when_the_command_exits(exec_jails: Testbed) -> None:
+    bed, data = exec_jails, _jail_data(exec_jails, "wdnative")
+    _holdio_reset(data)
+    proc = bed.run(["jailmgr", "exec", "wdnative", "--", "/attack", "holdio=/data"], input="typed-before\n")
+    ended_before_return = (data / "holdio.ended").exists()
+    log = _holdio_end(data)
+    assert not ended_before_return, log
+    assert "child: after-go" not in proc.stdout and "after-go write: refused (Broken pipe)" in log, log
+
+
+@pytest.mark.parametrize("name", list(WORKDIR_JAILS))
+def test_exec_installs_the_programs_filters_in_its_order(exec_jails: Testbed, name: str) -> None:
+    """The program refused getpriority with EPERM, then with EACCES: the newer filter's errno wins."""
+    text = journal(exec_jails, name, "getpriority:")
+    assert "seccomp2: ok" in text
+    theirs = re.findall(r"^getpriority: .*$", text, re.M)[-1]
+    assert theirs == "getpriority: refused (Permission denied)"  # EACCES
+    out = exec_jails.run(["jailmgr", "exec", name, "--", "/attack", "getprio"]).stdout
+    assert out.strip() == theirs
