@@ -9,7 +9,8 @@
  *
  * Actions: caps, kill=PID, scan-kill, mem=PID, tiocsti, userns, escapes,
  * argv, deep=DIR:N, escfile=DIR, symlink=TARGET:LINK, rename=OLD:NEW,
- * write=PATH, sleep=N, cgroup, alloc=MIB, forks=N, spin=SECONDS, breakout=HOSTPID
+ * write=PATH, sleep=N, cgroup, alloc=MIB, forks=N, spin=SECONDS, breakout=HOSTPID,
+ * comm=HEX, mapdel=DIR:N
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -22,6 +23,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
@@ -99,6 +101,53 @@ static void argv_disguise(void) {
     strncpy(start, fake, room - 1);
     prctl(PR_SET_NAME, "bwrap", 0, 0, 0);
     say("argv", 0);
+}
+
+static int hex_digit(char c) {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+static void comm_bytes(const char *hex) {
+    /* Its own name (prctl: at most 15 bytes) and its argv, as raw bytes: 0xff, an escape, anything. */
+    char name[16] = {0};
+    size_t n = 0;
+    for (; n < 15 && hex_digit(hex[2 * n]) >= 0 && hex_digit(hex[2 * n + 1]) >= 0; n++)
+        name[n] = (char)(hex_digit(hex[2 * n]) << 4 | hex_digit(hex[2 * n + 1]));
+    char *start = saved_argv[0];
+    char *end = start;
+    for (int i = 0; saved_argv[i]; i++)
+        end = saved_argv[i] + strlen(saved_argv[i]) + 1;
+    size_t room = (size_t)(end - start);
+    memset(start, 0, room);
+    memcpy(start, name, n < room - 1 ? n : room - 1);
+    say("comm", prctl(PR_SET_NAME, name, 0, 0, 0));
+}
+
+static void map_deleted(const char *spec) {
+    /* N files with long names, each mapped and then deleted: N "(deleted)" lines in its maps. */
+    char dir[256], path[512], stem[201];
+    int n = 0, done = 0;
+    if (sscanf(spec, "%255[^:]:%d", dir, &n) != 2)
+        return;
+    memset(stem, 'l', sizeof stem - 1);
+    stem[sizeof stem - 1] = 0;
+    for (; done < n; done++) {
+        snprintf(path, sizeof path, "%s/%s-%06d.so", dir, stem, done);
+        int fd = open(path, O_CREAT | O_RDWR | O_EXCL, 0600);
+        if (fd < 0)
+            break;
+        void *at = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+        close(fd);
+        unlink(path);
+        if (at == MAP_FAILED)
+            break;
+    }
+    printf("mapdel: %d of %d\n", done, n);
+    fflush(stdout);
 }
 
 static void alloc_mib(int mib) {
@@ -282,6 +331,10 @@ static void action(const char *a) {
         spin(atoi(a + 5));
     } else if (strncmp(a, "breakout=", 9) == 0) {
         breakout(atol(a + 9));
+    } else if (strncmp(a, "comm=", 5) == 0) {
+        comm_bytes(a + 5);
+    } else if (strncmp(a, "mapdel=", 7) == 0) {
+        map_deleted(a + 7);
     } else if (strcmp(a, "cgroup") == 0) {
         const char *all[] = {"", NULL};
         show_file("/proc/self/cgroup", all);
