@@ -125,6 +125,8 @@ static void comm_bytes(const char *hex) {
     memset(start, 0, room);
     memcpy(start, name, n < room - 1 ? n : room - 1);
     say("comm", prctl(PR_SET_NAME, name, 0, 0, 0));
+    printf("named: %s\n", name); /* and the same bytes in the journal */
+    fflush(stdout);
 }
 
 static void map_deleted(const char *spec) {
