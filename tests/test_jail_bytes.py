@@ -24,6 +24,8 @@ from hypothesis import strategies as st
 from jailmgr import audit, journal, procfs
 from jailmgr.termtext import visible, visible_lines
 
+# Lone surrogates, as os.fsdecode makes of a byte that is not UTF-8 (hypothesis leaves them out by default).
+SURROGATES = st.characters(min_codepoint=0xd800, max_codepoint=0xdfff, exclude_categories=())
 HOSTILE = b"\xff\xfe\x1b]0;owned\x07\x1b[2J\xe2\x80\xae\xc3(\xed\xa0\x80name"  # 0xff, OSC, CSI, RLO, bad UTF-8
 
 
@@ -48,7 +50,7 @@ def test_any_bytes_become_valid_unicode(data: bytes) -> None:
     assert shown_clean(out) and "\x1b" not in visible(out)
 
 
-@given(st.text(alphabet=st.characters(min_codepoint=0xdc80, max_codepoint=0xdcff) | st.characters()))
+@given(st.lists(SURROGATES | st.characters()).map("".join))
 def test_a_str_with_lone_surrogates_becomes_valid_unicode(value: str) -> None:
     procfs.text(value).encode("utf-8")
 
@@ -226,3 +228,30 @@ def test_nothing_decodes_strictly_what_comes_from_outside() -> None:
                         isinstance(k.value, ast.Constant) and k.value.value == "ascii" for k in node.keywords):
                     strict.append(f"{stem}:{node.lineno}")
     assert strict == []
+
+
+# --- file names of a jail's tree: surrogateescape never reaches the terminal or the JSON ------------------
+
+@given(st.lists(SURROGATES | st.characters()).map("".join))
+def test_shown_text_is_always_printable_utf8(value: str) -> None:
+    visible(value).encode("utf-8")
+    visible_lines(value).encode("utf-8")
+
+
+def test_a_name_with_a_byte_that_is_not_utf8_is_shown_as_that_byte_and_is_json_as_replacement(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+    import os
+
+    from jailmgr.output import Output
+
+    name = os.fsdecode(b"/data/raw\xff\x1b[2Jname")  # as os.scandir hands it over
+    assert visible(f"{name}: world-writable") == "/data/raw\\xff\\x1b[2Jname: world-writable"
+    out = Output(argparse.Namespace(json=True, quiet=False, verbose=False))
+    out.doc["jails"] = [{"findings": [f"{name}: world-writable"], name: 1}]
+    out.finish(0)
+    text = capsys.readouterr().out
+    text.encode("utf-8")
+    doc = json.loads(text)
+    assert doc["jails"][0]["findings"] == ["/data/raw\ufffd\x1b[2Jname: world-writable"]
+    assert "\\udcff" not in text

@@ -10,7 +10,7 @@
  * Actions: caps, kill=PID, scan-kill, mem=PID, tiocsti, userns, escapes,
  * argv, deep=DIR:N, escfile=DIR, symlink=TARGET:LINK, rename=OLD:NEW,
  * write=PATH, sleep=N, cgroup, alloc=MIB, forks=N, spin=SECONDS, breakout=HOSTPID,
- * comm=HEX, mapdel=DIR:N
+ * comm=HEX, mapdel=DIR:N, rawfile=DIR
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -297,6 +297,12 @@ static void action(const char *a) {
         snprintf(path, sizeof path, "%s/evil\033[2Jname", a + 8);
         int fd = open(path, O_CREAT | O_WRONLY, 0644);
         say("escfile", fd < 0 ? -1 : 0);
+    } else if (strncmp(a, "rawfile=", 8) == 0) {
+        /* A world-writable file whose name is not UTF-8 (0xff) and holds an escape. */
+        char path[256];
+        snprintf(path, sizeof path, "%s/raw\377\033[2Jname", a + 8);
+        int fd = open(path, O_CREAT | O_WRONLY, 0666);
+        say("rawfile", fd < 0 ? -1 : fchmod(fd, 0666));
     } else if (strncmp(a, "symlink=", 8) == 0) {
         char target[256], link[256];
         if (sscanf(a + 8, "%255[^:]:%255s", target, link) == 2)

@@ -453,3 +453,13 @@ def test_stale_names_a_jail_with_16000_deleted_mappings(hostile_bytes: Testbed) 
         assert f"and {MAPPINGS - 20} more, replaced since it started" in line and len(line) < 6000
     doc = json.loads(_clean(hostile_bytes.run(["jailmgr", "--json", "stale", *BYTES_JAILS])))
     assert {j["name"]: len(j["files"]) for j in doc["jails"]} == dict.fromkeys(BYTES_JAILS, MAPPINGS)
+
+
+def test_a_file_name_that_is_not_utf8_is_shown_as_its_bytes(hostile_bytes: Testbed) -> None:
+    """os.scandir hands such a name over with a lone surrogate: it was printed (UnicodeEncodeError)."""
+    made = hostile_bytes.run(["jailmgr", "exec", "bytes-native", "--", "/attack", "rawfile=/data"]).stdout
+    assert "rawfile: ok" in made
+    out = _clean(hostile_bytes.run(["jailmgr", "check", "bytes-native"], check=False))
+    assert "/data/raw\\xff\\x1b[2Jname: world-writable" in out
+    doc = json.loads(_clean(hostile_bytes.run(["jailmgr", "--json", "check", "bytes-native"], check=False)))
+    assert "/data/raw\ufffd\x1b[2Jname: world-writable" in doc["jails"][0]["findings"]
