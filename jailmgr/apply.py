@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import fingerprint, journal, ops, readiness, state, systemd, unchanged
+from . import fingerprint, journal, ops, procfs, readiness, state, systemd, unchanged
 from .destroy import Doomed, doom, remove_tree_of, remove_units_of
 from .launcher import program_is_pid1
 from .manifest import ids, jail_users
@@ -73,10 +73,8 @@ def _processes_of(uid: int) -> list[tuple[int, str]]:
         if not entry.isdigit():
             continue
         try:
-            with open(f"/proc/{entry}/status", encoding="utf-8", errors="replace") as f:
-                uids = next((line.split()[1:4] for line in f if line.startswith("Uid:")), [])
-            with open(f"/proc/{entry}/cgroup", encoding="utf-8", errors="replace") as f:
-                cgroup = f.read()
+            uids = procfs.status_fields(entry, ("Uid",)).get("Uid", "").split()[:3]
+            cgroup = procfs.text(procfs.read(entry, "cgroup")[0], procfs.LIMITS["cgroup"])
         except OSError:
             continue
         if str(uid) in uids:

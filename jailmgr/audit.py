@@ -56,38 +56,53 @@ def _boot_time() -> float:
 
 def started_at(pid: int) -> float:
     """A process's start, as seconds since the epoch."""
-    with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
+    fields = procfs.stat_fields(pid)
     return _boot_time() + int(fields[19]) / os.sysconf("SC_CLK_TCK")
 
 
-def _writable_mounts(pid: int) -> list[str]:
-    out = []
+@dataclass(frozen=True)
+class Mount:
+    """One line of /proc/PID/mountinfo: where, its per-mount options, its type."""
+
+    point: str
+    options: tuple[str, ...]
+    fstype: str
+
+
+def parse_mountinfo(data: bytes, truncated: bool = False) -> list[Mount]:
+    """Mounts, in order; lines that are not mountinfo's shape are skipped.  (The kernel writes a space,
+    tab, newline or backslash in a path as octal; any other byte of a name made in the jail is as it is.)"""
+    mounts = []
+    for line in procfs.lines(data, truncated):
+        left, sep, right = line.partition(b" - ")
+        parts, tail = left.split(), right.split()
+        if not sep or len(parts) < 6 or not tail:
+            continue
+        mounts.append(Mount(procfs.text(parts[4]), tuple(procfs.text(parts[5]).split(",")),
+                            procfs.text(tail[0])))
+    return mounts
+
+
+def _mounts(pid: int) -> tuple[list[Mount], bool] | None:
     try:
-        with open(f"/proc/{pid}/mountinfo", encoding="utf-8", errors="replace") as f:
-            for line in f:
-                parts = line.split()
-                point, options = parts[4], parts[5].split(",")
-                fstype = parts[parts.index("-") + 1]
-                if "rw" in options and fstype not in ("proc", "devtmpfs", "mqueue", "devpts"):
-                    out.append(f"{point} ({fstype})")
+        data, truncated = procfs.read(pid, "mountinfo")
     except OSError:
-        pass
-    return out
+        return None
+    return parse_mountinfo(data, truncated), truncated
 
 
-def _proc_sys(pid: int) -> str:
+def _writable_mounts(mounts: list[Mount]) -> list[str]:
+    return [f"{m.point} ({m.fstype})" for m in mounts
+            if "rw" in m.options and m.fstype not in ("proc", "devtmpfs", "mqueue", "devpts")]
+
+
+def _proc_sys(pid: int, mounts: list[Mount]) -> str:
     """read-only, absent (ProcSubset=pid hides it), or writable."""
-    try:
-        with open(f"/proc/{pid}/mountinfo", encoding="utf-8", errors="replace") as f:
-            rows = [line.split() for line in f]
-    except OSError:
-        return "unknown"
-    for parts in reversed(rows):  # the last mount on a path is the one in force
-        if parts[4] in ("/proc/sys", "/proc"):
-            if parts[5].split(",")[0] == "ro":
+    for mount in reversed(mounts):  # the last mount on a path is the one in force
+        if mount.point in ("/proc/sys", "/proc"):
+            if mount.options[0] == "ro":
                 return "read-only"
-            if parts[4] == "/proc/sys":
+            if mount.point == "/proc/sys":
                 return "writable"
             return "writable" if os.path.isdir(f"/proc/{pid}/root/proc/sys") else "absent"
     return "absent"
@@ -101,11 +116,16 @@ def confinement(recorded: state.JailState, report: Report) -> None:
     seen = procfs.observe(main, recorded.launcher, recorded.launcher_init)
     pid = seen.program_pid or main
     fields = seen.confinement
+    mounts, truncated = _mounts(pid) or ([], False)
     conf = report.confinement = Confinement(
         pid=pid, capabilities=procfs.decode_caps(fields.get("CapBnd", "0")),
         no_new_privs=fields.get("NoNewPrivs") == "1", seccomp=fields.get("Seccomp") == "2",
         namespaces={ns.type: ("host" if ns.shared_with_host else ns.inode) for ns in seen.namespaces},
-        writable_mounts=_writable_mounts(pid), proc_sys=_proc_sys(pid))
+        writable_mounts=_writable_mounts(mounts),
+        proc_sys="unknown" if truncated or not mounts else _proc_sys(pid, mounts))
+    if truncated:
+        report.findings.append(f"the program's mount table is longer than {procfs.LIMITS['mountinfo']} bytes: "
+                               "only its start was read")
     if not conf.no_new_privs:
         report.findings.append("the program can gain privileges (NoNewPrivs 0)")
     if not conf.seccomp:
@@ -117,26 +137,43 @@ def confinement(recorded: state.JailState, report: Report) -> None:
     for path in recorded.entries:
         if recorded.entries[path].get("kind") == "mountpoint":
             _library_age(recorded, path, pid, report)
-    for path in deleted_mappings(pid):
+    gone = deleted_mappings(pid)
+    for path in gone[:SHOWN]:
         report.findings.append(f"the program still maps {path}, replaced or removed since it started "
                                f"(a library upgrade): restart {recorded.unit} to use the new one")
+    if len(gone) > SHOWN:
+        report.findings.append(f"... and {len(gone) - SHOWN} more files the program maps were replaced or removed")
+
+
+SHOWN = 20  # the most replaced files named one by one (a jail decides how many it maps)
+_DELETED = b" (deleted)"
+
+
+def parse_deleted(data: bytes, truncated: bool = False) -> list[str]:
+    """Files a /proc/PID/maps text maps that are gone from disk (as needrestart looks for them), each once,
+    in the order first mapped.  Linear in the text: one pass, a dict for the ones seen."""
+    found: dict[bytes, None] = {}
+    for line in procfs.lines(data, truncated):
+        if not line.endswith(_DELETED):
+            continue
+        parts = line.split(None, 5)
+        if len(parts) == 6:
+            found[parts[5][:-len(_DELETED)]] = None
+    return [path for path in map(procfs.text, found)
+            if path.startswith("/") and not path.startswith(("/memfd:", "/dev/", "/SYSV"))]
 
 
 def deleted_mappings(pid: int) -> list[str]:
-    """Files the process maps that are gone from disk (as needrestart looks for them)."""
-    found: list[str] = []
     try:
-        with open(f"/proc/{pid}/maps", encoding="utf-8", errors="replace") as f:
-            for line in f:
-                parts = line.rstrip("\n").split(None, 5)
-                if len(parts) == 6 and parts[5].endswith(" (deleted)"):
-                    path = parts[5].removesuffix(" (deleted)")
-                    if path.startswith("/") and not path.startswith(("/memfd:", "/dev/", "/SYSV")) \
-                            and path not in found:
-                        found.append(path)
+        data, truncated = procfs.read(pid, "maps")
     except OSError:
-        pass
-    return found
+        return []
+    return parse_deleted(data, truncated)
+
+
+def stale_files(pids: list[int]) -> list[str]:
+    """The replaced files any of `pids` maps, sorted, each once."""
+    return sorted({path for pid in pids for path in deleted_mappings(pid)})
 
 
 def _library_age(recorded: state.JailState, path: str, pid: int, report: Report) -> None:

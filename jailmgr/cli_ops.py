@@ -287,9 +287,7 @@ def cmd_logs(args: argparse.Namespace, out: Output) -> int:
     entries = journal.tail(unit, args.lines)
     for entry in entries:
         out.block(journal.format_entry(entry))
-    out.doc["entries"] = [{"time": str(e.get("__REALTIME_TIMESTAMP", "")), "pid": e.get("_PID"),
-                           "identifier": e.get("SYSLOG_IDENTIFIER"), "message": e.get("MESSAGE")}
-                          for e in entries]
+    out.doc["entries"] = [journal.as_json(e) for e in entries]
     return EXIT_OK
 
 
@@ -363,11 +361,12 @@ def cmd_stale(args: argparse.Namespace, out: Output) -> int:
     Run by the package's dpkg trigger after an upgrade of the library directories; it restarts
     them only when asked (--restart; /etc/default/jailmgr's RESTART_ON_LIBRARY_UPGRADE).
     """
-    from .audit import deleted_mappings
+    from .audit import SHOWN, stale_files
 
     _setup(args, out)
     names = args.names or state.managed()
     docs = []
+    table = procfs.ProcTable()  # one reading of /proc for all the jails
     for name in names:
         recorded = _recorded(name, out)
         if recorded is None:
@@ -375,14 +374,15 @@ def cmd_stale(args: argparse.Namespace, out: Output) -> int:
         main = systemd.main_pid(recorded.unit)
         if not main:
             continue
-        files = sorted({path for pid in procfs.descendants(main) for path in deleted_mappings(pid)})
+        files = stale_files(procfs.descendants(main, table.procs))
         if not files:
             continue
         restarted = False
         if args.restart:
             systemd.systemctl("restart", recorded.unit)
             restarted = True
-        out.line(f"{name}: runs {', '.join(files)}, replaced since it started; "
+        more = f" and {len(files) - SHOWN} more" if len(files) > SHOWN else ""
+        out.line(f"{name}: runs {', '.join(files[:SHOWN])}{more}, replaced since it started; "
                  + (f"restarted {recorded.unit}" if restarted else f"restart {recorded.unit} to use the new one"))
         docs.append({"name": name, "files": files, "restarted": restarted})
     if not docs:

@@ -162,27 +162,30 @@ def differing_namespaces(pid: int) -> tuple[str, ...]:
 def cgroup_dirs(pid: int, control_group: str) -> tuple[str, ...]:
     """The program's cgroup in every hierarchy where it is the unit's (systemd's ControlGroup=)."""
     mounts = []
-    with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as f:
-        for line in f:
-            left, _, right = line.partition(" - ")
-            fields, tail = left.split(), right.split()
-            if tail and tail[0] in ("cgroup", "cgroup2"):
-                mounts.append((fields[3], fields[4], tail[0], set(tail[-1].split(","))))
+    data, cut = procfs.read("self", "mountinfo")
+    for row in procfs.lines(data, cut):
+        left, _, right = procfs.text(row, len(row)).partition(" - ")
+        fields, tail = left.split(), right.split()
+        if len(fields) > 4 and tail and tail[0] in ("cgroup", "cgroup2"):
+            mounts.append((fields[3], fields[4], tail[0], set(tail[-1].split(","))))
     dirs = []
-    with open(f"/proc/{pid}/cgroup", encoding="utf-8", errors="replace") as f:
-        for line in f:
-            hid, controllers, path = line.rstrip("\n").split(":", 2)
-            if path != control_group and not path.startswith(control_group + "/"):
+    data, cut = procfs.read(pid, "cgroup")
+    for raw in procfs.lines(data, cut):
+        line = procfs.text(raw, len(raw))
+        if line.count(":") < 2:
+            continue
+        hid, controllers, path = line.split(":", 2)
+        if path != control_group and not path.startswith(control_group + "/"):
+            continue
+        wanted = set(filter(None, controllers.split(",")))
+        for root, point, fstype, options in mounts:
+            v2 = hid == "0" and not wanted
+            if (fstype == "cgroup2") != v2 or not wanted <= options or not path.startswith(root):
                 continue
-            wanted = set(filter(None, controllers.split(",")))
-            for root, point, fstype, options in mounts:
-                v2 = hid == "0" and not wanted
-                if (fstype == "cgroup2") != v2 or not wanted <= options or not path.startswith(root):
-                    continue
-                where = point + path[len(root.rstrip("/")):]
-                if os.path.isdir(where) and where not in dirs:
-                    dirs.append(where)
-                    break
+            where = point + path[len(root.rstrip("/")):]
+            if os.path.isdir(where) and where not in dirs:
+                dirs.append(where)
+                break
     if not dirs:
         raise EntryError(f"the program (PID {pid}) is not in the unit's cgroup {control_group}")
     return tuple(dirs)

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
+from . import procfs
 from .problems import JailError
 
 
@@ -24,20 +25,39 @@ def _reader(unit: str) -> Any:
     return reader
 
 
+# The most of a message kept: journald cuts a service's stdout lines at 48 KiB (LineMax=), but what a
+# process sends to the journal socket may be far longer.
+MESSAGE_LIMIT = 64 << 10
+
+
+def field(entry: dict[str, Any], key: str, limit: int = procfs.FIELD) -> str:
+    """One field of an entry as text.  python-systemd hands back bytes for a field that is not UTF-8
+    (a process name with 0xff, a message in another encoding): decoded with replacement here."""
+    value = entry.get(key)
+    if value is None or isinstance(value, bytes | str):
+        return procfs.text(value, limit)
+    return str(value)
+
+
 def format_entry(entry: dict[str, Any]) -> str:
     when = entry.get("__REALTIME_TIMESTAMP")
     stamp = when.strftime("%b %d %H:%M:%S") if isinstance(when, datetime) else "-"
-    ident = entry.get("SYSLOG_IDENTIFIER") or entry.get("_COMM") or "?"
-    pid = entry.get("_PID")
-    who = f"{ident}[{pid}]" if pid else str(ident)
-    message = entry.get("MESSAGE", "")
-    if isinstance(message, bytes):
-        message = message.decode("utf-8", "replace")
+    ident = field(entry, "SYSLOG_IDENTIFIER") or field(entry, "_COMM") or "?"
+    pid = field(entry, "_PID")
+    who = f"{ident}[{pid}]" if pid else ident
+    message = field(entry, "MESSAGE", MESSAGE_LIMIT)
     prefix = f"{stamp} {who}: "
     # A message of several lines continues indented, as journalctl shows it:
     # a jail can't start a line of its own that looks like jailmgr's.
     # (Control characters are written out where the line is printed.)
-    return prefix + str(message).replace("\n", "\n" + " " * len(prefix))
+    return prefix + message.replace("\n", "\n" + " " * len(prefix))
+
+
+def as_json(entry: dict[str, Any]) -> dict[str, Any]:
+    """An entry for --json: its PID a number, the rest text (valid Unicode)."""
+    pid = entry.get("_PID")
+    return {"time": field(entry, "__REALTIME_TIMESTAMP"), "pid": pid if isinstance(pid, int) else field(entry, "_PID"),
+            "identifier": field(entry, "SYSLOG_IDENTIFIER"), "message": field(entry, "MESSAGE", MESSAGE_LIMIT)}
 
 
 def _last(reader: Any, lines: int) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ import os
 import sys
 
 from .problems import JailError, Problem
-from .termtext import visible, visible_lines
+from .termtext import valid, visible, visible_lines
 
 TYPE_CHECKING = False  # typing costs milliseconds at startup; it is only needed by checkers
 if TYPE_CHECKING:
@@ -64,9 +64,20 @@ class Output:
             import json
 
             self.doc.setdefault("ok", code != EXIT_ERROR)
-            json.dump(self.doc, sys.stdout, indent=2, sort_keys=True, default=str)
+            json.dump(_valid(self.doc), sys.stdout, indent=2, sort_keys=True, default=str)
             sys.stdout.write("\n")
         return code
+
+
+def _valid(value: Any) -> Any:
+    """The document with no lone surrogate in any string (a file name of a jail's tree may hold one)."""
+    if isinstance(value, str):
+        return valid(value)
+    if isinstance(value, dict):
+        return {valid(k) if isinstance(k, str) else k: _valid(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_valid(v) for v in value]
+    return value
 
 
 def require_root(command: str) -> None:

@@ -1,11 +1,92 @@
-"""Look at a running jail through /proc: its processes, namespaces and confinement."""
+"""Look at a running jail through /proc: its processes, namespaces and confinement.
+
+Bytes from the jail are data.  A jail writes its own process names and argv,
+its journal lines, the names of the files it maps and mounts: any byte at
+all, as much as it likes.  Everything jailmgr reads of that (here, and in
+journal, audit, enter, apply) comes through the first functions below:
+
+- `read_capped` takes at most `limit` bytes of a file (a jail can make
+  /proc/PID/maps or cmdline huge) and says whether there was more;
+- `text` decodes with U+FFFD for what is not UTF-8 (never strict, never
+  surrogateescape: what reaches ``--json`` must be valid Unicode) and
+  shortens what is too long to keep;
+- `lines` splits what was read, without the line a capped read cut.
+
+Parsers of what was read work on bytes, line by line, in linear time.  Shown
+to people, the text still goes through termtext (Output does that).
+"""
 
 from __future__ import annotations
 
 import os
+from collections import deque
 from dataclasses import dataclass, field
 
+_CHUNK = 1 << 18
+FIELD = 4096  # the most of one field (a journal identifier, a process name) that is kept
+
+
+def read_capped(path: str, limit: int) -> tuple[bytes, bool]:
+    """At most `limit` bytes of the file at `path`, and whether it held more.  OSError as open/read raise it."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOCTTY)
+    try:
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, min(_CHUNK, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    return data[:limit], len(data) > limit
+
+
+def lines(data: bytes, truncated: bool = False) -> list[bytes]:
+    """The lines of `data`; of a capped read, not the last one, which the cap cut."""
+    found = data.split(b"\n")
+    if truncated or not found[-1]:
+        found.pop()
+    return found
+
+
+def text(value: bytes | str | None, limit: int = FIELD) -> str:
+    """`value` as text: bytes decoded with replacement, at most `limit` characters (and "..." if cut)."""
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        value = value[:limit * 4].decode("utf-8", "replace")
+    elif not value.isascii():
+        # A str from elsewhere may hold lone surrogates (surrogateescape): not valid JSON text.
+        value = value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return value if len(value) <= limit else value[:limit] + "..."
+
+
 NS_TYPES = ("mnt", "pid", "uts", "ipc", "net", "cgroup", "user")
+
+# The most jailmgr reads of each /proc file it looks at.  Each is far above what the kernel writes
+# for a well-behaved process; a jail controls the length of its argv, of its mapped and mounted
+# file names, and how many mappings and mounts it makes.
+LIMITS = {
+    "stat": 4096,  # 52 numbers and a name of at most 64 bytes
+    "status": 64 << 10,
+    "cmdline": 4096,  # only the first 120 characters are shown
+    "cgroup": 64 << 10,
+    "maps": 64 << 20,  # 65530 mappings (vm.max_map_count) of paths up to 4 KiB would be 256 MiB
+    "mountinfo": 16 << 20,
+}
+
+
+def read(pid: int | str, name: str) -> tuple[bytes, bool]:
+    """/proc/PID/NAME, at most LIMITS[name] bytes, and whether there was more (OSError as os.open raises it)."""
+    return read_capped(f"/proc/{pid}/{name}", LIMITS[name])
+
+
+def stat_fields(pid: int | str) -> list[bytes]:
+    """/proc/PID/stat after the name (field 3 on): the name in parentheses may hold anything, ")" too."""
+    data, _ = read(pid, "stat")
+    return data.rpartition(b")")[2].split()
 
 
 @dataclass
@@ -44,9 +125,7 @@ def processes() -> dict[int, Proc]:
         if not entry.isdigit():
             continue
         try:
-            with open(f"/proc/{entry}/stat", encoding="utf-8", errors="replace") as f:
-                # The name in parentheses may hold anything, ")" too: split after the last one.
-                fields = f.read().rsplit(")", 1)[1].split()
+            fields = stat_fields(entry)
             found[int(entry)] = Proc(int(entry), int(fields[1]), int(fields[19]))
         except (OSError, IndexError, ValueError):
             continue
@@ -64,9 +143,9 @@ def _children(procs: dict[int, Proc]) -> dict[int, list[Proc]]:
 
 def descendants(pid: int, procs: dict[int, Proc] | None = None) -> list[int]:
     """pid and every process below it, parents before children."""
-    tree, out, todo = _children(procs if procs is not None else processes()), [], [pid]
+    tree, out, todo = _children(procs if procs is not None else processes()), [], deque([pid])
     while todo:
-        current = todo.pop(0)
+        current = todo.popleft()
         out.append(current)
         todo.extend(p.pid for p in tree.get(current, []))
     return out
@@ -79,25 +158,74 @@ def ns_inode(pid: int, ns: str) -> int:
         return 0
 
 
+_LISTEN = b"0A"  # TCP_LISTEN in /proc/net/tcp's st column
+NET_TABLE = 64 << 20  # a host with very many sockets
+
+
+def socket_inodes(pids: list[int]) -> set[int]:
+    """The inodes of every socket these processes hold open (their fd links say socket:[N])."""
+    inodes = set()
+    for pid in pids:
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if link.startswith("socket:[") and link.endswith("]") and link[8:-1].isdigit():
+                inodes.add(int(link[8:-1]))
+    return inodes
+
+
+def listening_inodes(pid: int, port: int) -> set[int]:
+    """The sockets listening on TCP `port` in pid's network namespace."""
+    found = set()
+    for table in ("tcp", "tcp6"):
+        try:
+            data, cut = read_capped(f"/proc/{pid}/net/{table}", NET_TABLE)
+        except OSError:
+            continue
+        for line in lines(data, cut)[1:]:
+            fields = line.split()
+            if len(fields) > 9 and fields[3] == _LISTEN and fields[9].isdigit():
+                local_port = fields[1].rpartition(b":")[2]
+                try:
+                    if int(local_port, 16) == port:
+                        found.add(int(fields[9]))
+                except ValueError:
+                    continue
+    return found
+
+
 def command(pid: int) -> str:
+    """The process's argv as one line (its own to write: any bytes, any length), the first 120 characters."""
     try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read().replace(b"\0", b" ").decode(errors="replace").strip()[:120]
+        data, _ = read(pid, "cmdline")
     except OSError:
         return ""
+    return text(data.replace(b"\0", b" ")).strip()[:120]
 
 
-def status_fields(pid: int, names: tuple[str, ...]) -> dict[str, str]:
+def parse_status(data: bytes, names: tuple[str, ...]) -> dict[str, str]:
+    """The fields `names` of a /proc/PID/status text (its Name: is the process's own, any bytes but newline)."""
+    wanted = {name.encode(): name for name in names}
     out = {}
-    try:
-        with open(f"/proc/{pid}/status", encoding="utf-8") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key in names:
-                    out[key] = value.strip()
-    except OSError:
-        pass
+    for line in lines(data):
+        key, _, value = line.partition(b":")
+        if key in wanted:
+            out[wanted[key]] = text(value).strip()
     return out
+
+
+def status_fields(pid: int | str, names: tuple[str, ...]) -> dict[str, str]:
+    try:
+        data, _ = read(pid, "status")
+    except OSError:
+        return {}
+    return parse_status(data, names)
 
 
 def program_pid(main_pid: int, launched: bool, init: bool = True, procs: dict[int, Proc] | None = None) -> int:

@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import time
 from collections.abc import Callable
@@ -45,44 +44,6 @@ def accepts(where: tuple[str, int], timeout: float = 0.25) -> bool:
         return False
 
 
-_LISTEN = b"0A"  # TCP_LISTEN in /proc/net/tcp's st column
-
-
-def _socket_inodes(pids: list[int]) -> set[int]:
-    inodes = set()
-    for pid in pids:
-        try:
-            fds = os.listdir(f"/proc/{pid}/fd")
-        except OSError:
-            continue
-        for fd in fds:
-            try:
-                link = os.readlink(f"/proc/{pid}/fd/{fd}")
-            except OSError:
-                continue
-            if link.startswith("socket:[") and link.endswith("]") and link[8:-1].isdigit():
-                inodes.add(int(link[8:-1]))
-    return inodes
-
-
-def _listening_inodes(pid: int, port: int) -> set[int]:
-    """The sockets listening on TCP `port` in pid's network namespace (read as bytes, line by line)."""
-    found = set()
-    for table in ("tcp", "tcp6"):
-        try:
-            with open(f"/proc/{pid}/net/{table}", "rb") as f:
-                next(f, None)
-                for line in f:
-                    fields = line.split()
-                    if len(fields) > 9 and fields[3] == _LISTEN and fields[9].isdigit():
-                        local_port = fields[1].rpartition(b":")[2]
-                        if int(local_port or b"0", 16) == port:
-                            found.add(int(fields[9]))
-        except (OSError, ValueError):
-            continue
-    return found
-
-
 def jail_listens(main_pid: int, port: int) -> bool:
     """A process of the unit (main_pid and below) holds a socket listening on `port`."""
     pids = procfs.descendants(main_pid) if main_pid > 0 else []
@@ -92,8 +53,8 @@ def jail_listens(main_pid: int, port: int) -> bool:
         inode = procfs.ns_inode(pid, "net")
         if inode and inode not in seen_ns:
             seen_ns.add(inode)
-            listening |= _listening_inodes(pid, port)
-    return bool(listening & _socket_inodes(pids)) if listening else False
+            listening |= procfs.listening_inodes(pid, port)
+    return bool(listening & procfs.socket_inodes(pids)) if listening else False
 
 
 def wait(jails: list[Jail], runs: Callable[[str, int], bool], say: Callable[[str], None]) -> dict[str, str]:

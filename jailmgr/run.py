@@ -27,7 +27,7 @@ def run(argv: list[str], check: bool = True, ok_codes: tuple[int, ...] = (0,),
     if VERBOSE:
         print(f"+ {shlex.join(argv)}", file=sys.stderr)
     try:
-        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=capture, text=True,
+        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=capture, text=True, errors="replace",
                               env=clean_env(), check=False)
     except FileNotFoundError as exc:
         raise JailError(f"{argv[0]} not found", hint="is systemd installed and on PATH?") from exc

@@ -10,7 +10,7 @@
  * Actions: caps, kill=PID, scan-kill, mem=PID, tiocsti, userns, escapes,
  * argv, deep=DIR:N, escfile=DIR, symlink=TARGET:LINK, rename=OLD:NEW,
  * write=PATH, sleep=N, cgroup, alloc=MIB, forks=N, spin=SECONDS, breakout=HOSTPID,
- * cwd, seccomp2, getprio, holdio=DIR
+ * cwd, seccomp2, getprio, holdio=DIR, comm=HEX, mapdel=DIR:N, rawfile=DIR
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -27,6 +27,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
@@ -104,6 +105,55 @@ static void argv_disguise(void) {
     strncpy(start, fake, room - 1);
     prctl(PR_SET_NAME, "bwrap", 0, 0, 0);
     say("argv", 0);
+}
+
+static int hex_digit(char c) {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+static void comm_bytes(const char *hex) {
+    /* Its own name (prctl: at most 15 bytes) and its argv, as raw bytes: 0xff, an escape, anything. */
+    char name[16] = {0};
+    size_t n = 0;
+    for (; n < 15 && hex_digit(hex[2 * n]) >= 0 && hex_digit(hex[2 * n + 1]) >= 0; n++)
+        name[n] = (char)(hex_digit(hex[2 * n]) << 4 | hex_digit(hex[2 * n + 1]));
+    char *start = saved_argv[0];
+    char *end = start;
+    for (int i = 0; saved_argv[i]; i++)
+        end = saved_argv[i] + strlen(saved_argv[i]) + 1;
+    size_t room = (size_t)(end - start);
+    memset(start, 0, room);
+    memcpy(start, name, n < room - 1 ? n : room - 1);
+    say("comm", prctl(PR_SET_NAME, name, 0, 0, 0));
+    printf("named: %s\n", name); /* and the same bytes in the journal */
+    fflush(stdout);
+}
+
+static void map_deleted(const char *spec) {
+    /* N files with long names, each mapped and then deleted: N "(deleted)" lines in its maps. */
+    char dir[256], path[512], stem[201];
+    int n = 0, done = 0;
+    if (sscanf(spec, "%255[^:]:%d", dir, &n) != 2)
+        return;
+    memset(stem, 'l', sizeof stem - 1);
+    stem[sizeof stem - 1] = 0;
+    for (; done < n; done++) {
+        snprintf(path, sizeof path, "%s/%s-%06d.so", dir, stem, done);
+        int fd = open(path, O_CREAT | O_RDWR | O_EXCL, 0600);
+        if (fd < 0)
+            break;
+        void *at = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+        close(fd);
+        unlink(path);
+        if (at == MAP_FAILED)
+            break;
+    }
+    printf("mapdel: %d of %d\n", done, n);
+    fflush(stdout);
 }
 
 static void alloc_mib(int mib) {
@@ -327,6 +377,12 @@ static void action(const char *a) {
         snprintf(path, sizeof path, "%s/evil\033[2Jname", a + 8);
         int fd = open(path, O_CREAT | O_WRONLY, 0644);
         say("escfile", fd < 0 ? -1 : 0);
+    } else if (strncmp(a, "rawfile=", 8) == 0) {
+        /* A world-writable file whose name is not UTF-8 (0xff) and holds an escape. */
+        char path[256];
+        snprintf(path, sizeof path, "%s/raw\377\033[2Jname", a + 8);
+        int fd = open(path, O_CREAT | O_WRONLY, 0666);
+        say("rawfile", fd < 0 ? -1 : fchmod(fd, 0666));
     } else if (strncmp(a, "symlink=", 8) == 0) {
         char target[256], link[256];
         if (sscanf(a + 8, "%255[^:]:%255s", target, link) == 2)
@@ -373,6 +429,10 @@ static void action(const char *a) {
         getprio();
     } else if (strncmp(a, "holdio=", 7) == 0) {
         holdio(a + 7);
+    } else if (strncmp(a, "comm=", 5) == 0) {
+        comm_bytes(a + 5);
+    } else if (strncmp(a, "mapdel=", 7) == 0) {
+        map_deleted(a + 7);
     } else if (strcmp(a, "cgroup") == 0) {
         const char *all[] = {"", NULL};
         show_file("/proc/self/cgroup", all);

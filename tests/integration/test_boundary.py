@@ -501,3 +501,100 @@ def test_exec_installs_the_programs_filters_in_its_order(exec_jails: Testbed, na
     assert theirs == "getpriority: refused (Permission denied)"  # EACCES
     out = exec_jails.run(["jailmgr", "exec", name, "--", "/attack", "getprio"]).stdout
     assert out.strip() == theirs
+# --- issue 21, classes 7 and 8: bytes from the jail are data; work the jail sizes is linear ----------
+# A program that renames itself (prctl(PR_SET_NAME) and its argv) to raw bytes, 0xff and an escape among
+# them, and holds 16,000 deleted mappings with long names, in each of the three shapes: status (of every
+# jail), status --json, check, exec and stale must still work, and show the name escaped.
+
+RAW_NAME = b"\xff\x1b[2Jevil\xfe"
+MAPPINGS = 16000
+BYTES_JAILS = {"bytes-hostile": "hostile", "bytes-native": "native", "bytes-userns": "userns"}
+
+
+def bytes_jail_file(name: str, shape: str) -> str:
+    # After the shape's own actions ("argv" renames the launcher one to bwrap).
+    text = jail_file(shape).replace(f"name: {shape}", f"name: {name}").replace(
+        f"{JAILS[shape][1].split()[-1]}]\n", f"{JAILS[shape][1].split()[-1]}, comm={RAW_NAME.hex()}, "
+                                             f"mapdel=/tmp:{MAPPINGS}]\n", 1)
+    # A native jail's uid must be its own: not the module's native jail's nobody.
+    return text.replace("nobody", "daemon") if shape == "native" else text
+
+
+def _logged(bed: Testbed, name: str, text: str) -> bool:
+    """The unit logged `text` (its journal holds bytes that are not UTF-8: read as bytes, grep -a)."""
+    for _ in range(100):
+        if bed.run(["sh", "-c", f"journalctl -u jail-{name}.service -o cat --no-pager | grep -aqF '{text}'"],
+                   check=False).returncode == 0:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.fixture(scope="module")
+def hostile_bytes(jails: Testbed) -> Testbed:
+    for name, shape in BYTES_JAILS.items():
+        jails.path(f"/srv/{name}.yaml").write_text(bytes_jail_file(name, shape))
+        proc = jails.run(["jailmgr", "apply", f"/srv/{name}.yaml"], check=False)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert _logged(jails, name, f"mapdel: {MAPPINGS} of {MAPPINGS}")
+    yield jails
+    for name in BYTES_JAILS:
+        jails.run(["jailmgr", "destroy", name], check=False)
+
+
+def _clean(proc: subprocess.CompletedProcess[str]) -> str:
+    assert "Traceback" not in proc.stderr and "UnicodeDecodeError" not in proc.stderr, proc.stderr[-3000:]
+    assert "\x1b" not in proc.stdout + proc.stderr
+    return proc.stdout
+
+
+def test_a_program_named_with_raw_bytes_is_named_escaped(hostile_bytes: Testbed) -> None:
+    bed = hostile_bytes
+    program = status(bed, "bytes-native")["program_pid"]
+    raw = bed.run(["python3", "-c", f"print(open('/proc/{program}/status', 'rb').read().hex())"]).stdout
+    assert RAW_NAME.hex() in raw  # the attack took
+    for name in BYTES_JAILS:
+        assert RAW_NAME.hex() in bed.path(f"/srv/{name}.yaml").read_text()
+    shown = _clean(bed.run(["jailmgr", "status"]))  # every jail, these among them
+    assert all(f"{name}: active (running)" in shown for name in BYTES_JAILS), shown
+    assert "\\x1b[2Jevil" in shown  # the native program's argv, in its namespaces' COMMAND column
+    doc = json.loads(_clean(bed.run(["jailmgr", "--json", "status", *BYTES_JAILS])))
+    assert [j["name"] for j in doc["jails"]] == list(BYTES_JAILS) and all(j["program_pid"] for j in doc["jails"])
+    assert any("\ufffd\x1b[2Jevil\ufffd" in ns["command"] for j in doc["jails"] for ns in j["namespaces"])
+
+
+def test_journal_lines_in_raw_bytes_are_text(hostile_bytes: Testbed) -> None:
+    logs = _clean(hostile_bytes.run(["jailmgr", "logs", "bytes-native", "-n", "50"]))
+    assert "named: \ufffd\\x1b[2Jevil\ufffd" in logs
+    doc = json.loads(_clean(hostile_bytes.run(["jailmgr", "--json", "logs", "bytes-native", "-n", "50"])))
+    assert "named: \ufffd\x1b[2Jevil\ufffd" in [e["message"] for e in doc["entries"]]
+
+
+@pytest.mark.parametrize("name", list(BYTES_JAILS))
+def test_check_and_exec_work_on_a_jail_that_names_itself_with_raw_bytes(hostile_bytes: Testbed, name: str) -> None:
+    check = hostile_bytes.run(["jailmgr", "check", name], check=False)
+    out = _clean(check)
+    assert check.returncode == 1 and "program PID" in out and "no_new_privs yes" in out
+    # 16,000 replaced files: twenty named, the rest counted.
+    assert out.count("the program still maps /") == 20 and f"and {MAPPINGS - 20} more" in out
+    exec_ = hostile_bytes.run(["jailmgr", "exec", name, "--", "/attack", "caps"], check=False)
+    assert exec_.returncode == 0 and "NoNewPrivs:\t1" in _clean(exec_)
+
+
+def test_stale_names_a_jail_with_16000_deleted_mappings(hostile_bytes: Testbed) -> None:
+    out = _clean(hostile_bytes.run(["jailmgr", "stale"]))
+    for name in BYTES_JAILS:
+        line = next(line for line in out.splitlines() if line.startswith(f"{name}: runs "))
+        assert f"and {MAPPINGS - 20} more, replaced since it started" in line and len(line) < 6000
+    doc = json.loads(_clean(hostile_bytes.run(["jailmgr", "--json", "stale", *BYTES_JAILS])))
+    assert {j["name"]: len(j["files"]) for j in doc["jails"]} == dict.fromkeys(BYTES_JAILS, MAPPINGS)
+
+
+def test_a_file_name_that_is_not_utf8_is_shown_as_its_bytes(hostile_bytes: Testbed) -> None:
+    """os.scandir hands such a name over with a lone surrogate: it was printed (UnicodeEncodeError)."""
+    made = hostile_bytes.run(["jailmgr", "exec", "bytes-native", "--", "/attack", "rawfile=/data"]).stdout
+    assert "rawfile: ok" in made
+    out = _clean(hostile_bytes.run(["jailmgr", "check", "bytes-native"], check=False))
+    assert "/data/raw\\xff\\x1b[2Jname: world-writable" in out
+    doc = json.loads(_clean(hostile_bytes.run(["jailmgr", "--json", "check", "bytes-native"], check=False)))
+    assert "/data/raw\ufffd\x1b[2Jname: world-writable" in doc["jails"][0]["findings"]
