@@ -36,9 +36,8 @@ from .manifest import Contents
 from .model import SIGNAL_NUMBERS, Jail
 from .paths import BWRAP, INIT_IN_JAIL, JAILMGR_INIT, NOTIFY_IN_JAIL, notify_socket
 
-# What the launcher needs beyond the jail's own set, in the unit's bounding set (CAP_KILL: the
-# supervisor hands signals to a program of another uid; bwrap and the init drop them all).
-LAUNCHER_CAPS = ("CAP_SYS_ADMIN", "CAP_SETPCAP", "CAP_SYS_CHROOT", "CAP_SETUID", "CAP_SETGID", "CAP_KILL")
+# What the launcher needs beyond the jail's own set, in the unit's bounding set.
+LAUNCHER_CAPS = ("CAP_SYS_ADMIN", "CAP_SETPCAP", "CAP_SYS_CHROOT", "CAP_SETUID", "CAP_SETGID")
 # ...and in its syscall filter (mount, pivot_root, chroot are in @mount).
 LAUNCHER_SYSCALLS = ("@mount", "sethostname")
 
@@ -80,6 +79,15 @@ def _under_run(jail: Jail) -> list[str]:
 def program_is_pid1(jail: Jail) -> bool:
     """`init: false` in a PID namespace: the init execs the program instead of being its parent."""
     return jail.namespaces.pid and not jail.namespaces.init
+
+
+def launcher_caps(jail: Jail) -> tuple[str, ...]:
+    """LAUNCHER_CAPS, and CAP_KILL when the supervisor itself must signal a program that is PID 1
+    (`init: false`) of another uid for reload_signal: otherwise the init, running as the program,
+    does it.  bwrap and the init drop them all before the program runs."""
+    if program_is_pid1(jail) and jail.reload_signal is not None:
+        return (*LAUNCHER_CAPS, "CAP_KILL")
+    return LAUNCHER_CAPS
 
 
 def supervisor_argv(jail: Jail) -> list[str]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from . import model, paths, setid
 from .hardening import hardening
-from .launcher import LAUNCHER_CAPS, LAUNCHER_SYSCALLS, bwrap_argv, supervisor_argv
+from .launcher import LAUNCHER_SYSCALLS, bwrap_argv, launcher_caps, supervisor_argv
 from .manifest import Contents, ids, primary_gid, supplementary_gids
 from .model import SIGNAL_NUMBERS, USERNS_COUNT, Jail, veth_names
 from .paths import IP, JAILMGR_INIT, NSENTER, USERNS_HELPER, runtime_dir
@@ -124,7 +124,7 @@ def _security(jail: Jail, launched: bool) -> list[str]:
         # The launcher needs these; it drops them before the program runs
         # (setpriv --bounding-set), and without CAP_SYS_ADMIN the program's
         # mount() and sethostname() fail even though the filter allows them.
-        caps = sorted({*caps, *LAUNCHER_CAPS})
+        caps = sorted({*caps, *launcher_caps(jail)})
         extra = [*LAUNCHER_SYSCALLS, *(["seccomp"] if jail.namespaces.user else [])]
         if syscalls:
             # (seccomp: the userns helper loads a filter of its own, which

@@ -12,7 +12,9 @@
  *         outlive them; the program gets them itself, as it would without
  *         the launcher, and has the stop timeout to exit;
  *       - hands the program the signals others send this process (the
- *         unit's ExecReload=, an operator's kill of the main PID);
+ *         unit's ExecReload=, an operator's kill of the main PID): through
+ *         the go pipe to the init, which runs as the program and signals it,
+ *         or, when the program is PID 1 itself, directly (CAP_KILL);
  *       - starts the program only if no stop came before it could (the
  *         "go" byte), so a stop during bubblewrap's set-up ends at once;
  *       - relays the program's sd_notify messages to systemd, keeping only
@@ -157,26 +159,26 @@ static pid_t first_child(pid_t pid)
     return found > 0 ? (pid_t)found : 0;
 }
 
-/* The jail's program: COMMAND's child is the jail's init (or the program, with --pid1 in its
- * argv), the init's oldest child the program.  Found by parentage only: names are the jail's. */
-static pid_t program_of(struct supervisor *s, int pid1)
-{
-    pid_t init = first_child(s->child);
-    if (!init || pid1)
-        return init;
-    return first_child(init);
-}
-
+/* The program, when it is PID 1 of its namespace (--pid1): COMMAND's (bubblewrap's) child.  Found by
+ * parentage only: names are the jail's. */
 static void forward(struct supervisor *s, int sig, int pid1)
 {
-    pid_t program = program_of(s, pid1);
+    if (!pid1) {
+        /* To the init, which runs as the program and signals it: no CAP_KILL needed here. */
+        if (s->go >= 0) {
+            char byte = (char)sig;
+            write_all(s->go, &byte, 1);
+        }
+        return;
+    }
+    pid_t program = first_child(s->child);
     if (!program)
         return;
     int pidfd = (int)syscall(SYS_pidfd_open, program, 0);
     if (pidfd < 0)
         return;
     /* Still the same process: the pid was not reaped and reused between the two reads. */
-    if (program_of(s, pid1) == program)
+    if (first_child(s->child) == program)
         syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
     close(pidfd);
 }
@@ -220,10 +222,12 @@ static void on_record(struct supervisor *s, const char *line, int sfd, int pid1)
         /* A stop sent before the init could see it is already queued here: read it first. */
         drain_signals(s, sfd, pid1);
         if (!s->stopping) {
-            write_all(s->go, "g", 1);
-            close(s->go);
-            s->go = -1;
+            write_all(s->go, "g", 1);  /* kept open: signals for the program follow, a byte each */
             s->started = 1;
+            if (pid1) {
+                close(s->go);
+                s->go = -1;
+            }
         }
     } else if (line[0] == 'x' && line[1] == ' ') {
         char *end;
@@ -612,11 +616,11 @@ static int init(int argc, char **argv)
     do
         n = read(go, &byte, 1);
     while (n < 0 && errno == EINTR);
-    close(go);
     if (n != 1 || byte != 'g')
         _exit(0);  /* stopped before it started: nothing of the jail ran */
 
     if (pid1) {
+        close(go);
         close(st);
         sigprocmask(SIG_SETMASK, &none, NULL);
         execv(program[0], program);
@@ -634,21 +638,43 @@ static int init(int argc, char **argv)
     /* A signal queued here before the program existed was not sent to it: hand it over. */
     sigset_t pending;
     sigpending(&pending);
+    int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sfd < 0)
+        die(1, "signalfd: %s", strerror(errno));
     for (size_t k = 0; k < N_FORWARDED; k++)
         if (sigismember(&pending, forwarded[k])) {
-            sigset_t one;
-            struct timespec zero = {0, 0};
-            sigemptyset(&one);
-            sigaddset(&one, forwarded[k]);
-            if (sigtimedwait(&one, NULL, &zero) > 0)
-                kill(child, forwarded[k]);
+            struct signalfd_siginfo info;
+            while (read(sfd, &info, sizeof info) == (ssize_t)sizeof info)
+                if (info.ssi_signo != SIGCHLD)
+                    kill(child, (int)info.ssi_signo);
+            break;
         }
+    fcntl(go, F_SETFL, O_NONBLOCK);
     for (;;) {
-        siginfo_t info;
-        if (sigwaitinfo(&set, &info) < 0)
+        struct pollfd p[2] = {{sfd, POLLIN, 0}, {go, POLLIN, 0}};
+        if (poll(p, 2, -1) < 0)
             continue;
-        if (info.si_signo != SIGCHLD)
-            continue;  /* sent to the whole group: the program has its own */
+        if (p[1].revents) {
+            /* The supervisor's requests: one signal number a byte (ExecReload=, kill of the main PID). */
+            unsigned char buf[64];
+            ssize_t got = read(go, buf, sizeof buf);
+            if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR)) {
+                close(go);
+                go = -1;
+            }
+            for (ssize_t k = 0; k < got; k++)
+                for (size_t f = 0; f < N_FORWARDED; f++)
+                    if (buf[k] == forwarded[f])
+                        kill(child, forwarded[f]);
+        }
+        if (!p[0].revents)
+            continue;
+        struct signalfd_siginfo info;
+        int reaped = 0;
+        while (read(sfd, &info, sizeof info) == (ssize_t)sizeof info)
+            reaped |= info.ssi_signo == SIGCHLD;  /* the rest was sent to the whole group: the program has its own */
+        if (!reaped)
+            continue;
         int status;
         pid_t done;
         while ((done = waitpid(-1, &status, WNOHANG)) > 0) {
