@@ -9,8 +9,11 @@ rm -rf "$PKG"
 install -d "$PKG" "$DEST/usr/sbin" "$DEST/usr/share/jailmgr/templates" "$DEST/etc/jailmgr/jails.d" \
     "$DEST/usr/share/doc/jailmgr/examples"
 install -m 0644 jailmgr/*.py "$PKG/"
-# The launcher's static host code (gcc and libc6-dev build it).
-make -s -C launcher jailmgr-init
+# The launcher's static host code (gcc and libc6-dev build it; a machine without them, such as the
+# test VM, is given it built).
+if [ ! -x launcher/jailmgr-init ] || [ launcher/jailmgr-init.c -nt launcher/jailmgr-init ]; then
+    make -s -C launcher jailmgr-init
+fi
 install -d "$DEST/usr/lib/jailmgr"
 install -m 0755 launcher/jailmgr-init "$DEST/usr/lib/jailmgr/jailmgr-init"
 install -m 0644 templates/* "$DEST/usr/share/jailmgr/templates/"

@@ -189,12 +189,15 @@ def test_nothing_execd_survives_stop(jails: Testbed) -> None:
     command = ["nsenter", "-t", str(jails.pid), "-a", "jailmgr", "exec", "hostile", "--", "/attack", "sleep=600"]
     background = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
+        def joined() -> bool:
+            return any("sleep=600" in jails.run(["cat", f"/proc/{p}/cmdline"], check=False).stdout
+                       for p in unit_pids(jails, "hostile"))
+
         for _ in range(50):
-            if len(unit_pids(jails, "hostile")) > 3:
+            if joined():
                 break
             time.sleep(0.1)
-        joined = unit_pids(jails, "hostile")
-        assert any("sleep=600" in jails.run(["cat", f"/proc/{p}/cmdline"]).stdout for p in joined)
+        assert joined()
         jails.run(["systemctl", "stop", "jail-hostile.service"])
         assert background.wait(timeout=30) != 0
         left = jails.run(["pgrep", "-f", "attack sleep=600"], check=False).stdout
@@ -598,3 +601,71 @@ def test_a_file_name_that_is_not_utf8_is_shown_as_its_bytes(hostile_bytes: Testb
     assert "/data/raw\\xff\\x1b[2Jname: world-writable" in out
     doc = json.loads(_clean(hostile_bytes.run(["jailmgr", "--json", "check", "bytes-native"], check=False)))
     assert "/data/raw\ufffd\x1b[2Jname: world-writable" in doc["jails"][0]["findings"]
+
+
+# --- 11. the launcher runs nothing of the jail before the drop; what the jail tells systemd is data ------
+
+PRELOAD_C = r"""
+#include <stdio.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <linux/capability.h>
+__attribute__((constructor)) static void tell(void) {
+    struct __user_cap_header_struct head = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2] = {{0, 0, 0}, {0, 0, 0}};
+    syscall(SYS_capget, &head, data);
+    fprintf(stderr, "PRELOAD uid=%d euid=%d capeff=%08x%08x\n", (int)getuid(), (int)geteuid(),
+            data[1].effective, data[0].effective);
+}
+"""
+
+
+@pytest.mark.parametrize("shape", ["launcher", "native"])
+def test_a_rootfs_ld_so_preload_never_runs_with_privilege(jails: Testbed, shape: str, tmp_path: Path) -> None:
+    """A rootfs archive's /etc/ld.so.preload is read by every dynamic program of the tree: the old
+    launcher's setpriv loaded it as root with capabilities; now nothing dynamic runs before the drop."""
+    (tmp_path / "preload.c").write_text(PRELOAD_C)
+    subprocess.run(["gcc", "-shared", "-fPIC", "-O2", "-o", str(tmp_path / "preload.so"),
+                    str(tmp_path / "preload.c")], check=True)
+    (tmp_path / "ld.so.preload").write_text("/preload.so\n")
+    name, user = f"preload-{shape}", "nobody" if shape == "launcher" else "sys"
+    with tarfile.open(jails.path(f"/srv/{name}.tar"), "w") as tar:
+        tar.add(tmp_path / "preload.so", "preload.so")
+        tar.add(tmp_path / "ld.so.preload", "etc/ld.so.preload")
+    extra = "namespaces: {pid: false, uts: false, cgroup: false}\n" if shape == "native" else ""
+    jails.path(f"/srv/{name}.yaml").write_text(
+        f"name: {name}\nrestart: \"no\"\nenable: false\nuser: {user}\n{extra}exec: [/usr/bin/sleep, infinity]\n"
+        f"tree: {{rootfs: {name}.tar, binaries: [/usr/bin/sleep], users: [{user}]}}\n")
+    try:
+        proc = jails.run(["jailmgr", "apply", f"/srv/{name}.yaml"], check=False)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        uid = int(jails.run(["id", "-u", user]).stdout)
+        text = journal(jails, name, "PRELOAD")
+        seen = re.findall(r"PRELOAD uid=(\d+) euid=(\d+) capeff=([0-9a-f]+)", text)
+        assert seen, text  # the preload is real: the program itself loads it
+        assert all((int(u), int(e), cap) == (uid, uid, "0" * 16) for u, e, cap in seen), seen
+    finally:
+        jails.run(["jailmgr", "destroy", name], check=False)
+
+
+def test_a_jails_notify_messages_cannot_move_its_main_pid_or_pass_descriptors(jails: Testbed) -> None:
+    """Root in a launched jail speaks sd_notify: MAINPID= would aim systemd's stop at a host process."""
+    jails.run(["systemd-run", "--unit=victim", "--", "sleep", "1000"])
+    try:
+        victim = int(jails.run(["systemctl", "show", "-P", "MainPID", "victim.service"]).stdout)
+        text = jail_file("hostile").replace("name: hostile", "name: notifier").replace(
+            "exec: [/attack, serve,", f"ready: notify\nexec: [/attack, serve, 'notify=MAINPID={victim};READY=1',"
+            " 'notify=MAINPID=1;STATUS=from the jail',")
+        jails.path("/srv/notifier.yaml").write_text(text)
+        proc = jails.run(["jailmgr", "apply", "/srv/notifier.yaml"], check=False)
+        assert proc.returncode == 0, proc.stdout + proc.stderr  # READY=1 was passed on
+        props = jails.run(["systemctl", "show", "-p", "MainPID", "-p", "StatusText", "jail-notifier.service"]).stdout
+        main = int(re.search(r"MainPID=(\d+)", props).group(1))
+        assert main not in (victim, 1)
+        assert "jailmgr-init" in jails.run(["cat", f"/proc/{main}/comm"]).stdout
+        assert "StatusText=from the jail" in props
+        jails.run(["jailmgr", "destroy", "notifier"])
+        assert jails.run(["systemctl", "is-active", "victim.service"], check=False).stdout.strip() == "active"
+    finally:
+        jails.run(["systemctl", "stop", "victim.service"], check=False)
+        jails.run(["jailmgr", "destroy", "notifier"], check=False)

@@ -258,3 +258,38 @@ def test_redis_keeps_its_key_on_debian_13(trixie: Testbed, shape: str) -> None:
     journal_text = journal(trixie, unit)
     assert "DB saved on disk" in journal_text and "SIGKILL" not in journal_text
     trixie.run(["jailmgr", "destroy", name])
+
+
+# --- every shape: the stop signal reaches the program, which exits on its own -----------------------
+
+SHAPES = {
+    "launcher": "",
+    "native": f"user: nobody\n{NATIVE}\n",
+    "userns": "namespaces: {user: true}\n",
+    "netprivate": "namespaces: {net: private}\nnetwork: {host: 10.231.77.1/30, jail: 10.231.77.2/30}\n",
+    "pid1": "namespaces: {init: false}\n",
+}
+
+
+@pytest.mark.parametrize("shape", list(SHAPES))
+def test_the_stop_signal_reaches_the_program_in_every_shape(life: Testbed, shape: str) -> None:
+    name = f"stop-{shape}"
+    signal = "SIGINT" if shape == "userns" else "SIGTERM"  # (one shape with a stop_signal of its own)
+    trap = signal.removeprefix("SIG")
+    life.path(f"/srv/j/{name}.yaml").write_text(
+        f"name: {name}\nenable: false\nrestart: \"no\"\nstop_signal: {signal}\nstop_timeout: 30s\n{SHAPES[shape]}"
+        f"exec: [/bin/busybox, sh, -c, \"trap 'echo got-{trap}; exit 0' {trap}; echo up; "
+        "while :; do /bin/busybox sleep 1; done\"]\n"
+        "tree: {binaries: [/bin/busybox], users: [nobody]}\n")
+    apply(life, f"/srv/j/{name}.yaml")
+    unit = f"jail-{name}.service"
+    for _ in range(50):
+        if "up" in journal(life, unit).split():
+            break
+        subprocess.run(["sleep", "0.1"])
+    life.run(["systemctl", "stop", unit], timeout=60)
+    text = journal(life, unit)
+    assert f"got-{trap}" in text, text
+    assert "timed out" not in text and "SIGKILL" not in text, text
+    assert show(life, unit, "Result")["Result"] == "success"
+    life.run(["jailmgr", "destroy", name])

@@ -131,7 +131,8 @@ def prepare() -> Path:
 
 
 def _share(share: Path) -> None:
-    """The checkout as git sees it (tracked and new files), and the static attack program."""
+    """The checkout as git sees it (tracked and new files), jailmgr-init built here (the VM has no
+    compiler), and the static attack program."""
     files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=CHECKOUT, check=True,
                            capture_output=True).stdout.split(b"\0")
     for name in filter(None, files):
@@ -140,6 +141,8 @@ def _share(share: Path) -> None:
             dest = share / "checkout" / name.decode()
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest)
+    subprocess.run(["make", "-s", "-C", str(CHECKOUT / "launcher"), "jailmgr-init"], check=True)
+    shutil.copy2(CHECKOUT / "launcher/jailmgr-init", share / "checkout/launcher/jailmgr-init")
     subprocess.run(["gcc", "-static", "-O2", "-o", str(share / "attack"),
                     str(CHECKOUT / "tests/integration/attack.c")], check=True)
 
