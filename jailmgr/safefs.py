@@ -417,6 +417,18 @@ class Tree:
             return (st is not None and stat.S_ISDIR(st.st_mode)
                     and (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (mode, uid, gid))
 
+    def not_a_dir(self, path: str) -> str:
+        """The first existing component of `path` that is not a directory (a symlink...): "" when none."""
+        walked = ""
+        for part in [p for p in path.split("/") if p]:
+            walked += "/" + part
+            st = self.lstat(walked)
+            if st is None:
+                return ""
+            if not stat.S_ISDIR(st.st_mode):
+                return walked
+        return ""
+
     def remove(self, path: str) -> list[str]:
         """Remove one path (recursively), never through a symlink or a mount; returns what was left."""
         with self._parent(path, create=False) as found:
@@ -490,3 +502,31 @@ def remove_root(root: str) -> list[str]:
     if not left:
         os.rmdir(root)
     return left
+
+
+def host_symlink(path: str) -> str:
+    """The first existing component of an absolute host path that is a symlink ("" when none).
+
+    Walked from / one component at a time with O_NOFOLLOW (what openat2's
+    RESOLVE_NO_SYMLINKS does); a missing component ends the walk.
+    """
+    parts = [p for p in path.split("/") if p]
+    fd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    walked = ""
+    try:
+        for index, part in enumerate(parts):
+            walked += "/" + part
+            try:
+                st = os.stat(part, dir_fd=fd, follow_symlinks=False)
+            except FileNotFoundError:
+                return ""
+            if stat.S_ISLNK(st.st_mode):
+                return walked
+            if index == len(parts) - 1 or not stat.S_ISDIR(st.st_mode):
+                return ""
+            nfd = os.open(part, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+            os.close(fd)
+            fd = nfd
+        return ""
+    finally:
+        os.close(fd)
