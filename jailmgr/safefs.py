@@ -417,6 +417,29 @@ class Tree:
             return (st is not None and stat.S_ISDIR(st.st_mode)
                     and (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (mode, uid, gid))
 
+    def digest(self, path: str) -> str:
+        """The sha256 of the regular file at `path` with a single link ("" otherwise), read without blocking."""
+        import hashlib
+
+        with self._parent(path, create=False) as found:
+            if found is None:
+                return ""
+            parent, name = found
+            try:
+                fd = os.open(name, _READ_FLAGS, dir_fd=parent.fd)
+            except OSError:
+                return ""
+            try:
+                st = os.fstat(fd)
+                if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+                    return ""
+                sha = hashlib.sha256()
+                for chunk in iter(lambda: os.read(fd, 1 << 20), b""):
+                    sha.update(chunk)
+                return sha.hexdigest()
+            finally:
+                os.close(fd)
+
     def not_a_dir(self, path: str) -> str:
         """The first existing component of `path` that is not a directory (a symlink...): "" when none."""
         walked = ""
