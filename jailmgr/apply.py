@@ -67,14 +67,17 @@ def _recorded_sets(recorded: state.JailState) -> spec.Sets:
                      tuple(spec.Place(p, k) for p, k in resolved.items()))
 
 
-def check_host_paths(rendered: list[Rendered], records: state.Records) -> None:
+def check_host_paths(rendered: list[Rendered], records: state.Records, leaving: frozenset[str] = frozenset()) -> None:
     """What only the host shows: no path root resolves for a jail passes through another jail's writable set
     (those in this apply, and the recorded ones), and no mount source passes through a symlink on the host.
 
-    Run before the first change, like the other cross-jail checks: a refusal makes nothing.
+    Run before the first change, like the other cross-jail checks: a refusal makes nothing.  (The workdir
+    and the mount targets in the tree need no check here: they are declared tree dirs, which apply makes
+    real directories, walking with O_NOFOLLOW, whatever a rootfs archive put there.)  `leaving`: jails
+    --prune destroys in this apply.
     """
     sets = [spec.sets_of(item.loaded.jail) for item in rendered]
-    names = {item.name for item in rendered}
+    names = {item.name for item in rendered} | leaving
     sets += [_recorded_sets(recorded) for name, recorded in records.items() if name not in names]
     for mine in sets[:len(rendered)]:
         found = spec.cross_conflicts(mine, sets)
@@ -87,21 +90,6 @@ def check_host_paths(rendered: list[Rendered], records: state.Records) -> None:
                 raise JailError(f"{item.name}: mounts[{i}].source {mount.source}: {link} is a symlink on the host, "
                                 "and root would follow it at each start (whoever can change it picks the source)",
                                 hint=f"name the path it resolves to now: {os.path.realpath(mount.source or '')}")
-
-
-def _tree_problem(item: Rendered) -> str:
-    """The workdir as built must be real directories: a rootfs archive may have put a symlink on the way."""
-    jail = item.loaded.jail
-    try:
-        with Tree(jail.root_dir, create=False) as tree:
-            link = tree.not_a_dir(jail.workdir)
-    except TreeError as exc:
-        return f"{item.name}: {exc}"
-    if not link:
-        return ""
-    return (f"{item.name}: the workdir {jail.workdir} passes through {tree.host_path(link)}, which is not a "
-            "directory (the rootfs archive made it): root would follow it at each start; the unit was not "
-            "started; use a directory the archive made a directory, or declare the workdir in tree.dirs")
 
 
 def _program_uid(item: Rendered) -> int:
@@ -350,7 +338,7 @@ def apply(paths: list[str], say: Say, warn: Say, check: bool = False, prune: boo
         rendered = found.rendered
         check_id_ranges(rendered, found.records)
         check_own_uids(rendered, found.records)
-        check_host_paths(rendered, found.records)
+        check_host_paths(rendered, found.records, frozenset(plan.name for plan in found.removals))
         outcomes = [Outcome(plan.name, plan) for plan in found.plans]
         outcomes += [Outcome(recorded.name, JailPlan(recorded.name, recorded)) for recorded in found.unchanged]
         pruned = [Outcome(plan.name, plan) for plan in found.removals]
@@ -368,9 +356,6 @@ def apply(paths: list[str], say: Say, warn: Say, check: bool = False, prune: boo
                 outcome.error = str(exc)
                 continue
             reload_needed |= changed_unit
-            outcome.error = _tree_problem(item)
-            if outcome.error:
-                continue
             # Now, before it (re)starts: a declared file the jail rewrites at its start must show as changed.
             prints[item.name] = tree_prints(item)
             built.append((item, outcome))

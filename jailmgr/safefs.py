@@ -440,18 +440,6 @@ class Tree:
             finally:
                 os.close(fd)
 
-    def not_a_dir(self, path: str) -> str:
-        """The first existing component of `path` that is not a directory (a symlink...): "" when none."""
-        walked = ""
-        for part in [p for p in path.split("/") if p]:
-            walked += "/" + part
-            st = self.lstat(walked)
-            if st is None:
-                return ""
-            if not stat.S_ISDIR(st.st_mode):
-                return walked
-        return ""
-
     def remove(self, path: str) -> list[str]:
         """Remove one path (recursively), never through a symlink or a mount; returns what was left."""
         with self._parent(path, create=False) as found:

@@ -211,8 +211,11 @@ def _check_writable_layout(jail: Jail, ctx: Ctx) -> None:
 # A path at a writable place itself is fine (its parent is not the jail's to
 # change, and a mount point can't be renamed); one strictly below is not.
 # Validate refuses what the jail file alone shows (_check_resolved); apply
-# what only the host shows (apply.check_host_paths: other jails' sets, symlinks
-# on the host, the unpacked rootfs tree).
+# what only the host shows (apply.check_host_paths: other jails' sets, from
+# this apply and the records; symlinks on the host).  A rootfs tree counts for
+# sources only: the workdir and the mount targets in it are declared tree
+# dirs, which apply makes real directories (O_NOFOLLOW) over what the archive
+# put there.
 
 # Magic links: root resolving through them reaches whatever a process holds open.
 MAGIC = ("/proc", "/dev/fd", "/dev/stdin", "/dev/stdout", "/dev/stderr", "/dev/core")
@@ -292,7 +295,7 @@ def through(path: Place, writable: list[Place], root_rule: bool = False) -> Plac
 def own_conflicts(jail: Jail) -> list[tuple[str, str]]:
     """(key, message) for every path root resolves through this jail's own writable set (the jail file alone)."""
     found: list[tuple[str, str]] = []
-    writable = [p for p in host_writable(jail) if p.key != ARCHIVE_KEY]  # the tree: checked at apply
+    writable = [p for p in host_writable(jail) if p.key != ARCHIVE_KEY]  # (the tree: sources only)
     archive = [p for p in host_writable(jail) if p.key == ARCHIVE_KEY]
     root = norm(jail.root_dir)
     for place in host_resolved(jail):
