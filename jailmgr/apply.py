@@ -76,6 +76,8 @@ def check_host_paths(rendered: list[Rendered], records: state.Records, leaving: 
     real directories, walking with O_NOFOLLOW, whatever a rootfs archive put there.)  `leaving`: jails
     --prune destroys in this apply.
     """
+    if not rendered:
+        return  # (a no-op apply: what the records hold was checked when they were written)
     sets = [spec.sets_of(item.loaded.jail) for item in rendered]
     names = {item.name for item in rendered} | leaving
     sets += [_recorded_sets(recorded) for name, recorded in records.items() if name not in names]

@@ -90,17 +90,19 @@ def changed_entries(root: str, recorded: dict[str, str], writable: set[str],
         return ["(no fingerprints recorded)"]
     now = built(root, {path: path in writable for path in recorded})
     changed = [path for path, was in recorded.items() if now.get(path) != was]
-    touched = sorted(set(digests or {}) - set(changed))
-    return changed + [path for path in touched if path in recorded and not _holds(root, path, (digests or {})[path])]
+    touched = sorted(p for p in set(digests or {}) - set(changed) if p in recorded)
+    return changed + _not_holding(root, {p: (digests or {})[p] for p in touched})
 
 
-def _holds(root: str, path: str, digest: str) -> bool:
-    """The tree's file at `path` has this sha256 (read without following links)."""
+def _not_holding(root: str, digests: dict[str, str]) -> list[str]:
+    """The tree's files (read without following links) whose sha256 is not the one given."""
+    if not digests:
+        return []
     try:
         with Tree(root, create=False) as tree:
-            return tree.digest(path) == digest
+            return [path for path, digest in digests.items() if tree.digest(path) != digest]
     except (TreeError, OSError):
-        return False
+        return sorted(digests)
 
 
 def text_sha256(text: str) -> str:
