@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import fingerprint, journal, ops, procfs, readiness, state, systemd, unchanged
+from . import fingerprint, journal, ops, procfs, readiness, spec, state, systemd, unchanged
 from .destroy import Doomed, doom, remove_tree_of, remove_units_of
 from .launcher import program_is_pid1
 from .manifest import ids, jail_users
@@ -24,7 +24,7 @@ from .plan import JailPlan, observe, plan_jail, plan_removal
 from .problems import InvalidJails, JailError
 from .procfs import program_pid
 from .render import Rendered, render_all
-from .safefs import Tree, TreeError
+from .safefs import Tree, TreeError, host_symlink
 from .spec import jail_files, load_or_raise
 
 Say = Callable[[str], None]
@@ -59,6 +59,39 @@ def check_id_ranges(rendered: list[Rendered], records: state.Records) -> None:
                             f"{owners[shift]}", hint="rename one of the two jails")
         if shift:
             owners[shift] = item.name
+
+
+def _recorded_sets(recorded: state.JailState) -> spec.Sets:
+    writable, resolved = recorded.host_sets()
+    return spec.Sets(recorded.name, tuple(spec.Place(p, k) for p, k in writable.items()),
+                     tuple(spec.Place(p, k) for p, k in resolved.items()))
+
+
+def check_host_paths(rendered: list[Rendered], records: state.Records, leaving: frozenset[str] = frozenset()) -> None:
+    """What only the host shows: no path root resolves for a jail passes through another jail's writable set
+    (those in this apply, and the recorded ones), and no mount source passes through a symlink on the host.
+
+    Run before the first change, like the other cross-jail checks: a refusal makes nothing.  (The workdir
+    and the mount targets in the tree need no check here: they are declared tree dirs, which apply makes
+    real directories, walking with O_NOFOLLOW, whatever a rootfs archive put there.)  `leaving`: jails
+    --prune destroys in this apply.
+    """
+    if not rendered:
+        return  # (a no-op apply: what the records hold was checked when they were written)
+    sets = [spec.sets_of(item.loaded.jail) for item in rendered]
+    names = {item.name for item in rendered} | leaving
+    sets += [_recorded_sets(recorded) for name, recorded in records.items() if name not in names]
+    for mine in sets[:len(rendered)]:
+        found = spec.cross_conflicts(mine, sets)
+        if found:
+            raise JailError(found[0], hint="a jail may share another's writable dir itself, never a path below it")
+    for item in rendered:
+        for i, mount in enumerate(item.loaded.jail.mounts):
+            link = host_symlink(mount.source) if mount.type == "bind" and mount.source else ""
+            if link:
+                raise JailError(f"{item.name}: mounts[{i}].source {mount.source}: {link} is a symlink on the host, "
+                                "and root would follow it at each start (whoever can change it picks the source)",
+                                hint=f"name the path it resolves to now: {os.path.realpath(mount.source or '')}")
 
 
 def _program_uid(item: Rendered) -> int:
@@ -162,15 +195,23 @@ def survey(paths: list[str], warn: Say, prune: bool = False) -> Survey:
     return Survey(rendered, plans, split.unchanged, records, removals)
 
 
-def _new_state(item: Rendered, pending: bool, built: bool = False) -> state.JailState:
-    """The record of a jail; with `built`, the fingerprints a later apply compares against (fingerprint.py)."""
+def tree_prints(item: Rendered) -> dict[str, str]:
+    """The fingerprints of the tree as apply wrote it: taken before anything of the jail runs (fingerprint.py)."""
+    jail = item.loaded.jail
+    writable = {d.path for d in jail.tree.dirs if d.writable}
+    return fingerprint.built(jail.root_dir, {p: p in writable for p in item.contents.entries})
+
+
+def _new_state(item: Rendered, pending: bool, built: dict[str, str] | None = None) -> state.JailState:
+    """The record of a jail; with `built` (tree_prints, taken before the start), the fingerprints a later
+    apply compares against."""
     jail = item.loaded.jail
     fingerprints: dict[str, object] = {}
-    if built:
-        writable = {d.path for d in jail.tree.dirs if d.writable}
-        fingerprints = {"inputs": item.contents.fingerprints, "source_sha256": item.loaded.sha256,
-                        "built": fingerprint.built(jail.root_dir, {p: p in writable for p in item.contents.entries})}
+    if built is not None:
+        fingerprints = {"inputs": item.contents.fingerprints, "source_sha256": item.loaded.sha256, "built": built}
+    sets = spec.sets_of(jail)
     return state.JailState(**fingerprints,  # type: ignore[arg-type]
+        host_writable={p.path: p.key for p in sets.writable}, host_resolved={p.path: p.key for p in sets.resolved},
         enable=jail.enable, restart=jail.restart,
         name=jail.name, source=os.path.realpath(item.loaded.source), root=jail.root_dir, unit=jail.unit_name,
         unit_sha256=fingerprint.text_sha256(item.unit_text),
@@ -296,12 +337,14 @@ def apply(paths: list[str], say: Say, warn: Say, check: bool = False, prune: boo
         rendered = found.rendered
         check_id_ranges(rendered, found.records)
         check_own_uids(rendered, found.records)
+        check_host_paths(rendered, found.records, frozenset(plan.name for plan in found.removals))
         outcomes = [Outcome(plan.name, plan) for plan in found.plans]
         outcomes += [Outcome(recorded.name, JailPlan(recorded.name, recorded)) for recorded in found.unchanged]
         pruned = [Outcome(plan.name, plan) for plan in found.removals]
         if check:
             return outcomes + pruned
         built: list[tuple[Rendered, Outcome]] = []
+        prints: dict[str, dict[str, str]] = {}
         reload_needed = False
         for index, (item, outcome) in enumerate(zip(rendered, outcomes[:len(rendered)], strict=True)):
             if progress and outcome.plan.changes:
@@ -312,6 +355,8 @@ def apply(paths: list[str], say: Say, warn: Say, check: bool = False, prune: boo
                 outcome.error = str(exc)
                 continue
             reload_needed |= changed_unit
+            # Now, before it (re)starts: a declared file the jail rewrites at its start must show as changed.
+            prints[item.name] = tree_prints(item)
             built.append((item, outcome))
         doomed: list[tuple[Outcome, Doomed]] = []
         for outcome in pruned:
@@ -332,7 +377,7 @@ def apply(paths: list[str], say: Say, warn: Say, check: bool = False, prune: boo
             for op in outcome.plan.after:
                 op.apply(ctx)
             outcome.left += ctx.left
-            state.save(_new_state(item, pending=False, built=True))
+            state.save(_new_state(item, pending=False, built=prints[item.name]))
         for outcome, d in doomed:
             outcome.left = remove_tree_of(d, say)
         return outcomes + pruned

@@ -10,6 +10,9 @@ built:
   device, inode, size, mtime and ctime, "-" for a path that was absent;
 - `built`: the tree's entries as apply left them, by lstat (for files the
   inode, size and times too: any write, chmod or rename changes one of them).
+They are taken right after apply wrote the tree, before the jail (re)starts:
+a file the jail rewrites at its start then shows as changed, and the files
+the jail can write at all (declared below a writable dir) are hashed too.
 A jail whose inputs, unit file and tree all match, and whose unit is in the
 state its file asks for, is skipped without being rendered.
 """
@@ -78,11 +81,28 @@ def built(root: str, paths: dict[str, bool]) -> dict[str, str]:
         return {}
 
 
-def changed_entries(root: str, recorded: dict[str, str], writable: set[str]) -> list[str]:
+def changed_entries(root: str, recorded: dict[str, str], writable: set[str],
+                    digests: dict[str, str] | None = None) -> list[str]:
+    """The tree paths not as recorded; `digests` (path -> sha256 as declared) are the files the jail can
+    write (below a writable dir): their contents are compared too when their fingerprint matches, since a
+    rewrite within one tick of the clock that times it leaves size, mtime and ctime as they were."""
     if not recorded:
         return ["(no fingerprints recorded)"]
     now = built(root, {path: path in writable for path in recorded})
-    return [path for path, was in recorded.items() if now.get(path) != was]
+    changed = [path for path, was in recorded.items() if now.get(path) != was]
+    touched = sorted(p for p in set(digests or {}) - set(changed) if p in recorded)
+    return changed + _not_holding(root, {p: (digests or {})[p] for p in touched})
+
+
+def _not_holding(root: str, digests: dict[str, str]) -> list[str]:
+    """The tree's files (read without following links) whose sha256 is not the one given."""
+    if not digests:
+        return []
+    try:
+        with Tree(root, create=False) as tree:
+            return [path for path, digest in digests.items() if tree.digest(path) != digest]
+    except (TreeError, OSError):
+        return sorted(digests)
 
 
 def text_sha256(text: str) -> str:

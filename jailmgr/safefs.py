@@ -417,6 +417,29 @@ class Tree:
             return (st is not None and stat.S_ISDIR(st.st_mode)
                     and (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (mode, uid, gid))
 
+    def digest(self, path: str) -> str:
+        """The sha256 of the regular file at `path` with a single link ("" otherwise), read without blocking."""
+        import hashlib
+
+        with self._parent(path, create=False) as found:
+            if found is None:
+                return ""
+            parent, name = found
+            try:
+                fd = os.open(name, _READ_FLAGS, dir_fd=parent.fd)
+            except OSError:
+                return ""
+            try:
+                st = os.fstat(fd)
+                if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+                    return ""
+                sha = hashlib.sha256()
+                for chunk in iter(lambda: os.read(fd, 1 << 20), b""):
+                    sha.update(chunk)
+                return sha.hexdigest()
+            finally:
+                os.close(fd)
+
     def remove(self, path: str) -> list[str]:
         """Remove one path (recursively), never through a symlink or a mount; returns what was left."""
         with self._parent(path, create=False) as found:
@@ -490,3 +513,31 @@ def remove_root(root: str) -> list[str]:
     if not left:
         os.rmdir(root)
     return left
+
+
+def host_symlink(path: str) -> str:
+    """The first existing component of an absolute host path that is a symlink ("" when none).
+
+    Walked from / one component at a time with O_NOFOLLOW (what openat2's
+    RESOLVE_NO_SYMLINKS does); a missing component ends the walk.
+    """
+    parts = [p for p in path.split("/") if p]
+    fd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    walked = ""
+    try:
+        for index, part in enumerate(parts):
+            walked += "/" + part
+            try:
+                st = os.stat(part, dir_fd=fd, follow_symlinks=False)
+            except FileNotFoundError:
+                return ""
+            if stat.S_ISLNK(st.st_mode):
+                return walked
+            if index == len(parts) - 1 or not stat.S_ISDIR(st.st_mode):
+                return ""
+            nfd = os.open(part, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+            os.close(fd)
+            fd = nfd
+        return ""
+    finally:
+        os.close(fd)

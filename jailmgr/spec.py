@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import posixpath
 from dataclasses import dataclass
 
 from . import yamlsrc
@@ -174,9 +175,7 @@ def _check_writable_layout(jail: Jail, ctx: Ctx) -> None:
     mounted from or onto such places, every path a mount resolves lies in the
     read-only part of the tree, which only jailmgr writes.
     """
-    writable = [(d.path, f"tree.dirs[{i}].path") for i, d in enumerate(jail.tree.dirs) if d.writable]
-    writable += [(m.target, f"mounts[{i}].target") for i, m in enumerate(jail.mounts)
-                 if m.type == "bind" and m.mode == "rw" and m.target]
+    writable = [(place.path, place.key) for place in jail_writable(jail)]
     for path, key in writable:
         if path == "/etc" or path.split("/")[1] in _LOADER_TREES:
             # The loader reads /etc/ld.so.preload and the libraries from there
@@ -190,6 +189,203 @@ def _check_writable_layout(jail: Jail, ctx: Ctx) -> None:
             if path.startswith(top + "/"):
                 ctx.at(key, f"{path} is mounted below {top} ({top_key}), which the jail can write: it could "
                        "swap the way there for a symlink; put it beside, not below")
+
+
+# --- The jail-writable set, and the paths root resolves for a jail: computed here once, used by every check.
+#
+# Everything the launcher (bubblewrap) or systemd resolves as root when a jail
+# starts, and everything apply reads as root, must lie outside what any jail can
+# change, or the jail swaps a component for a symlink (to ../../etc, to
+# /proc/self/fd/N) between two starts and root follows it (runc CVE-2021-30465).
+#
+# - `host_writable`: the host paths a jail can write, and everything below them:
+#   its writable dirs (root + path), its rw bind sources, and with a rootfs the
+#   whole tree (the archive put every entry there).
+# - `host_resolved`: the host paths root resolves for the jail: bind sources,
+#   `from:` files and binaries (read as root at apply), and the jail's root
+#   (every mount target and the workdir lie below it).
+# - `jail_writable` / the in-jail paths: writable dirs and rw mount targets as
+#   the jail sees them; mount targets, the workdir and the program's path are
+#   resolved below them.
+#
+# A path at a writable place itself is fine (its parent is not the jail's to
+# change, and a mount point can't be renamed); one strictly below is not.
+# Validate refuses what the jail file alone shows (_check_resolved); apply
+# what only the host shows (apply.check_host_paths: other jails' sets, from
+# this apply and the records; symlinks on the host).  A rootfs tree counts for
+# sources only: the workdir and the mount targets in it are declared tree
+# dirs, which apply makes real directories (O_NOFOLLOW) over what the archive
+# put there.
+
+# Magic links: root resolving through them reaches whatever a process holds open.
+MAGIC = ("/proc", "/dev/fd", "/dev/stdin", "/dev/stdout", "/dev/stderr", "/dev/core")
+ARCHIVE_KEY = "tree.rootfs"
+
+
+@dataclass(frozen=True)
+class Place:
+    """A normalised path and the jail file key that puts it there."""
+
+    path: str
+    key: str
+
+
+def norm(path: str) -> str:
+    """No `.` or `..`, no repeated or trailing slash (what the checks compare)."""
+    path = posixpath.normpath("/" + path.lstrip("/"))
+    return "/" if path in ("/", "//") else path
+
+
+def below(path: str, top: str) -> bool:
+    """`path` lies strictly below `top` (both normalised)."""
+    return path != top and path.startswith(top.rstrip("/") + "/")
+
+
+def at_or_below(path: str, top: str) -> bool:
+    return path == top or below(path, top)
+
+
+def magic(path: str) -> str:
+    """The magic-link tree `path` lies in ("" when none)."""
+    return next((top for top in MAGIC if at_or_below(norm(path), top)), "")
+
+
+def host_writable(jail: Jail) -> list[Place]:
+    """The host paths this jail can write (and everything below each)."""
+    root = norm(jail.root_dir)
+    places = [Place(norm(root + d.path), f"tree.dirs[{i}].path") for i, d in enumerate(jail.tree.dirs) if d.writable]
+    places += [Place(norm(m.source), f"mounts[{i}].source") for i, m in enumerate(jail.mounts)
+               if m.type == "bind" and m.mode == "rw" and m.source]
+    if jail.tree.rootfs is not None:
+        places.append(Place(root, ARCHIVE_KEY))
+    return places
+
+
+def host_resolved(jail: Jail) -> list[Place]:
+    """The host paths root resolves or reads for this jail (its root last: the tree lies below it)."""
+    places = [Place(norm(m.source), f"mounts[{i}].source") for i, m in enumerate(jail.mounts)
+              if m.type == "bind" and m.source]
+    places += [Place(norm(f.from_), f"tree.files[{i}].from") for i, f in enumerate(jail.tree.files) if f.from_]
+    places += [Place(norm(b), f"tree.binaries[{i}]") for i, b in enumerate(jail.tree.binaries)]
+    places.append(Place(norm(jail.root_dir), "root"))
+    return places
+
+
+def jail_writable(jail: Jail) -> list[Place]:
+    """The paths inside the jail it can write: writable dirs, rw mount targets."""
+    places = [Place(d.path, f"tree.dirs[{i}].path") for i, d in enumerate(jail.tree.dirs) if d.writable]
+    places += [Place(m.target, f"mounts[{i}].target") for i, m in enumerate(jail.mounts)
+               if m.type == "bind" and m.mode == "rw" and m.target]
+    return places
+
+
+def through(path: Place, writable: list[Place], root_rule: bool = False) -> Place | None:
+    """The writable place `path` passes through (strictly below it), if any; never its own key.
+
+    With `root_rule`, a jail root counts at a writable place too: the tree lies below it.
+    """
+    for place in writable:
+        if place.key == path.key:
+            continue
+        if below(path.path, place.path) or (root_rule and path.key == "root" and path.path == place.path):
+            return place
+    return None
+
+
+def own_conflicts(jail: Jail) -> list[tuple[str, str]]:
+    """(key, message) for every path root resolves through this jail's own writable set (the jail file alone)."""
+    found: list[tuple[str, str]] = []
+    writable = [p for p in host_writable(jail) if p.key != ARCHIVE_KEY]  # (the tree: sources only)
+    archive = [p for p in host_writable(jail) if p.key == ARCHIVE_KEY]
+    root = norm(jail.root_dir)
+    for place in host_resolved(jail):
+        trap = magic(place.path)
+        if trap and place.key != "root":
+            found.append((place.key, f"{place.path} lies in {trap}, whose entries are links to whatever a process "
+                          "holds open: root would resolve it at each start; name the real path (devices go in "
+                          "tree.devices)"))
+            continue
+        hit = through(place, writable, root_rule=True) or (through(place, archive) if place.key != "root" else None)
+        if hit is None:
+            continue
+        if place.key == "root":
+            found.append((hit.key, f"{hit.path} holds the jail's own tree ({root}), and the jail can write it: it "
+                          "could change every path root resolves there at the next start; mount a directory "
+                          "beside the tree, not above it"))
+        elif hit.key == ARCHIVE_KEY:
+            found.append((place.key, f"{place.path} lies below {hit.path}, the tree the rootfs archive (untrusted) "
+                          "made: any entry there may be a symlink; name a path outside the tree"))
+        else:
+            found.append((place.key, f"{place.path} lies below {hit.path} ({hit.key}), which the jail can write: it "
+                          "could swap the way there for a symlink (to ../../etc, to /proc/self/fd/N) and root "
+                          "would follow it at the next start; name a path beside it, not below"))
+    for place in writable:
+        if place.key.startswith("mounts[") and below(place.path, root):
+            found.append((place.key, f"{place.path} lies inside the jail's own tree ({root}): the jail could "
+                          "write its tree through it; declare a writable dir in tree.dirs instead"))
+    return found
+
+
+def inside_conflicts(jail: Jail) -> list[tuple[str, str]]:
+    """(key, message) for the workdir or the program's path below what the jail can write, or in /proc."""
+    found: list[tuple[str, str]] = []
+    writable = jail_writable(jail)
+    wanted = [Place(jail.workdir, "workdir")]
+    if jail.exec and jail.exec[0].startswith("/"):
+        wanted.append(Place(norm(jail.exec[0]), "exec[0]"))
+    for place in wanted:
+        trap = magic(place.path)
+        if trap:
+            found.append((place.key, f"{place.path} lies in {trap}: root would resolve it through a magic link "
+                          "at each start; name a directory of the tree"))
+            continue
+        hit = through(place, writable)
+        if hit is not None:
+            found.append((place.key, f"{place.path} lies below {hit.path} ({hit.key}), which the jail can write: "
+                          "it could swap the way there for a symlink (to /proc/self/fd/N) and root would follow "
+                          f"it at the next start; use {hit.path} itself or a directory beside it"))
+    return found
+
+
+@dataclass(frozen=True)
+class Sets:
+    """One jail's host sets, from its jail file or its record (for jails not in this apply)."""
+
+    name: str
+    writable: tuple[Place, ...]
+    resolved: tuple[Place, ...]
+
+
+def sets_of(jail: Jail) -> Sets:
+    return Sets(jail.name, tuple(host_writable(jail)), tuple(host_resolved(jail)))
+
+
+def cross_conflicts(mine: Sets, others: list[Sets]) -> list[str]:
+    """What `mine` resolves through another jail's writable set, or another resolves through mine."""
+    found = []
+    for other in others:
+        if other.name == mine.name:
+            continue
+        for place in mine.resolved:
+            hit = next((w for w in other.writable if below(place.path, w.path)
+                        or (place.key == "root" and place.path == w.path)), None)
+            if hit is not None:
+                found.append(f"{mine.name}: {place.key} {place.path} lies below {hit.path}, which jail {other.name} "
+                             "can write: it could swap the way there for a symlink and root would follow it")
+        for place in other.resolved:
+            hit = next((w for w in mine.writable if below(place.path, w.path)
+                        or (place.key == "root" and place.path == w.path)), None)
+            if hit is not None:
+                found.append(f"{mine.name}: {hit.key} {hit.path} is writable to it, and jail {other.name} resolves "
+                             f"{place.path} below it as root ({place.key})")
+    return found
+
+
+def _check_resolved(jail: Jail, ctx: Ctx) -> None:
+    """Nothing root resolves at a start (mount sources, the jail's root, the workdir, the program) or reads at
+    apply (`from:` files, binaries) passes through what the jail can write, nor through /proc (the set above)."""
+    for key, message in [*own_conflicts(jail), *inside_conflicts(jail)]:
+        ctx.at(key, message)
 
 
 def _check_run(jail: Jail, ctx: Ctx) -> None:
@@ -237,7 +433,7 @@ def _check_lifecycle(jail: Jail, ctx: Ctx) -> None:
 
 
 CHECKS = (_check_root, _check_tree, _check_exec, _check_mounts, _check_network, _check_misc,
-          _check_writable_layout, _check_run, _check_isolation, _check_lifecycle)
+          _check_writable_layout, _check_resolved, _check_run, _check_isolation, _check_lifecycle)
 
 
 def parse_text(text: str, name: str) -> tuple[Jail | None, list[Problem]]:

@@ -44,6 +44,10 @@ class JailState:
     source_sha256: str = ""  # of the jail file's bytes, as last applied
     inputs: dict[str, str] = field(default_factory=dict)  # host path -> fingerprint (fingerprint.py)
     built: dict[str, str] = field(default_factory=dict)  # tree path -> fingerprint of the entry as built
+    # The jail-writable set and the paths root resolves for it (spec.host_writable, spec.host_resolved):
+    # host path -> the jail file key; what apply checks other jails against (apply.check_host_paths).
+    host_writable: dict[str, str] = field(default_factory=dict)
+    host_resolved: dict[str, str] = field(default_factory=dict)
     enable: bool = True  # as the jail file asked
     restart: str = "on-failure"  # as the jail file asked
     version: int = STATE_VERSION
@@ -52,6 +56,21 @@ class JailState:
         """The tree's writable dirs, as recorded (records written before the flag: their origin's label)."""
         return {p for p, e in self.entries.items()
                 if e.get("kind") == "dir" and e.get("writable", "(writable)" in str(e.get("origin", "")))}
+
+
+    def touchable(self, writable: set[str]) -> dict[str, str]:
+        """The declared files the jail can write (below a writable dir): path -> their sha256 as declared."""
+        return {p: str(e.get("sha256", "")) for p, e in self.entries.items()
+                if e.get("kind") == "file" and any(p.startswith(w + "/") for w in writable)}
+
+    def host_sets(self) -> tuple[dict[str, str], dict[str, str]]:
+        """(writable, resolved) host paths; for a record older than those fields, what its entries show."""
+        if self.host_writable or self.host_resolved:
+            return self.host_writable, self.host_resolved
+        writable = {self.root + p: "tree.dirs (writable)" for p in self.writable_dirs()}
+        if self.rootfs_sha256:
+            writable[self.root] = "tree.rootfs"
+        return writable, {self.root: "root"} if self.root else {}
 
 
 class StateProblem(Exception):

@@ -46,7 +46,8 @@ def unit_changed(recorded: state.JailState) -> bool:
 
 
 def tree_changes(recorded: state.JailState) -> list[str]:
-    return fingerprint.changed_entries(recorded.root, recorded.built, recorded.writable_dirs())
+    writable = recorded.writable_dirs()
+    return fingerprint.changed_entries(recorded.root, recorded.built, writable, recorded.touchable(writable))
 
 
 def why_changed(path: str, recorded: state.JailState, unit_state: dict[str, str]) -> str:

@@ -87,7 +87,7 @@ def test_a_jail_file_edited_while_apply_runs_is_rendered_again_next_time(item: r
     not those of the file as it is when the record is written."""
     from jailmgr import unchanged
 
-    recorded = apply._new_state(item, pending=False, built=True)
+    recorded = apply._new_state(item, pending=False, built=apply.tree_prints(item))
     assert recorded.source_sha256 == item.loaded.sha256 and recorded.inputs == item.contents.fingerprints
     recorded.built = recorded.built or {"/etc": "as built"}
     source = Path(item.loaded.source)

@@ -9,7 +9,7 @@
  *
  * Actions: caps, kill=PID, scan-kill, mem=PID, tiocsti, userns, escapes,
  * argv, deep=DIR:N, escfile=DIR, symlink=TARGET:LINK, rename=OLD:NEW,
- * write=PATH, sleep=N, cgroup, alloc=MIB, forks=N, spin=SECONDS, breakout=HOSTPID,
+ * write=PATH, once=PATH, sleep=N, cgroup, alloc=MIB, forks=N, spin=SECONDS, breakout=HOSTPID,
  * cwd, seccomp2, getprio, holdio=DIR, comm=HEX, mapdel=DIR:N, rawfile=DIR,
  * notify=LINE;LINE... (sd_notify, with a descriptor of / attached)
  */
@@ -428,6 +428,16 @@ static void action(const char *a) {
         int fd = open(a + 6, O_CREAT | O_WRONLY | O_TRUNC, 0644);
         ssize_t n = fd < 0 ? -1 : write(fd, "owned\n", 6);
         say("write", n == 6 ? 0 : -1);
+    } else if (strncmp(a, "once=", 5) == 0) {
+        /* write=PATH at the first start only (PATH.done remembers it): what apply repairs stays repaired */
+        char done[272];
+        snprintf(done, sizeof done, "%s.done", a + 5);
+        if (access(done, F_OK) != 0) {
+            int fd = open(a + 5, O_WRONLY | O_TRUNC);
+            ssize_t n = fd < 0 ? -1 : write(fd, "owned\n", 6);
+            say("once", n == 6 ? 0 : -1);
+            close(open(done, O_CREAT | O_WRONLY, 0644));
+        }
     } else if (strncmp(a, "setid=", 6) == 0) {
         /* A set-user-ID file, made three ways: chmod, fchmodat, and open(O_CREAT) with the bit. */
         char path[256];

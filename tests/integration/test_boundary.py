@@ -669,3 +669,106 @@ def test_a_jails_notify_messages_cannot_move_its_main_pid_or_pass_descriptors(ja
     finally:
         jails.run(["systemctl", "stop", "victim.service"], check=False)
         jails.run(["jailmgr", "destroy", "notifier"], check=False)
+
+
+# --- issue 21: nothing root resolves passes through what a jail can write; fingerprints before the start -
+
+def _refused(bed: Testbed, name: str, text: str, reason: str) -> None:
+    """apply refuses the jail file with `reason`, and makes nothing for it on the host."""
+    bed.path(f"/srv/{name}.yaml").write_text(text)
+    proc = bed.run(["jailmgr", "apply", f"/srv/{name}.yaml"], check=False)
+    assert proc.returncode == 1 and reason in proc.stderr, proc.stdout + proc.stderr
+    assert not bed.path(f"/etc/systemd/system/jail-{name}.service").exists()
+    assert not bed.path(f"/var/lib/jailmgr/jails/{name}").exists()
+    assert not bed.path(f"/var/lib/jailmgr/state/{name}.json").exists()
+
+
+def _workdir_jail(name: str, shape: str, workdir: str) -> str:
+    """A jail of this shape (with the user games, not native's nobody) whose workdir is a dir of its tree."""
+    text = jail_file(shape).replace(f"name: {shape}", f"name: {name}") + f"workdir: {workdir}\n"
+    if workdir not in ("/", "/data"):
+        text = text.replace("  dirs: [", f"  dirs: [{{path: {workdir}}}, ")
+    return text.replace("user: nobody", "user: games").replace("owner: nobody", "owner: games").replace(
+        "users: [nobody]", "users: [games]")
+
+
+@pytest.mark.parametrize("shape", ["hostile", "native"])
+def test_a_workdir_below_a_writable_dir_is_refused_and_the_writable_dir_itself_cant_be_swapped(
+        jails: Testbed, shape: str) -> None:
+    """(1) The launcher's --chdir and systemd's WorkingDirectory= resolve the workdir as root at each start:
+    below /data the jail could make it /proc/self/fd/N (the host's /proc) or /proc/1/root."""
+    name = f"wd-{shape}"
+    _refused(jails, name, _workdir_jail(name, shape, "/data/work"), "workdir: /data/work lies below /data")
+    _refused(jails, name, _workdir_jail(name, shape, "/proc/1/root"), "workdir: /proc/1/root lies in /proc")
+    # The writable dir itself is fine: a mount point, which the jail can't rename or replace.
+    jails.path(f"/srv/{name}.yaml").write_text(_workdir_jail(name, shape, "/data"))
+    try:
+        proc = jails.run(["jailmgr", "apply", f"/srv/{name}.yaml"], check=False)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        out = jails.run(["jailmgr", "exec", name, "--", "/attack", "rename=/data:/moved",
+                         "symlink=/proc/self/fd/3:/data/work", "symlink=/proc/1/root:/data/root"]).stdout
+        assert "rename: refused" in out, out
+        jails.run(["systemctl", "restart", f"jail-{name}.service"])
+        journal(jails, name, "serving")
+        pid = status(jails, name)["program_pid"]
+        where = ["stat", "-L", "-c", "%d:%i"]
+        cwd = jails.run([*where, f"/proc/{pid}/cwd"]).stdout
+        assert cwd == jails.run([*where, f"/var/lib/jailmgr/jails/{name}/root/data"]).stdout
+    finally:
+        jails.run(["jailmgr", "destroy", name], check=False)
+
+
+def test_a_mount_source_below_an_rw_source_is_refused_and_nothing_is_made(jails: Testbed) -> None:
+    """(2) With /srv/site rw at /site, the jail could make /site/conf a link to ../../etc: root binds the
+    host's /etc at /conf at the next start (bwrap's --ro-bind and systemd's BindReadOnlyPaths= alike)."""
+    jails.run(["mkdir", "-p", "/srv/site-x/conf"])
+    for shape in ("hostile", "native"):
+        name = f"overlap-{shape}"
+        text = _workdir_jail(name, shape, "/").replace(
+            "mounts: [", "mounts: [{source: /srv/site-x, target: /site, mode: rw}, "
+            "{source: /srv/site-x/conf, target: /conf}, ")
+        _refused(jails, name, text, "mounts[1].source: /srv/site-x/conf lies below /srv/site-x")
+        assert os.listdir(jails.path("/srv/site-x")) == ["conf"]
+
+
+def test_a_mount_source_below_another_jails_writable_dir_is_refused_at_apply(jails: Testbed) -> None:
+    """(2) Across jails: only the host shows it (the records and the jail files of one apply)."""
+    before = host_fingerprint(jails)
+    out = jails.run(["jailmgr", "exec", "hostile", "--", "/attack", "symlink=../../../../../../etc:/data/etc2"]).stdout
+    assert "symlink: ok" in out, out
+    source = "/var/lib/jailmgr/jails/hostile/root/data/etc2"
+    text = _workdir_jail("borrower", "hostile", "/").replace(
+        "mounts: [", f"mounts: [{{source: {source}, target: /borrowed}}, ")
+    _refused(jails, "borrower", text, "which jail hostile can write")
+    # A jail that is not in this apply counts too, and the refusal names the other jail from either side.
+    taker = _workdir_jail("taker", "hostile", "/").replace(
+        "mounts: [", "mounts: [{source: /var/lib/jailmgr/jails, target: /jails, mode: rw}, ")
+    taker += "root: /srv/taker-root\n"
+    _refused(jails, "taker", taker, "resolves /var/lib/jailmgr/jails/")
+    assert not jails.path("/srv/taker-root").exists()
+    assert host_fingerprint(jails) == before
+
+
+def test_a_declared_file_the_jail_rewrites_at_its_start_is_reported_and_repaired(jails: Testbed) -> None:
+    """(6) The tree's fingerprints are taken before the jail starts: a declared file in a writable dir that
+    the program rewrites at its first start is drift for plan and status, and the next apply repairs it."""
+    name = "seeded"
+    text = jail_file("hostile").replace("name: hostile", f"name: {name}").replace(
+        "exec: [/attack, serve, ", "exec: [/attack, serve, once=/data/conf.txt, ").replace(
+        "files: [", "files: [{path: /data/conf.txt, content: \"declared\\n\"}, ")
+    jails.path(f"/srv/{name}.yaml").write_text(text)
+    conf = jails.path(f"/var/lib/jailmgr/jails/{name}/root/data/conf.txt")
+    try:
+        proc = jails.run(["jailmgr", "apply", f"/srv/{name}.yaml"], check=False)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "once: ok" in journal(jails, name, "serving")
+        assert conf.read_text() == "owned\n"  # the jail rewrote it as it started
+        planned = jails.run(["jailmgr", "plan", f"/srv/{name}.yaml"]).stdout
+        assert "/data/conf.txt" in planned and "nothing to change" not in planned, planned
+        assert any("/data/conf.txt" in line for line in status(jails, name)["drift"])
+        proc = jails.run(["jailmgr", "apply", f"/srv/{name}.yaml"], check=False)
+        assert proc.returncode == 0 and "/data/conf.txt" not in proc.stderr, proc.stdout + proc.stderr
+        assert conf.read_text() == "declared\n"
+        assert "nothing to change" in jails.run(["jailmgr", "plan", f"/srv/{name}.yaml"]).stdout
+    finally:
+        jails.run(["jailmgr", "destroy", name], check=False)
