@@ -382,9 +382,10 @@ WORKDIR_JAILS = {
 
 
 def workdir_jail_file(name: str) -> str:
-    """A jail whose workdir is a directory its program may rename and replace (its parent is writable)."""
+    """A jail with a directory its program may rename and replace (its parent is writable).  validate now
+    refuses it as the workdir; the fixture records it as one, as a jailmgr before that refusal did."""
     namespaces, user = WORKDIR_JAILS[name]
-    return (f"name: {name}\nrestart: \"no\"\nenable: false\nexec: [/attack, serve, seccomp2]\nworkdir: /data/work\n"
+    return (f"name: {name}\nrestart: \"no\"\nenable: false\nexec: [/attack, serve, seccomp2]\nworkdir: /data\n"
             f"user: {user}\nnamespaces: {namespaces}\n"
             f"tree:\n  files: [{{path: /attack, from: {ATTACK}, mode: \"0755\"}}]\n  users: [{user}]\n"
             f"  dirs: [{{path: /data, writable: true, owner: {user}}}, {{path: /data/work, owner: {user}}}]\n"
@@ -398,6 +399,10 @@ def exec_jails(jails: Testbed) -> Testbed:
         proc = jails.run(["jailmgr", "apply", f"/srv/{name}.yaml"], check=False)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert "serving" in journal(jails, name, "serving")
+        record = jails.path(f"/var/lib/jailmgr/state/{name}.json")
+        doc = json.loads(record.read_text())
+        doc["workdir"] = "/data/work"  # exec's own defence, for a record an older jailmgr wrote
+        record.write_text(json.dumps(doc))
     yield jails
     for name in WORKDIR_JAILS:
         jails.run(["jailmgr", "destroy", name], check=False)

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -59,6 +60,15 @@ def journal(bed: Testbed, unit: str) -> str:
 def show(bed: Testbed, unit: str, *props: str) -> dict[str, str]:
     out = bed.run(["systemctl", "show", unit, *(f"-p{p}" for p in props)]).stdout
     return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+
+def eventually(check: Callable[[], bool], tries: int = 50) -> bool:
+    """Whether `check` came true within `tries` looks, 0.1 s apart (what it waits for is said, not timed)."""
+    for _ in range(tries):
+        if check():
+            return True
+        time.sleep(0.1)
+    return check()
 
 
 def redis(bed: Testbed, port: int, *args: str) -> str:
@@ -130,18 +140,11 @@ def test_postgresql_stops_cleanly_on_restart_and_reloads_with_the_same_main_pid(
     out = life.run(["jailmgr", "reload", "postgresql"]).stdout
     assert "reloaded" in out
     assert show(life, unit, "MainPID")["MainPID"] == main
-    for _ in range(50):
-        if "received SIGHUP, reloading configuration files" in journal(life, unit):
-            break
-        subprocess.run(["sleep", "0.1"])
-    assert "received SIGHUP, reloading configuration files" in journal(life, unit)
+    assert eventually(lambda: "received SIGHUP, reloading configuration files" in journal(life, unit))
     # `systemctl kill -s` reaches the program too (SIGHUP again: a reload).
     before = journal(life, unit).count("received SIGHUP")
     life.run(["systemctl", "kill", "-s", "SIGHUP", unit])
-    for _ in range(50):
-        if journal(life, unit).count("received SIGHUP") > before:
-            break
-        subprocess.run(["sleep", "0.1"])
+    eventually(lambda: journal(life, unit).count("received SIGHUP") > before)
     assert journal(life, unit).count("received SIGHUP") == before + 1  # once: not again through the launcher
 
 
@@ -164,21 +167,14 @@ def _reload_nginx(life: Testbed) -> None:
     two = 'autoindex off;\n        location = / { return 200 "two\\n"; }'
     conf.write_text(conf.read_text().replace("autoindex off;", two))
     life.run(["systemctl", "reload", unit])
-    for _ in range(50):
-        if sh(life, "curl -sf http://127.0.0.1:8080/", check=False) == "two\n":
-            break
-        subprocess.run(["sleep", "0.1"])
-    assert sh(life, "curl -sf http://127.0.0.1:8080/") == "two\n"
+    assert eventually(lambda: sh(life, "curl -sf http://127.0.0.1:8080/", check=False) == "two\n")
     assert show(life, unit, "MainPID")["MainPID"] == main
 
 
 def test_a_port_held_by_another_process_is_a_failed_start_not_a_ready_one(life: Testbed) -> None:
     life.run(["systemd-run", "--unit=squatter", "--", "python3", "-m", "http.server", "--bind", "127.0.0.1", "8082"])
     try:
-        for _ in range(100):
-            if "127.0.0.1:8082 " in life.run(["ss", "-Htln"]).stdout:
-                break
-            subprocess.run(["sleep", "0.05"])
+        assert eventually(lambda: "127.0.0.1:8082 " in life.run(["ss", "-Htln"]).stdout)
         path = example(life, "nginx", {"name: nginx": "name: late", "port: 8080": "port: 8082",  # ready's too
                                        "/var/log/jail-nginx": "/var/log/jail-late"}, as_name="late")
         proc = life.run(["jailmgr", "apply", path], check=False)
@@ -218,19 +214,13 @@ def test_the_units_status_is_the_programs_own(life: Testbed) -> None:
         "name: exits\nenable: false\nrestart: \"no\"\n"
         "exec: [/bin/busybox, sh, -c, \"/bin/busybox sleep 0.3; exit 7\"]\ntree: {binaries: [/bin/busybox]}\n")
     apply(life, "/srv/j/exits.yaml")
-    for _ in range(50):
-        if show(life, "jail-exits.service", "ActiveState")["ActiveState"] == "failed":
-            break
-        subprocess.run(["sleep", "0.1"])
+    eventually(lambda: show(life, "jail-exits.service", "ActiveState")["ActiveState"] == "failed")
     props = show(life, "jail-exits.service", "ExecMainStatus", "ExecMainCode", "Result")
     assert props == {"ExecMainStatus": "7", "ExecMainCode": "1", "Result": "exit-code"}, props
     life.path("/srv/j/exits.yaml").write_text(life.path("/srv/j/exits.yaml").read_text()
                                               .replace("exit 7", "kill -SEGV $$"))
     apply(life, "/srv/j/exits.yaml")
-    for _ in range(50):
-        if show(life, "jail-exits.service", "ActiveState")["ActiveState"] == "failed":
-            break
-        subprocess.run(["sleep", "0.1"])
+    eventually(lambda: show(life, "jail-exits.service", "ActiveState")["ActiveState"] == "failed")
     props = show(life, "jail-exits.service", "ExecMainStatus", "ExecMainCode", "Result")
     assert props["ExecMainStatus"] == "11" and props["ExecMainCode"] in ("2", "3"), props  # killed/dumped by SEGV
     life.run(["jailmgr", "destroy", "exits"])
@@ -283,10 +273,7 @@ def test_the_stop_signal_reaches_the_program_in_every_shape(life: Testbed, shape
         "tree: {binaries: [/bin/busybox], users: [nobody]}\n")
     apply(life, f"/srv/j/{name}.yaml")
     unit = f"jail-{name}.service"
-    for _ in range(50):
-        if "up" in journal(life, unit).split():
-            break
-        subprocess.run(["sleep", "0.1"])
+    assert eventually(lambda: "up" in journal(life, unit).split())
     life.run(["systemctl", "stop", unit], timeout=60)
     text = journal(life, unit)
     assert f"got-{trap}" in text, text
