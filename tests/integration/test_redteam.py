@@ -29,6 +29,7 @@ NATIVE = "user: nobody\nnamespaces: {pid: false, uts: false, cgroup: false}\n"
 JAILS = {
     # name: (extra top-level lines, the program's actions, owner of /data)
     "rtinit": ("", "initfds", "root"),
+    "rtinitu": ("namespaces: {user: true}\n", "initfds", "root"),
     "rtnotify": ("ready: notify\nstart_timeout: 30\n", "notifyflood=300 notify=READY=1", "root"),
     "rtvfork": ("", "vforkhang", "root"),
     "rtvforkn": (NATIVE, "vforkhang", "nobody"),
@@ -60,32 +61,28 @@ def _state(bed: Testbed, pid: int) -> str:
     return found.group(1) if found else "gone"
 
 
-def _children(bed: Testbed, pid: int) -> list[int]:
-    text = bed.run(["cat", f"/proc/{pid}/task/{pid}/children"], check=False).stdout
-    return [int(p) for p in text.split()]
-
-
 # --- the init's pipes and the init itself, from the program (launcher, PID namespace) --------------
 
-def test_the_program_reaches_neither_the_inits_pipes_nor_the_init(red: Testbed) -> None:
+@pytest.mark.parametrize("name", ["rtinit", "rtinitu"])
+def test_the_program_reaches_neither_the_inits_pipes_nor_the_init(red: Testbed, name: str) -> None:
     """The go pipe and the status pipe are the init's alone: the program holds neither, can't open them
     through /proc/1/fd (the init is non-dumpable), and can't stop or kill the init (PID 1 of its
     namespace) to hold the supervisor's records or signals up."""
-    text = journal(red, "rtinit", "initfds: done")
+    text = journal(red, name, "initfds: done")
     assert "initfds: done" in text, text
     assert not re.search(r"initfd \d+: ok", text), text  # no fd of the init was opened
     assert not re.search(r"own fd \d+: pipe:", text), text  # no pipe leaked into the program
-    main = status(red, "rtinit")["main_pid"]
-    (monitor,) = _children(red, main)[:1]
-    init = _children(red, monitor)[0]
+    program = status(red, name)["program_pid"]
+    init = int(re.search(r"^PPid:\s*(\d+)", red.run(["cat", f"/proc/{program}/status"]).stdout, re.M).group(1))
+    assert init in unit_pids(red, name)
     assert _state(red, init) in ("S", "R"), _state(red, init)  # not stopped, not killed
-    assert red.run(["systemctl", "is-active", "jail-rtinit.service"], check=False).stdout.strip() == "active"
+    assert red.run(["systemctl", "is-active", f"jail-{name}.service"], check=False).stdout.strip() == "active"
     # The supervisor heard no forged status: a stop still ends the unit as the program ended (by the stop
     # signal), not with the "x 0" the attack tried to write.
-    red.run(["systemctl", "stop", "jail-rtinit.service"])
-    result = red.run(["systemctl", "show", "-P", "Result", "jail-rtinit.service"]).stdout.strip()
+    red.run(["systemctl", "stop", f"jail-{name}.service"])
+    result = red.run(["systemctl", "show", "-P", "Result", f"jail-{name}.service"]).stdout.strip()
     assert result == "success", result
-    red.run(["systemctl", "start", "jail-rtinit.service"])
+    red.run(["systemctl", "start", f"jail-{name}.service"])
 
 
 # --- the sd_notify relay (launcher, ready: notify, root in the jail) --------------------------------
@@ -168,12 +165,22 @@ def test_an_rw_mount_into_another_jails_tree_is_refused(red: Testbed) -> None:
         return
     # Accepted: the intruder now swaps the victim's program and the way to its mount target.
     journal(red, "rtintruder", "serving")
-    out = red.run(["jailmgr", "exec", "rtintruder", "--", "/attack", "write=/victim/bin/attack",
+    out = red.run(["jailmgr", "exec", "rtintruder", "--", "/attack", "write=/victim/bin/planted",
                    "rename=/victim/data:/victim/data.old", "symlink=../../../../../../../etc:/victim/data"],
                   check=False).stdout
     victim_root = red.path("/var/lib/jailmgr/jails/rtvictim/root")
-    swapped = (victim_root / "opt/bin/attack").read_bytes()[:6] == b"owned\n"
+    swapped = (victim_root / "opt/bin/planted").exists()
     linked = (victim_root / "opt/data").is_symlink()
-    pytest.fail(f"apply accepted an rw mount of another jail's tree; from inside it the intruder {out!r}: "
-                f"the victim's program replaced: {swapped}, its mount target a symlink root resolves at "
-                f"its next start: {linked}")
+    # The victim's next start: its launcher (root) mounts /srv/rtshared at /opt/data, through the symlink.
+    red.run(["systemctl", "restart", "jail-rtvictim.service"], check=False)
+    journal(red, "rtvictim", "serving")
+    program = status(red, "rtvictim")["program_pid"]
+    landed = [line.split()[4] for line in red.run(["cat", f"/proc/{program}/mountinfo"], check=False).stdout
+              .splitlines() if "rtshared" in line]
+    state = red.run(["systemctl", "is-active", "jail-rtvictim.service"], check=False).stdout.strip()
+    said = red.run(["journalctl", "-u", "jail-rtvictim.service", "-o", "cat", "-n", "3", "--no-pager"],
+                   check=False).stdout
+    pytest.fail(f"apply accepted an rw mount of another jail's tree; from inside it the intruder {out!r}:\n"
+                f"a file planted in the victim's read-only /opt/bin: {swapped}; its mount target a symlink "
+                f"root resolves at its next start: {linked}; at that start /srv/rtshared was mounted at {landed} "
+                f"in the victim, which is {state}: {said!r}")
