@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import subprocess
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -43,7 +44,7 @@ def jail_file(name: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def red(bed: Testbed) -> Testbed:
+def red(bed: Testbed) -> Iterator[Testbed]:
     subprocess.run(["gcc", "-static", "-O2", "-o", str(bed.path(ATTACK)), str(ATTACK_SRC)], check=True)
     for name in JAILS:
         bed.path(f"/srv/{name}.yaml").write_text(jail_file(name))
@@ -73,7 +74,9 @@ def test_the_program_reaches_neither_the_inits_pipes_nor_the_init(red: Testbed, 
     assert not re.search(r"initfd \d+: ok", text), text  # no fd of the init was opened
     assert not re.search(r"own fd \d+: pipe:", text), text  # no pipe leaked into the program
     program = status(red, name)["program_pid"]
-    init = int(re.search(r"^PPid:\s*(\d+)", red.run(["cat", f"/proc/{program}/status"]).stdout, re.M).group(1))
+    ppid = re.search(r"^PPid:\s*(\d+)", red.run(["cat", f"/proc/{program}/status"]).stdout, re.M)
+    assert ppid is not None
+    init = int(ppid.group(1))
     assert init in unit_pids(red, name)
     assert _state(red, init) in ("S", "R"), _state(red, init)  # not stopped, not killed
     assert red.run(["systemctl", "is-active", f"jail-{name}.service"], check=False).stdout.strip() == "active"
