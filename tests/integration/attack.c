@@ -11,7 +11,9 @@
  * argv, deep=DIR:N, escfile=DIR, symlink=TARGET:LINK, rename=OLD:NEW,
  * write=PATH, once=PATH, sleep=N, cgroup, alloc=MIB, forks=N, spin=SECONDS, breakout=HOSTPID,
  * cwd, seccomp2, getprio, holdio=DIR, comm=HEX, mapdel=DIR:N, rawfile=DIR,
- * notify=LINE;LINE... (sd_notify, with a descriptor of / attached)
+ * notify=LINE;LINE... (sd_notify, with a descriptor of / attached),
+ * initfds (reach the init's pipes: its fd table, our own; signal it), vforkhang (stay in vfork for good),
+ * notifyflood=N (N datagrams of forbidden lines, 20 descriptors each)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -362,6 +364,87 @@ static void notify(const char *lines) {
     close(root);
 }
 
+/* The init's go and status pipes: in our own fd table, or through /proc/1/fd; and the init itself, signalled. */
+static void init_fds(void) {
+    char path[64], link[256], what[64];
+    for (int fd = 3; fd < 64; fd++) {
+        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(path, link, sizeof link - 1);
+        if (n > 0) {
+            link[n] = 0;
+            printf("own fd %d: %s\n", fd, link);
+        }
+    }
+    for (int fd = 0; fd < 64; fd++) {
+        snprintf(path, sizeof path, "/proc/1/fd/%d", fd);
+        int got = open(path, O_WRONLY | O_NONBLOCK);
+        if (got < 0)
+            got = open(path, O_RDONLY | O_NONBLOCK);
+        if (got >= 0) {
+            snprintf(what, sizeof what, "initfd %d", fd);
+            say(what, 0);
+            /* A forged status record, and a forged go byte / signal number. */
+            ssize_t w = write(got, "x 0\nx 9\n", 8);
+            (void)w;
+            close(got);
+        }
+    }
+    int sigs[] = {SIGSTOP, SIGTERM, SIGSEGV, SIGKILL};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        snprintf(what, sizeof what, "signal init %d", sigs[i]);
+        say(what, kill(1, sigs[i]));
+    }
+    printf("initfds: done\n");
+    fflush(stdout);
+}
+
+/* The program sits in vfork(): its child never execs nor exits, so the program can't be stopped by
+ * a ptrace interrupt (a vfork parent waits killable only). */
+static void vfork_hang(void) {
+    printf("serving\nvforking\n");
+    fflush(stdout);
+    pid_t pid = vfork();
+    if (pid == 0) {
+        for (;;)
+            syscall(SYS_pause);
+    }
+}
+
+/* N datagrams to $NOTIFY_SOCKET, each with lines systemd must never hear from a jail and 20 descriptors. */
+static void notify_flood(int n) {
+    const char *path = getenv("NOTIFY_SOCKET");
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    if (!path || strlen(path) >= sizeof addr.sun_path) {
+        errno = ENOENT;
+        say("notifyflood", -1);
+        return;
+    }
+    strcpy(addr.sun_path, path);
+    static const char text[] = "NOTIFYACCESS=all\nFDSTORE=1\nFDNAME=x\nEXTEND_TIMEOUT_USEC=999999999\n"
+                               "WATCHDOG_USEC=1\nMAINPID=1\nREADY=1\0MAINPID=1\nSTATUS=a\rMAINPID=1\n";
+    int fd = socket(AF_UNIX, SOCK_DGRAM, 0), sent = 0;
+    int fds[20];
+    for (int i = 0; i < 20; i++)
+        fds[i] = open("/", O_RDONLY | O_DIRECTORY);
+    char control[CMSG_SPACE(sizeof fds)];
+    for (int k = 0; k < n; k++) {
+        struct iovec iov = {(void *)text, sizeof text - 1};
+        struct msghdr msg = {.msg_name = &addr, .msg_namelen = sizeof addr, .msg_iov = &iov, .msg_iovlen = 1,
+                             .msg_control = control, .msg_controllen = sizeof control};
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof fds);
+        memcpy(CMSG_DATA(c), fds, sizeof fds);
+        if (sendmsg(fd, &msg, 0) >= 0)
+            sent++;
+        else if (errno == EAGAIN || errno == ENOBUFS)
+            usleep(1000);
+    }
+    printf("notifyflood: sent %d of %d\n", sent, n);
+    fflush(stdout);
+}
+
 static void action(const char *a) {
     if (strcmp(a, "caps") == 0) {
         caps();
@@ -478,6 +561,12 @@ static void action(const char *a) {
         map_deleted(a + 7);
     } else if (strncmp(a, "notify=", 7) == 0) {
         notify(a + 7);
+    } else if (strcmp(a, "initfds") == 0) {
+        init_fds();
+    } else if (strcmp(a, "vforkhang") == 0) {
+        vfork_hang();
+    } else if (strncmp(a, "notifyflood=", 12) == 0) {
+        notify_flood(atoi(a + 12));
     } else if (strcmp(a, "cgroup") == 0) {
         const char *all[] = {"", NULL};
         show_file("/proc/self/cgroup", all);
