@@ -308,6 +308,9 @@ def run(facts: Facts) -> int:
     ns_fds = {ns: os.open(f"/proc/{facts.pid}/ns/{ns}", os.O_RDONLY | os.O_CLOEXEC) for ns in facts.namespaces}
     try:
         filters = linux.seccomp_filters(facts.pid, facts.seccomp_filters) if facts.seccomp_filters else []
+    except TimeoutError as exc:  # the jail can refuse to stop: it is refused, not waited for
+        raise EntryError(f"cannot exec in the jail: the program (PID {facts.pid}): {exc.strerror}; "
+                         "nothing was run (a later try may find it stoppable)") from exc
     except OSError as exc:
         raise EntryError(f"cannot read the seccomp filters of the program (PID {facts.pid}): {exc.strerror}; "
                          "jailmgr must not run under a seccomp filter of its own") from exc

@@ -11,7 +11,10 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import select
+import signal
 import struct
+import time
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWCGROUP = 0x02000000
@@ -118,13 +121,7 @@ def cap_last_cap() -> int:
         return int(f.read())
 
 
-def seccomp_filters(pid: int, count: int) -> list[bytes]:
-    """The seccomp filters of a process, oldest first, as classic BPF (8 bytes an instruction).
-
-    The process is seized and stopped for the few calls this takes (it sees
-    no signal), then let go.  Needs CAP_SYS_ADMIN and a caller that is not
-    itself under seccomp.
-    """
+def _read_filters(pid: int, count: int) -> list[bytes]:
     _check(_libc.ptrace(PTRACE_SEIZE, pid, None, None))
     try:
         _check(_libc.ptrace(PTRACE_INTERRUPT, pid, None, None))
@@ -138,6 +135,62 @@ def seccomp_filters(pid: int, count: int) -> list[bytes]:
         return filters  # index 0 is the oldest (kernel/seccomp.c, get_nth_filter): install in index order
     finally:
         _libc.ptrace(PTRACE_DETACH, pid, None, None)
+
+
+FILTER_TIMEOUT = 5.0  # seconds the program has to stop for PTRACE_INTERRUPT
+
+
+def seccomp_filters(pid: int, count: int, timeout: float = FILTER_TIMEOUT) -> list[bytes]:
+    """The seccomp filters of a process, oldest first, as classic BPF (8 bytes an instruction).
+
+    The process is seized and stopped for the few calls this takes (it sees
+    no signal), then let go.  Needs CAP_SYS_ADMIN and a caller that is not
+    itself under seccomp.  The tracer is a child of this process: a program
+    can refuse to stop (it sits in vfork(), which only a fatal signal wakes),
+    and a child that waits for it forever is killed after `timeout`, which
+    lets the program go (TimeoutError, nothing else happened).
+    """
+    read_end, write_end = os.pipe2(os.O_CLOEXEC)
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the tracer
+        code = 0
+        try:
+            os.close(read_end)
+            for program in _read_filters(pid, count):
+                os.write(write_end, struct.pack("I", len(program)) + program)
+        except OSError as exc:
+            os.write(write_end, struct.pack("I", 0xFFFFFFFF) + struct.pack("i", exc.errno or 0))
+            code = 1
+        os._exit(code)
+    os.close(write_end)
+    data = bytearray()
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([read_end], [], [], left)[0]:
+                os.kill(child, signal.SIGKILL)
+                raise TimeoutError(errno.ETIMEDOUT, f"the program did not stop for ptrace within {timeout:.0f} s "
+                                   "(it waits in vfork() or in the kernel)")
+            chunk = os.read(read_end, 1 << 16)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        os.close(read_end)
+        os.waitpid(child, 0)
+    filters, at = [], 0
+    while at + 4 <= len(data):
+        (length,) = struct.unpack_from("I", data, at)
+        at += 4
+        if length == 0xFFFFFFFF:
+            (err,) = struct.unpack_from("i", data, at)
+            raise OSError(err, os.strerror(err))
+        filters.append(bytes(data[at:at + length]))
+        at += length
+    if len(filters) != count:
+        raise OSError(errno.EIO, f"read {len(filters)} of the program's {count} seccomp filters")
+    return filters
 
 
 def install_seccomp(program: bytes) -> None:

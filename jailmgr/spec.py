@@ -378,6 +378,15 @@ def cross_conflicts(mine: Sets, others: list[Sets]) -> list[str]:
             if hit is not None:
                 found.append(f"{mine.name}: {hit.key} {hit.path} is writable to it, and jail {other.name} resolves "
                              f"{place.path} below it as root ({place.key})")
+        # A writable place inside another jail's tree: its read-only part (programs, mount targets) would be
+        # the writer's to change.
+        for writer, tree_of in ((mine, other), (other, mine)):
+            for root in (p for p in tree_of.resolved if p.key == "root"):
+                hit = next((w for w in writer.writable if below(w.path, root.path)), None)
+                if hit is not None:
+                    found.append(f"{mine.name}: {hit.key} {hit.path} lies inside the tree of jail {tree_of.name} "
+                                 f"({root.path}), writable to jail {writer.name}: it could change what the other "
+                                 "jail runs and the paths its start resolves as root")
     return found
 
 

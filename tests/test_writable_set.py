@@ -92,6 +92,11 @@ def test_another_jails_writable_set_is_known_across_jails() -> None:
     assert "jail e can write" in spec.cross_conflicts(below_tree, [below_tree, e])[0]
     inside = sets("name: f\nroot: /srv/shared/f\n")
     assert "root /srv/shared/f lies below /srv/shared" in spec.cross_conflicts(inside, [inside, a])[0]
+    # An rw mount into another jail's tree (its read-only part): refused from either side (red team).
+    intruder = sets("name: g\nmounts: [{source: /var/lib/jailmgr/jails/h/root/opt, target: /v, mode: rw}]\n")
+    victim = sets("name: h\n")
+    assert "lies inside the tree of jail h" in spec.cross_conflicts(intruder, [intruder, victim])[0]
+    assert "lies inside the tree of jail h" in spec.cross_conflicts(victim, [intruder, victim])[0]
 
 
 def test_a_record_carries_the_sets_and_an_old_one_what_its_entries_show(tmp_path: Path) -> None:

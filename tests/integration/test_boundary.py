@@ -689,12 +689,13 @@ def _refused(bed: Testbed, name: str, text: str, reason: str) -> None:
 
 
 def _workdir_jail(name: str, shape: str, workdir: str) -> str:
-    """A jail of this shape (with the user games, not native's nobody) whose workdir is a dir of its tree."""
+    """A jail of this shape (with the user proxy: not native's nobody, nor the exec jails' games and man)
+    whose workdir is a dir of its tree."""
     text = jail_file(shape).replace(f"name: {shape}", f"name: {name}") + f"workdir: {workdir}\n"
     if workdir not in ("/", "/data"):
         text = text.replace("  dirs: [", f"  dirs: [{{path: {workdir}}}, ")
-    return text.replace("user: nobody", "user: games").replace("owner: nobody", "owner: games").replace(
-        "users: [nobody]", "users: [games]")
+    return text.replace("user: nobody", "user: proxy").replace("owner: nobody", "owner: proxy").replace(
+        "users: [nobody]", "users: [proxy]")
 
 
 @pytest.mark.parametrize("shape", ["hostile", "native"])
