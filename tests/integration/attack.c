@@ -98,15 +98,22 @@ static void deep(const char *spec) {
     say("deep", rc);
 }
 
-static void argv_disguise(void) {
-    /* Rewrite the argument area so /proc/PID/cmdline reads like the launcher. */
-    const char *fake = "/usr/bin/bwrap \033[2J--die-with-parent";
+/* The argument area of this process (what /proc/PID/cmdline reads), cleared; its size in *room. */
+static char *argv_area(size_t *room) {
     char *start = saved_argv[0];
     char *end = start;
     for (int i = 0; saved_argv[i]; i++)
         end = saved_argv[i] + strlen(saved_argv[i]) + 1;
-    size_t room = (size_t)(end - start);
-    memset(start, 0, room);
+    *room = (size_t)(end - start);
+    memset(start, 0, *room);
+    return start;
+}
+
+static void argv_disguise(void) {
+    /* Rewrite the argument area so /proc/PID/cmdline reads like the launcher. */
+    const char *fake = "/usr/bin/bwrap \033[2J--die-with-parent";
+    size_t room;
+    char *start = argv_area(&room);
     strncpy(start, fake, room - 1);
     prctl(PR_SET_NAME, "bwrap", 0, 0, 0);
     say("argv", 0);
@@ -126,12 +133,8 @@ static void comm_bytes(const char *hex) {
     size_t n = 0;
     for (; n < 15 && hex_digit(hex[2 * n]) >= 0 && hex_digit(hex[2 * n + 1]) >= 0; n++)
         name[n] = (char)(hex_digit(hex[2 * n]) << 4 | hex_digit(hex[2 * n + 1]));
-    char *start = saved_argv[0];
-    char *end = start;
-    for (int i = 0; saved_argv[i]; i++)
-        end = saved_argv[i] + strlen(saved_argv[i]) + 1;
-    size_t room = (size_t)(end - start);
-    memset(start, 0, room);
+    size_t room;
+    char *start = argv_area(&room);
     memcpy(start, name, n < room - 1 ? n : room - 1);
     say("comm", prctl(PR_SET_NAME, name, 0, 0, 0));
     printf("named: %s\n", name); /* and the same bytes in the journal */

@@ -45,11 +45,24 @@ JAILS = {
 }
 
 
-def jail_file(name: str) -> str:
-    extra, actions, owner = JAILS[name]
+def attack_jail(name: str, extra: str, actions: str, owner: str) -> str:
+    """A jail file whose program is the attack program doing `actions`, then serving."""
     argv = ", ".join(["/attack", "serve", *actions.split()])
     return f"name: {name}\nrestart: \"no\"\nenable: false\nexec: [{argv}]\n{extra}" + \
         COMMON_TREE.replace("OWNER", owner)
+
+
+def jail_file(name: str) -> str:
+    return attack_jail(name, *JAILS[name])
+
+
+def apply_serving(bed: Testbed, texts: dict[str, str]) -> None:
+    """Write, apply and start each jail file; each program has said "serving"."""
+    for name, text in texts.items():
+        bed.path(f"/srv/{name}.yaml").write_text(text)
+        proc = bed.run(["jailmgr", "apply", f"/srv/{name}.yaml"], check=False)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "serving" in journal(bed, name, "serving")
 
 
 def journal(bed: Testbed, name: str, until: str) -> str:
@@ -83,11 +96,7 @@ def unit_pids(bed: Testbed, name: str) -> list[int]:
 def jails(bed: Testbed) -> Testbed:
     subprocess.run(["gcc", "-static", "-O2", "-o", str(bed.path(ATTACK)), str(ATTACK_SRC)], check=True)
     plant_canaries(bed)
-    for name in JAILS:
-        bed.path(f"/srv/{name}.yaml").write_text(jail_file(name))
-        proc = bed.run(["jailmgr", "apply", f"/srv/{name}.yaml"], check=False)
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-        assert "serving" in journal(bed, name, "serving")
+    apply_serving(bed, {name: jail_file(name) for name in JAILS})
     yield bed
     for name in JAILS:
         bed.run(["jailmgr", "destroy", name], check=False)

@@ -14,16 +14,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.integration.test_boundary import ATTACK, ATTACK_SRC, journal, status, unit_pids
+from tests.integration.test_boundary import ATTACK, ATTACK_SRC, apply_serving, attack_jail, journal, status, unit_pids
 from tests.testbed import Testbed
 
-TREE = """\
-tree:
-  files: [{path: /attack, from: /usr/local/bin/attack, mode: "0755"}]
-  users: [nobody]
-  dirs: [{path: /data, writable: true, owner: OWNER}]
-mounts: [{type: proc}, {type: tmpfs, target: /tmp}]
-"""
 NATIVE = "user: nobody\nnamespaces: {pid: false, uts: false, cgroup: false}\n"
 
 JAILS = {
@@ -36,20 +29,10 @@ JAILS = {
 }
 
 
-def jail_file(name: str) -> str:
-    extra, actions, owner = JAILS[name]
-    argv = ", ".join(["/attack", "serve", *actions.split()])
-    return f"name: {name}\nrestart: \"no\"\nenable: false\nexec: [{argv}]\n{extra}" + TREE.replace("OWNER", owner)
-
-
 @pytest.fixture(scope="module")
 def red(bed: Testbed) -> Iterator[Testbed]:
     subprocess.run(["gcc", "-static", "-O2", "-o", str(bed.path(ATTACK)), str(ATTACK_SRC)], check=True)
-    for name in JAILS:
-        bed.path(f"/srv/{name}.yaml").write_text(jail_file(name))
-        proc = bed.run(["jailmgr", "apply", f"/srv/{name}.yaml"], check=False)
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-        assert "serving" in journal(bed, name, "serving")
+    apply_serving(bed, {name: attack_jail(name, *spec) for name, spec in JAILS.items()})
     yield bed
     for name in [*JAILS, "rtvictim", "rtintruder"]:
         bed.run(["jailmgr", "destroy", name], check=False, timeout=60)
