@@ -312,13 +312,10 @@ def _start_all(pairs: list[tuple[Rendered, Outcome]], say: Say) -> None:
     # reset-failed clears the start-rate counter too: an operator who applies
     # often must not meet "start request repeated too quickly".
     systemd.systemctl("reset-failed", *units, check=False)
-    # One call for all: a unit that fails makes systemctl exit non-zero, and
-    # each unit's own state, read next, says which.
     since = time.time()
-    systemd.systemctl("restart", *units, check=False)
     by_unit = {item.loaded.jail.unit_name: item for item, _ in starting}
-    failures = readiness.wait([item.loaded.jail for item, _ in starting],
-                              runs=lambda unit, pid: _program_runs(by_unit[unit], pid), say=say)
+    failures = readiness.restart_and_wait([item.loaded.jail for item, _ in starting],
+                                          runs=lambda unit, pid: _program_runs(by_unit[unit], pid), say=say)
     for item, outcome in starting:
         failure = failures.get(item.loaded.jail.unit_name)
         if failure:

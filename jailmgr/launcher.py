@@ -1,12 +1,12 @@
 """The launcher: bubblewrap's argv, for namespaces systemd 252 has no directive for.
 
 systemd 252 can't give a service its own PID namespace or set a hostname in
-its UTS namespace.  PrivatePIDs= came in 257, and makes the program PID 1:
-the jail model uses it there for `init: false` (Jail.uses_launcher); a
-program that can't be PID 1 (it neither reaps nor handles SIGTERM) keeps an
-init.  A hostname needs 258 (ProtectHostname=private:NAME).  A jail that asks
-for pid, uts or cgroup namespaces therefore runs under bubblewrap (Debian's
-`bubblewrap`), started by the unit instead of RootDirectory=:
+its UTS namespace.  PrivatePIDs= came in 257, but a service under it is not
+systemd's child, and its stop SIGKILLed redis right after the SIGTERM (see
+Jail.uses_launcher): every PID namespace is the launcher's.  A hostname
+needs 258 (ProtectHostname=private:NAME).  A jail that asks for pid, uts or
+cgroup namespaces therefore runs under bubblewrap (Debian's `bubblewrap`),
+started by the unit instead of RootDirectory=:
 
     jailmgr-init supervise ... -- bwrap <namespaces> <the tree and its mounts> --cap-drop ALL --cap-add ...
           -- /run/host/jailmgr-init init <user, groups, exact bounding set, workdir> -- PROGRAM ARGS

@@ -4,9 +4,11 @@
   and it is watched a little longer: a daemon that can't bind its port or
   read its config dies within milliseconds (dnsmasq on a taken port: 15 ms
   after systemd's "Started" on an idle machine).  A guess, and said so.
-- `ready: notify`: Type=notify; `systemctl start` returned once the program
-  said READY=1 (relayed by the launcher's supervisor), or once it failed or
-  TimeoutStartSec= (start_timeout) ran out.
+- `ready: notify`: Type=notify; the unit is active (entered after the
+  restart was asked for) once the program said READY=1 (relayed by the
+  launcher's supervisor), or failed, at the latest when TimeoutStartSec=
+  (start_timeout) ran out.  Its restart does not block, so a long wait is
+  said on the way.
 - `ready: {port: N}`: a process of the jail listens on port N and a TCP
   connection from the host side to the jail's address is accepted, within
   start_timeout (a daemon that retries a taken port for seconds is running,
@@ -57,45 +59,73 @@ def jail_listens(main_pid: int, port: int) -> bool:
     return bool(listening & procfs.socket_inodes(pids)) if listening else False
 
 
-def wait(jails: list[Jail], runs: Callable[[str, int], bool], say: Callable[[str], None]) -> dict[str, str]:
-    """Wait until each just-started jail is ready or failed; unit -> why it failed."""
+def restart_and_wait(jails: list[Jail], runs: Callable[[str, int], bool],
+                     say: Callable[[str], None]) -> dict[str, str]:
+    """(Re)start the jails and wait until each is ready or failed; unit -> why it failed.
+
+    One systemctl call for the units systemd starts as Type=exec (a unit that
+    fails makes it exit non-zero; each unit's own state, read next, says
+    which), one without waiting for the notify units, which are then watched.
+    """
+    notified = [j for j in jails if j.ready is not None and j.ready.notify]
+    others = [j.unit_name for j in jails if j not in notified]
+    asked = time.monotonic()
+    if others:
+        systemd.systemctl("restart", *others, check=False)
+    if notified:
+        systemd.systemctl("restart", "--no-block", *(j.unit_name for j in notified), check=False)
     watched = [j.unit_name for j in jails if j.ready is None]
-    notified = [j.unit_name for j in jails if j.ready is not None and j.ready.notify]
     ported = [j for j in jails if j.ready is not None and j.ready.port is not None]
     failures: dict[str, str] = {}
     if watched:
         failures.update(systemd.settled_failures(watched, started=runs, at_least=SETTLE_AT_LEAST))
-    if notified:  # systemd has already waited for READY=1: active now, or failed
-        failures.update(systemd.settled_failures(notified, started=lambda unit, pid: True))
+    if notified:
+        failures.update(_wait_until(notified, lambda jail, props: _entered_active(props, asked), say,
+                                    lambda jail: "READY=1 from its program", slack=2.0))
     if ported:
-        failures.update(_wait_for_ports(ported, say))
+        failures.update(_wait_until(ported, _listening, say,
+                                    lambda jail: "a connection accepted by the jail on {}:{}".format(*address(jail))))
     return failures
 
 
-def _wait_for_ports(jails: list[Jail], say: Callable[[str], None]) -> dict[str, str]:
+def _entered_active(props: dict[str, str], since: float) -> bool:
+    """Active, and since the restart was asked for (not the instance it replaces)."""
+    entered = props.get("ActiveEnterTimestampMonotonic", "0")
+    return props.get("ActiveState") == "active" and entered.isdigit() and int(entered) / 1e6 >= since
+
+
+def _listening(jail: Jail, props: dict[str, str]) -> bool:
+    return (props.get("ActiveState") == "active" and accepts(address(jail))
+            and jail_listens(int(props.get("MainPID") or 0), address(jail)[1]))
+
+
+def _wait_until(jails: list[Jail], ready: Callable[[Jail, dict[str, str]], bool], say: Callable[[str], None],
+                what: Callable[[Jail], str], slack: float = 0.0) -> dict[str, str]:
+    """Poll until each jail is `ready` or failed; one not ready after start_timeout (+ `slack`, when systemd
+    itself fails it then) is stopped and said not ready."""
     begin = time.monotonic()
     waiting = {j.unit_name: j for j in jails}
     failures: dict[str, str] = {}
     told = False
     while waiting:
-        for unit, props in systemd.states(list(waiting), *systemd.FAILURE_PROPS, "MainPID").items():
+        props_of = systemd.states(list(waiting), *systemd.FAILURE_PROPS, "MainPID", "ActiveEnterTimestampMonotonic")
+        for unit, props in props_of.items():
             reason = systemd.failure(props)
-            if reason:
+            if reason and props.get("Result") == "timeout":  # systemd's TimeoutStartSec= (start_timeout)
+                failures[unit] = f"not ready: no {what(waiting.pop(unit))} within start_timeout ({reason})"
+            elif reason:
                 failures[unit] = reason
                 del waiting[unit]
-            elif (props.get("ActiveState") == "active" and accepts(address(waiting[unit]))
-                  and jail_listens(int(props.get("MainPID") or 0), address(waiting[unit])[1])):
+            elif ready(waiting[unit], props):
                 del waiting[unit]
         elapsed = time.monotonic() - begin
-        late = [unit for unit, jail in waiting.items() if elapsed >= jail.start_timeout]
+        late = [unit for unit, jail in waiting.items() if elapsed >= jail.start_timeout + slack]
         for unit in late:
-            host, port = address(waiting.pop(unit))
-            failures[unit] = (f"not ready: nothing of the jail accepted a connection on {host}:{port} in "
-                              f"{elapsed:.0f} s (start_timeout)")
+            failures[unit] = f"not ready: no {what(waiting.pop(unit))} in {elapsed:.0f} s (start_timeout)"
         if late:
             systemd.systemctl("stop", *late, check=False)
         if waiting and not told and elapsed >= _TELL_AFTER:
-            say("waiting for " + ", ".join(f"{u} ({address(j)[0]}:{address(j)[1]})" for u, j in waiting.items()))
+            say("waiting for " + ", ".join(f"{unit} ({what(jail)})" for unit, jail in waiting.items()))
             told = True
         if waiting:
             time.sleep(0.02)

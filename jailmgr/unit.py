@@ -42,8 +42,6 @@ def has_proc(jail: Jail) -> bool:
 def _namespaces(jail: Jail) -> list[str]:
     ns = jail.namespaces
     lines = []
-    if ns.pid:  # systemd >= 257 without the launcher: the program is PID 1 (init: false)
-        lines.append("PrivatePIDs=yes")
     if ns.ipc:
         lines.append("PrivateIPC=yes")
     if ns.uts:
