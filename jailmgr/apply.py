@@ -192,6 +192,10 @@ def survey(paths: list[str], warn: Say, prune: bool = False) -> Survey:
     defined = {item.name for item in rendered} | set(names)
     removals = ([plan_removal(name, records.get(name)) for name in state.managed() if name not in defined]
                 if prune else [])  # (a jail whose record is damaged is managed, and pruned, too)
+    # What only the host shows, checked here so that `plan` refuses what `apply` would.
+    check_id_ranges(rendered, records)
+    check_own_uids(rendered, records)
+    check_host_paths(rendered, records, frozenset(plan.name for plan in removals))
     return Survey(rendered, plans, split.unchanged, records, removals)
 
 
@@ -332,9 +336,6 @@ def apply(paths: list[str], say: Say, warn: Say, check: bool = False, prune: boo
     with state.locked():
         found = survey(paths, warn, prune)
         rendered = found.rendered
-        check_id_ranges(rendered, found.records)
-        check_own_uids(rendered, found.records)
-        check_host_paths(rendered, found.records, frozenset(plan.name for plan in found.removals))
         outcomes = [Outcome(plan.name, plan) for plan in found.plans]
         outcomes += [Outcome(recorded.name, JailPlan(recorded.name, recorded)) for recorded in found.unchanged]
         pruned = [Outcome(plan.name, plan) for plan in found.removals]

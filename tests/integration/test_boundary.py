@@ -122,6 +122,15 @@ def test_a_native_jail_cannot_signal_or_trace_host_or_other_jails(jails: Testbed
     assert out.count("refused") == 5
 
 
+def test_plan_refuses_what_apply_refuses(jails: Testbed) -> None:
+    """A second native jail with the native jail's user: what only the host shows is checked by plan too."""
+    jails.path("/srv/clash.yaml").write_text(jail_file("native").replace("name: native", "name: clash"))
+    for command in ("plan", "apply"):
+        proc = jails.run(["jailmgr", command, "/srv/clash.yaml"], check=False)
+        assert proc.returncode == 1 and "also the user of jail native" in proc.stderr, (command, proc.stderr)
+    assert not jails.path("/var/lib/jailmgr/jails/clash").exists()
+
+
 def test_root_without_a_pid_namespace_is_refused_and_nothing_is_made(jails: Testbed) -> None:
     text = jail_file("native").replace("name: native", "name: rootnative").replace("user: nobody\n", "")
     jails.path("/srv/rootnative.yaml").write_text(text)
