@@ -297,14 +297,22 @@ def _program_runs(item: Rendered, main_pid: int) -> bool:
     return bool(exe) and exe not in ("bwrap", "jailmgr-init")
 
 
-def _start_all(pairs: list[tuple[Rendered, Outcome]], say: Say) -> None:
-    """Enable, disable and (re)start what the plans say, each in one systemctl call; who failed, per jail."""
+def _enable_all(pairs: list[tuple[Rendered, Outcome]]) -> bool:
+    """Enable and disable what the plans say, each in one systemctl call; whether anything was.
+
+    Done before the daemon-reload: systemd 257 counts a new wants link as a unit changed on disk
+    (NeedDaemonReload=yes, and every later systemctl call on it warns)."""
     enable = [item.loaded.jail.unit_name for item, o in pairs if o.plan.enable is True]
     disable = [item.loaded.jail.unit_name for item, o in pairs if o.plan.enable is False]
     if enable:
         systemd.systemctl("enable", "--quiet", "--no-reload", *enable)
     if disable:
         systemd.systemctl("disable", "--quiet", "--no-reload", *disable)
+    return bool(enable or disable)
+
+
+def _start_all(pairs: list[tuple[Rendered, Outcome]], say: Say) -> None:
+    """(Re)start what the plans say, in one systemctl call; who failed, per jail."""
     starting = [(item, o) for item, o in pairs if o.plan.start]
     for item, outcome in starting:
         unit = item.loaded.jail.unit_name
@@ -365,6 +373,7 @@ def apply(paths: list[str], say: Say, warn: Say, check: bool = False, prune: boo
                 outcome.error = str(exc)
         # The removed jails' units go with the same reload as the changed ones.
         reload_needed |= remove_units_of([d for _, d in doomed], say)
+        reload_needed |= _enable_all(built)
         if reload_needed:
             systemd.daemon_reload()
         _start_all(built, say)

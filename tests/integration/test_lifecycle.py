@@ -242,6 +242,7 @@ def test_redis_keeps_its_key_on_debian_13(trixie: Testbed, shape: str) -> None:
     unit = f"jail-{name}.service"
     text = trixie.path(f"/etc/systemd/system/{unit}").read_text()
     assert "PrivatePIDs" not in text and ("--pid1" in text) == (shape == "pid1")
+    assert show(trixie, unit, "NeedDaemonReload")["NeedDaemonReload"] == "no"  # enabled before the reload
     for round_ in range(3):  # PrivatePIDs= lost the key in 1 of 3 restarts
         assert redis(trixie, port, "set", "k", f"v13-{round_}") == "OK"
         trixie.run(["systemctl", "restart", unit])
