@@ -20,6 +20,7 @@ from . import fingerprint, journal, ops, procfs, readiness, spec, state, systemd
 from .destroy import Doomed, doom, remove_tree_of, remove_units_of
 from .launcher import program_is_pid1
 from .manifest import ids, jail_users
+from .model import USERNS_COUNT
 from .plan import JailPlan, observe, plan_jail, plan_removal
 from .problems import InvalidJails, JailError
 from .procfs import program_pid
@@ -115,6 +116,28 @@ def _processes_of(uid: int) -> list[tuple[int, str]]:
     return found
 
 
+def _check_uids_outside_id_blocks(rendered: list[Rendered], records: state.Records) -> None:
+    """No jail's program runs as a host uid of another jail's user-namespace block: root of that jail is
+    such a uid on the host, and kill() asks only that the uids match (whatever the namespaces)."""
+    blocks = {name: r.id_shift for name, r in records.items() if r.id_shift}
+    programs = {name: r.program_uid for name, r in records.items() if r.program_uid >= 0 and not r.id_shift}
+    for item in rendered:  # what this apply renders replaces its record
+        blocks.pop(item.name, None)
+        programs.pop(item.name, None)
+        if item.loaded.jail.id_shift:
+            blocks[item.name] = item.loaded.jail.id_shift
+        else:
+            programs[item.name] = _program_uid(item)
+    here = {item.name for item in rendered}
+    for name, uid in programs.items():
+        for owner, shift in blocks.items():
+            if owner != name and shift <= uid < shift + USERNS_COUNT and (name in here or owner in here):
+                raise JailError(f"{name if name in here else owner}: the program of jail {name} runs as uid {uid}, "
+                                f"one of the host ids of jail {owner}'s user namespace ({shift}-"
+                                f"{shift + USERNS_COUNT - 1}): each could signal the other",
+                                hint="give that jail a user outside the block")
+
+
 def check_own_uids(rendered: list[Rendered], records: state.Records) -> None:
     """A jail without PID and user namespaces sees the host's processes: its program's uid must be its own.
 
@@ -129,6 +152,7 @@ def check_own_uids(rendered: list[Rendered], records: state.Records) -> None:
         owners = uids.setdefault(_program_uid(item), [])
         if item.name not in owners:
             owners.append(item.name)
+    _check_uids_outside_id_blocks(rendered, records)
     for item in rendered:
         ns = item.loaded.jail.namespaces
         if ns.pid or ns.user:

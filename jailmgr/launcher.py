@@ -67,8 +67,12 @@ _KERNEL_ORDER = (
 
 
 def _under_run(jail: Jail) -> list[str]:
-    """The topmost tree dirs and files below /run (writable dirs are bound on their own)."""
-    paths = sorted({e.path for e in jail.tree.dirs if not e.writable} | {f.path for f in jail.tree.files})
+    """The topmost tree dirs and files below /run, read-only part only: writable dirs are bound on their
+    own, with what lies below them (bwrap resolves a bind's source as root: a source below a writable
+    dir could be a symlink the jail planted at its last run)."""
+    writable = [e.path for e in jail.tree.dirs if e.writable]
+    paths = sorted(p for p in {e.path for e in jail.tree.dirs if not e.writable} | {f.path for f in jail.tree.files}
+                   if not any(p == w or p.startswith(w + "/") for w in writable))
     top: list[str] = []
     for p in paths:
         if p.startswith("/run/") and not any(p.startswith(t + "/") for t in top):
