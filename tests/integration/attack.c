@@ -14,7 +14,7 @@
  * notify=LINE;LINE... (sd_notify, with a descriptor of / attached),
  * initfds (reach the init's pipes: its fd table, our own; signal it), vforkhang (stay in vfork for good),
  * notifyflood=N (N datagrams of forbidden lines, 20 descriptors each),
- * killuid=UID (SIGKILL every visible process of real uid UID outside our own cgroup)
+ * sigkill=PID, killuid=UID (SIGKILL every visible process of real uid UID outside our own cgroup)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -601,6 +601,10 @@ static void action(const char *a) {
         vfork_hang();
     } else if (strncmp(a, "notifyflood=", 12) == 0) {
         notify_flood(atoi(a + 12));
+    } else if (strncmp(a, "sigkill=", 8) == 0) {
+        char what[64];
+        snprintf(what, sizeof what, "sigkill %s", a + 8);
+        say(what, kill(atoi(a + 8), SIGKILL));
     } else if (strncmp(a, "killuid=", 8) == 0) {
         kill_uid(atol(a + 8));
     } else if (strcmp(a, "cgroup") == 0) {

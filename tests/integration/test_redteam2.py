@@ -62,9 +62,10 @@ def test_a_native_jail_cannot_kill_a_user_namespace_jail_whose_ids_hold_its_uid(
         return
     assert "serving" in journal(red2, "rt2userns", "serving")
     victim = status(red2, "rt2userns")["program_pid"]
-    out = red2.run(["jailmgr", "exec", "rt2native", "--", "/attack", f"killuid={base}"], check=False,
+    out = red2.run(["jailmgr", "exec", "rt2native", "--", "/attack", f"killuid={base}",
+                    f"sigkill={victim}"], check=False,
                    timeout=60).stdout
-    killed = re.findall(r"killuid (\d+): ok", out)
+    killed = re.findall(r"(?:killuid|sigkill) (\d+): ok", out)
     alive = red2.run(["test", "-d", f"/proc/{victim}"], check=False).returncode == 0
     assert alive and not killed and _active(red2, "rt2userns") == "active", (
         f"apply accepted jail rt2userns (host ids {base}-{base + 65535}) beside native jail rt2native (uid "
