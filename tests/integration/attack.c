@@ -13,7 +13,8 @@
  * cwd, seccomp2, getprio, holdio=DIR, comm=HEX, mapdel=DIR:N, rawfile=DIR,
  * notify=LINE;LINE... (sd_notify, with a descriptor of / attached),
  * initfds (reach the init's pipes: its fd table, our own; signal it), vforkhang (stay in vfork for good),
- * notifyflood=N (N datagrams of forbidden lines, 20 descriptors each)
+ * notifyflood=N (N datagrams of forbidden lines, 20 descriptors each),
+ * sigkill=PID, killuid=UID (SIGKILL every visible process of real uid UID outside our own cgroup)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -448,6 +449,36 @@ static void notify_flood(int n) {
     fflush(stdout);
 }
 
+static void kill_uid(long uid) {
+    char mine[512] = "", path[64], theirs[512], line[256];
+    FILE *f = fopen("/proc/self/cgroup", "r");
+    if (f) { size_t n = fread(mine, 1, sizeof mine - 1, f); mine[n] = 0; fclose(f); }
+    for (int pid = 2; pid <= 4194304 / 8; pid++) {
+        snprintf(path, sizeof path, "/proc/%d/status", pid);
+        f = fopen(path, "r");
+        if (!f)
+            continue;
+        long ruid = -1;
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "Uid: %ld", &ruid) == 1)
+                break;
+        fclose(f);
+        if (ruid != uid || pid == getpid())
+            continue;
+        snprintf(path, sizeof path, "/proc/%d/cgroup", pid);
+        theirs[0] = 0;
+        f = fopen(path, "r");
+        if (f) { size_t n = fread(theirs, 1, sizeof theirs - 1, f); theirs[n] = 0; fclose(f); }
+        if (strcmp(theirs, mine) == 0)
+            continue;
+        char what[64];
+        snprintf(what, sizeof what, "killuid %d", pid);
+        say(what, kill(pid, SIGKILL));
+    }
+    printf("killuid: done\n");
+    fflush(stdout);
+}
+
 static void action(const char *a) {
     if (strcmp(a, "caps") == 0) {
         caps();
@@ -570,6 +601,12 @@ static void action(const char *a) {
         vfork_hang();
     } else if (strncmp(a, "notifyflood=", 12) == 0) {
         notify_flood(atoi(a + 12));
+    } else if (strncmp(a, "sigkill=", 8) == 0) {
+        char what[64];
+        snprintf(what, sizeof what, "sigkill %s", a + 8);
+        say(what, kill(atoi(a + 8), SIGKILL));
+    } else if (strncmp(a, "killuid=", 8) == 0) {
+        kill_uid(atol(a + 8));
     } else if (strcmp(a, "cgroup") == 0) {
         const char *all[] = {"", NULL};
         show_file("/proc/self/cgroup", all);
