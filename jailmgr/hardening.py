@@ -58,7 +58,7 @@ def hardening(jail: Jail, systemd_version: int = 0) -> list[str]:
     from .setid import needed
 
     lines = list(COMMON)
-    launched = jail.uses_launcher(systemd_version)
+    launched = jail.uses_launcher()
     if needed(launched, systemd_version):
         lines.remove("RestrictSUIDSGID=yes")  # bubblewrap applies the same rules (setid.py)
     if jail.security.memory_deny_write_execute:

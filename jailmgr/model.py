@@ -279,7 +279,7 @@ class Jail:
     def uts_name(self) -> str:
         return self.hostname or self.name
 
-    def uses_launcher(self, systemd_version: int) -> bool:
+    def uses_launcher(self) -> bool:
         """Whether bubblewrap builds the jail on this host's systemd.
 
         uts (a hostname), cgroup, user, net: private and a PID namespace need
@@ -287,8 +287,7 @@ class Jail:
         systemd supervises the program as a process that is not its child and,
         at a stop, SIGKILLed redis right after its SIGTERM (1 of 3 restarts lost
         the writes since the last save, Debian 13); the launcher's supervisor
-        lets the program stop.  (`systemd_version` is kept for the rules that
-        depend on it elsewhere.)
+        lets the program stop.  So the host's systemd version does not decide it.
         """
         ns = self.namespaces
         # (A jail without the launcher has no PID namespace, so its program is never root

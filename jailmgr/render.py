@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from . import elf
 from .manifest import Contents, build_contents
-from .paths import BWRAP, IP, SYSTEMD, systemd_version
+from .paths import BWRAP, IP, SYSTEMD
 from .problems import Problem
 from .spec import Loaded
 from .unit import has_proc, netns_unit_name, render_netns_unit, render_unit
@@ -33,14 +33,14 @@ class Rendered:
 
     @property
     def launched(self) -> bool:
-        """Whether bubblewrap builds this jail (on the systemd it was rendered for)."""
-        return self.loaded.jail.uses_launcher(self.contents.systemd_version)
+        """Whether bubblewrap builds this jail."""
+        return self.loaded.jail.uses_launcher()
 
 
 def not_in_force(loaded: Loaded) -> list[str]:
     """What the jail asks for that this version can't give: said, never faked."""
     jail = loaded.jail
-    if not jail.uses_launcher(systemd_version()) and not has_proc(jail):
+    if not jail.uses_launcher() and not has_proc(jail):
         return [f"{jail.name}: without the launcher, systemd's hardening mounts a /proc (ProcSubset=pid) "
                 "even though the jail file has no {type: proc} mount"]
     return []
@@ -49,8 +49,8 @@ def not_in_force(loaded: Loaded) -> list[str]:
 def render(loaded: Loaded, resolver: elf.Resolver | None = None) -> tuple[Rendered | None, list[Problem]]:
     contents, problems = build_contents(loaded, resolver)
     contents.inputs |= {BWRAP, IP}  # whether they exist decides what is refused
-    launched = loaded.jail.uses_launcher(contents.systemd_version)
-    contents.inputs.add(SYSTEMD)  # its version decides the mechanism and some directives
+    launched = loaded.jail.uses_launcher()
+    contents.inputs.add(SYSTEMD)  # its version decides some directives (setid, hardening)
     if launched:
         from . import setid
 

@@ -400,9 +400,7 @@ def _check_resolved(jail: Jail, ctx: Ctx) -> None:
 def _check_run(jail: Jail, ctx: Ctx) -> None:
     """systemd mounts an empty tmpfs on /run of a RootDirectory= service (MountAPIVFS=, which the
     hardening implies): tree entries there would be hidden, and binds from them fail to start."""
-    from .paths import systemd_version
-
-    if jail.uses_launcher(systemd_version()):
+    if jail.uses_launcher():
         return  # the launcher binds them over its own /run tmpfs
     entries = [(d.path, f"tree.dirs[{i}].path") for i, d in enumerate(jail.tree.dirs)]
     entries += [(f.path, f"tree.files[{i}].path") for i, f in enumerate(jail.tree.files)]

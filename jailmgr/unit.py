@@ -203,7 +203,7 @@ def render_unit(jail: Jail, contents: Contents, source: str) -> str:
     unit = [f"Description={text(description)}", "After=network.target"]
     if jail.namespaces.net == "private":
         unit += [f"BindsTo={netns_unit_name(jail)}", f"After={netns_unit_name(jail)}"]
-    launched = jail.uses_launcher(contents.systemd_version)
+    launched = jail.uses_launcher()
     service = _lifecycle(jail)
     if launched:
         service += _launched(jail, contents)
