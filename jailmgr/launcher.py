@@ -33,7 +33,7 @@ started by the unit instead of RootDirectory=:
 from __future__ import annotations
 
 from .manifest import Contents
-from .model import SIGNAL_NUMBERS, Jail
+from .model import CAPABILITY_BITS, SIGNAL_NUMBERS, Jail
 from .paths import BWRAP, INIT_IN_JAIL, JAILMGR_INIT, NOTIFY_IN_JAIL, notify_socket
 
 # What the launcher needs beyond the jail's own set, in the unit's bounding set.
@@ -44,26 +44,10 @@ LAUNCHER_SYSCALLS = ("@mount", "sethostname")
 
 def cap_mask(names: tuple[str, ...] | list[str]) -> int:
     """The capabilities as the kernel's bit mask."""
-    from .model import CAPABILITIES
-
-    numbers = {name: number for number, name in enumerate(_KERNEL_ORDER)}
-    assert set(numbers) == set(CAPABILITIES)
     mask = 0
     for name in names:
-        mask |= 1 << numbers[name]
+        mask |= 1 << CAPABILITY_BITS.index(name)
     return mask
-
-
-# linux/capability.h's numbering, 0 to 40.
-_KERNEL_ORDER = (
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
-    "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
-    "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE",
-    "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT",
-    "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
-    "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG",
-    "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
-)
 
 
 def _under_run(jail: Jail) -> list[str]:

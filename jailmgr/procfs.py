@@ -22,6 +22,8 @@ import os
 from collections import deque
 from dataclasses import dataclass, field
 
+from .model import CAPABILITY_BITS
+
 _CHUNK = 1 << 18
 FIELD = 4096  # the most of one field (a journal identifier, a process name) that is kept
 
@@ -295,12 +297,7 @@ def observe(main_pid: int, launched: bool, init: bool = True, table: ProcTable |
 
 
 # Linux capability numbers, in order (capability.h): for decoding CapBnd.
-CAP_NAMES = ("chown", "dac_override", "dac_read_search", "fowner", "fsetid", "kill", "setgid", "setuid",
-             "setpcap", "linux_immutable", "net_bind_service", "net_broadcast", "net_admin", "net_raw",
-             "ipc_lock", "ipc_owner", "sys_module", "sys_rawio", "sys_chroot", "sys_ptrace", "sys_pacct",
-             "sys_admin", "sys_boot", "sys_nice", "sys_resource", "sys_time", "sys_tty_config", "mknod",
-             "lease", "audit_write", "audit_control", "setfcap", "mac_override", "mac_admin", "syslog",
-             "wake_alarm", "block_suspend", "audit_read", "perfmon", "bpf", "checkpoint_restore")
+CAP_NAMES = tuple(name.removeprefix("CAP_").lower() for name in CAPABILITY_BITS)  # as status shows them
 
 
 def decode_caps(mask: str) -> list[str]:
