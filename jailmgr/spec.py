@@ -178,8 +178,8 @@ def _check_writable_layout(jail: Jail, ctx: Ctx) -> None:
     writable = [(place.path, place.key) for place in jail_writable(jail)]
     for path, key in writable:
         if path == "/etc" or path.split("/")[1] in _LOADER_TREES:
-            # The loader reads /etc/ld.so.preload and the libraries from there
-            # while the launcher's setpriv still holds what it drops.
+            # The loader reads /etc/ld.so.preload and the libraries from there for every
+            # program of the tree, the jail's own included.
             ctx.at(key, f"{path} can't be writable: the jail's programs, libraries and the loader's files "
                    "live there; make a directory beside them writable")
     placed = [(d.path, f"tree.dirs[{i}].path") for i, d in enumerate(jail.tree.dirs) if d.writable]

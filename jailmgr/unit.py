@@ -120,7 +120,7 @@ def _security(jail: Jail, launched: bool) -> list[str]:
     caps, syscalls = list(sec.capabilities), list(sec.syscall_filter)
     if launched:
         # The launcher needs these; it drops them before the program runs
-        # (setpriv --bounding-set), and without CAP_SYS_ADMIN the program's
+        # (jailmgr-init's bounding set), and without CAP_SYS_ADMIN the program's
         # mount() and sethostname() fail even though the filter allows them.
         caps = sorted({*caps, *launcher_caps(jail)})
         extra = [*LAUNCHER_SYSCALLS, *(["seccomp"] if jail.namespaces.user else [])]

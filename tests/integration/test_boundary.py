@@ -167,7 +167,7 @@ def test_exec_gives_the_command_exactly_the_programs_confinement(jails: Testbed,
 
 
 def test_exec_runs_nothing_of_the_jails_tree_before_the_command(jails: Testbed) -> None:
-    """The old privilege drop ran the tree's setpriv as root: a jail that swaps it gets nothing now."""
+    """The old privilege drop ran the tree's setpriv as root: a file planted where it was runs nowhere."""
     root = jails.path("/var/lib/jailmgr/jails/hostile/root")
     setpriv = root / "usr/bin/setpriv"
     jails.run(["sh", "-c", f"cp {ATTACK} {setpriv}.new && mv {setpriv}.new {setpriv}"], check=False)
