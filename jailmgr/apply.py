@@ -47,19 +47,27 @@ def prepare(paths: list[str]) -> list[Rendered]:
     return rendered
 
 
+def _id_blocks(rendered: list[Rendered], records: state.Records) -> dict[str, int]:
+    """Each `user: true` jail's host id block (name -> its first id); what this apply renders replaces its record."""
+    blocks = {name: r.id_shift for name, r in records.items() if r.id_shift}
+    for item in rendered:
+        blocks.pop(item.name, None)
+        if item.loaded.jail.id_shift:
+            blocks[item.name] = item.loaded.jail.id_shift
+    return blocks
+
+
 def check_id_ranges(rendered: list[Rendered], records: state.Records) -> None:
     """Two `user: true` jails must not share a host id block (it is picked from the name)."""
-    owners: dict[int, str] = {}
-    for name, recorded in records.items():
-        if recorded.id_shift:
-            owners[recorded.id_shift] = name
+    owners: dict[int, list[str]] = {}
+    for name, shift in _id_blocks(rendered, records).items():
+        owners.setdefault(shift, []).append(name)
     for item in rendered:
         shift = item.loaded.jail.id_shift
-        if shift and owners.get(shift, item.name) != item.name:
+        others = [name for name in owners.get(shift, []) if name != item.name]
+        if shift and others:
             raise JailError(f"{item.name}: its user namespace ids ({shift}-{shift + 65535}) are those of jail "
-                            f"{owners[shift]}", hint="rename one of the two jails")
-        if shift:
-            owners[shift] = item.name
+                            f"{others[0]}", hint="rename one of the two jails")
 
 
 def _recorded_sets(recorded: state.JailState) -> spec.Sets:
@@ -119,14 +127,11 @@ def _processes_of(uid: int) -> list[tuple[int, str]]:
 def _check_uids_outside_id_blocks(rendered: list[Rendered], records: state.Records) -> None:
     """No jail's program runs as a host uid of another jail's user-namespace block: root of that jail is
     such a uid on the host, and kill() asks only that the uids match (whatever the namespaces)."""
-    blocks = {name: r.id_shift for name, r in records.items() if r.id_shift}
+    blocks = _id_blocks(rendered, records)
     programs = {name: r.program_uid for name, r in records.items() if r.program_uid >= 0 and not r.id_shift}
     for item in rendered:  # what this apply renders replaces its record
-        blocks.pop(item.name, None)
         programs.pop(item.name, None)
-        if item.loaded.jail.id_shift:
-            blocks[item.name] = item.loaded.jail.id_shift
-        else:
+        if not item.loaded.jail.id_shift:
             programs[item.name] = _program_uid(item)
     here = {item.name for item in rendered}
     for name, uid in programs.items():
