@@ -19,6 +19,7 @@ from pathlib import Path
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from jailmgr import elf, ops, plan, render, spec
+from jailmgr.host import Host
 from jailmgr.safefs import Tree
 
 BINARIES = sys.argv[1:] or [b for b in ("/usr/sbin/vsftpd", "/usr/bin/python3", "/usr/bin/ls") if os.path.exists(b)]
@@ -33,7 +34,7 @@ def jailmgr_build(work: Path, mode: str) -> float:
     jail_file.write_text(f"name: bench-{mode}\nroot: {work}/{mode}\nexec: [{BINARIES[0]}]\n"
                          f"tree: {{binaries: [{', '.join(BINARIES)}], libraries: {mode}}}\n")
     start = time.perf_counter()
-    item, problems = render.render(spec.load_or_raise([str(jail_file)])[0], elf.Resolver())
+    item, problems = render.render(spec.load_or_raise([str(jail_file)])[0], Host.read())
     assert item is not None, problems
     planned = plan.plan_jail(item, None, plan.Snapshot())
     with Tree(item.loaded.jail.root_dir) as tree:  # the tree's operations, as apply runs them

@@ -16,16 +16,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import fingerprint, journal, ops, procfs, readiness, spec, state, systemd, unchanged
+from . import fingerprint, journal, ops, preflight, readiness, spec, state, systemd, unchanged
 from .destroy import Doomed, doom, remove_tree_of, remove_units_of
-from .launcher import program_is_pid1
-from .manifest import ids, jail_users
-from .model import USERNS_COUNT
 from .plan import JailPlan, observe, plan_jail, plan_removal
 from .problems import InvalidJails, JailError
 from .procfs import program_pid
 from .render import Rendered, render_all
-from .safefs import Tree, TreeError, host_symlink
+from .safefs import Tree, TreeError
 from .spec import jail_files, load_or_raise
 
 Say = Callable[[str], None]
@@ -45,136 +42,6 @@ def prepare(paths: list[str]) -> list[Rendered]:
     if problems:
         raise InvalidJails(problems)
     return rendered
-
-
-def _id_blocks(rendered: list[Rendered], records: state.Records) -> dict[str, int]:
-    """Each `user: true` jail's host id block (name -> its first id); what this apply renders replaces its record."""
-    blocks = {name: r.id_shift for name, r in records.items() if r.id_shift}
-    for item in rendered:
-        blocks.pop(item.name, None)
-        if item.loaded.jail.id_shift:
-            blocks[item.name] = item.loaded.jail.id_shift
-    return blocks
-
-
-def check_id_ranges(rendered: list[Rendered], records: state.Records) -> None:
-    """Two `user: true` jails must not share a host id block (it is picked from the name)."""
-    owners: dict[int, list[str]] = {}
-    for name, shift in _id_blocks(rendered, records).items():
-        owners.setdefault(shift, []).append(name)
-    for item in rendered:
-        shift = item.loaded.jail.id_shift
-        others = [name for name in owners.get(shift, []) if name != item.name]
-        if shift and others:
-            raise JailError(f"{item.name}: its user namespace ids ({shift}-{shift + 65535}) are those of jail "
-                            f"{others[0]}", hint="rename one of the two jails")
-
-
-def _recorded_sets(recorded: state.JailState) -> spec.Sets:
-    writable, resolved = recorded.host_sets()
-    return spec.Sets(recorded.name, tuple(spec.Place(p, k) for p, k in writable.items()),
-                     tuple(spec.Place(p, k) for p, k in resolved.items()))
-
-
-def check_host_paths(rendered: list[Rendered], records: state.Records, leaving: frozenset[str] = frozenset()) -> None:
-    """What only the host shows: no path root resolves for a jail passes through another jail's writable set
-    (those in this apply, and the recorded ones), and no mount source passes through a symlink on the host.
-
-    Run before the first change, like the other cross-jail checks: a refusal makes nothing.  (The workdir
-    and the mount targets in the tree need no check here: they are declared tree dirs, which apply makes
-    real directories, walking with O_NOFOLLOW, whatever a rootfs archive put there.)  `leaving`: jails
-    --prune destroys in this apply.
-    """
-    if not rendered:
-        return  # (a no-op apply: what the records hold was checked when they were written)
-    sets = [spec.sets_of(item.loaded.jail) for item in rendered]
-    names = {item.name for item in rendered} | leaving
-    sets += [_recorded_sets(recorded) for name, recorded in records.items() if name not in names]
-    for mine in sets[:len(rendered)]:
-        found = spec.cross_conflicts(mine, sets)
-        if found:
-            raise JailError(found[0], hint="a jail may share another's writable dir itself, never a path below it")
-    for item in rendered:
-        for i, mount in enumerate(item.loaded.jail.mounts):
-            link = host_symlink(mount.source) if mount.type == "bind" and mount.source else ""
-            if link:
-                raise JailError(f"{item.name}: mounts[{i}].source {mount.source}: {link} is a symlink on the host, "
-                                "and root would follow it at each start (whoever can change it picks the source)",
-                                hint=f"name the path it resolves to now: {os.path.realpath(mount.source or '')}")
-
-
-def _program_uid(item: Rendered) -> int:
-    users, _ = ids(item.contents)
-    return users[item.loaded.jail.user] + item.loaded.jail.id_shift
-
-
-def _processes_of(uid: int) -> list[tuple[int, str]]:
-    """Processes whose real, effective or saved uid is `uid`, with their cgroup."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            uids = procfs.status_fields(entry, ("Uid",)).get("Uid", "").split()[:3]
-            cgroup = procfs.text(procfs.read(entry, "cgroup")[0], procfs.LIMITS["cgroup"])
-        except OSError:
-            continue
-        if str(uid) in uids:
-            found.append((int(entry), cgroup))
-    return found
-
-
-def _check_uids_outside_id_blocks(rendered: list[Rendered], records: state.Records) -> None:
-    """No jail's program runs as a host uid of another jail's user-namespace block: root of that jail is
-    such a uid on the host, and kill() asks only that the uids match (whatever the namespaces)."""
-    blocks = _id_blocks(rendered, records)
-    programs = {name: r.program_uid for name, r in records.items() if r.program_uid >= 0 and not r.id_shift}
-    for item in rendered:  # what this apply renders replaces its record
-        programs.pop(item.name, None)
-        if not item.loaded.jail.id_shift:
-            programs[item.name] = _program_uid(item)
-    here = {item.name for item in rendered}
-    for name, uid in programs.items():
-        for owner, shift in blocks.items():
-            if owner != name and shift <= uid < shift + USERNS_COUNT and (name in here or owner in here):
-                raise JailError(f"{name if name in here else owner}: the program of jail {name} runs as uid {uid}, "
-                                f"one of the host ids of jail {owner}'s user namespace ({shift}-"
-                                f"{shift + USERNS_COUNT - 1}): each could signal the other",
-                                hint="give that jail a user outside the block")
-
-
-def check_own_uids(rendered: list[Rendered], records: state.Records) -> None:
-    """A jail without PID and user namespaces sees the host's processes: its program's uid must be its own.
-
-    kill() and ptrace need no capability between processes of one uid, so no
-    other jail, and no process outside the jail, may run as that uid.
-    """
-    uids: dict[int, list[str]] = {}
-    for name, recorded in records.items():
-        if recorded.program_uid >= 0:
-            uids.setdefault(recorded.program_uid, []).append(name)
-    for item in rendered:
-        owners = uids.setdefault(_program_uid(item), [])
-        if item.name not in owners:
-            owners.append(item.name)
-    _check_uids_outside_id_blocks(rendered, records)
-    for item in rendered:
-        ns = item.loaded.jail.namespaces
-        if ns.pid or ns.user:
-            continue
-        uid = _program_uid(item)
-        others = [n for n in uids[uid] if n != item.name]
-        if others:
-            raise JailError(f"{item.name}: it has no PID namespace, and its user {item.loaded.jail.user} (uid {uid}) "
-                            f"is also the user of jail {others[0]}: each could signal and trace the other",
-                            hint="give the jail a user of its own, or keep namespaces.pid: true")
-        unit = f"/{item.loaded.jail.unit_name}\n"
-        outside = [pid for pid, cgroup in _processes_of(uid) if unit not in cgroup]
-        if outside:
-            raise JailError(f"{item.name}: it has no PID namespace, and its user {item.loaded.jail.user} (uid {uid}) "
-                            f"runs processes outside the jail (PID {', '.join(map(str, outside[:5]))}): the jail "
-                            "could signal and trace them", hint="give the jail a user of its own, or keep "
-                            "namespaces.pid: true")
 
 
 def plan_all(rendered: list[Rendered], warn: Say, states: dict[str, dict[str, str]] | None = None,
@@ -222,9 +89,9 @@ def survey(paths: list[str], warn: Say, prune: bool = False) -> Survey:
     removals = ([plan_removal(name, records.get(name)) for name in state.managed() if name not in defined]
                 if prune else [])  # (a jail whose record is damaged is managed, and pruned, too)
     # What only the host shows, checked here so that `plan` refuses what `apply` would.
-    check_id_ranges(rendered, records)
-    check_own_uids(rendered, records)
-    check_host_paths(rendered, records, frozenset(plan.name for plan in removals))
+    preflight.check_id_ranges(rendered, records)
+    preflight.check_own_uids(rendered, records)
+    preflight.check_host_paths(rendered, records, frozenset(plan.name for plan in removals))
     return Survey(rendered, plans, split.unchanged, records, removals)
 
 
@@ -241,7 +108,7 @@ def _new_state(item: Rendered, pending: bool, built: dict[str, str] | None = Non
     jail = item.loaded.jail
     fingerprints: dict[str, object] = {}
     if built is not None:
-        fingerprints = {"inputs": item.contents.fingerprints, "source_sha256": item.loaded.sha256, "built": built}
+        fingerprints = {"inputs": item.fingerprints, "source_sha256": item.loaded.sha256, "built": built}
     sets = spec.sets_of(jail)
     return state.JailState(**fingerprints,  # type: ignore[arg-type]
         host_writable={p.path: p.key for p in sets.writable}, host_resolved={p.path: p.key for p in sets.resolved},
@@ -250,11 +117,10 @@ def _new_state(item: Rendered, pending: bool, built: dict[str, str] | None = Non
         unit_sha256=fingerprint.text_sha256(item.unit_text),
         entries={path: entry.record() for path, entry in item.contents.entries.items()},
         host_dirs=[path for path, _, _ in item.contents.host_dirs], pending_restart=pending,
-        launcher=item.launched, rootfs_sha256=item.contents.rootfs_sha256,
-        launcher_init=item.launched and not program_is_pid1(jail),
-        workdir=jail.workdir, users=jail_users(item.contents),
+        launcher=item.mechanism.launched, rootfs_sha256=item.contents.rootfs_sha256,
+        launcher_init=item.mechanism.init, workdir=jail.workdir, users=item.users,
         extra_units=sorted(item.extra_units), environment=dict(jail.environment), id_shift=jail.id_shift,
-        program_uid=_program_uid(item))
+        program_uid=item.program_uid)
 
 
 def converge(item: Rendered, plan: JailPlan, say: Say, detail: Say) -> tuple[bool, list[str]]:
@@ -313,12 +179,11 @@ def _start_failure(item: Rendered, failure: str, since: float) -> str:
 
 def _program_runs(item: Rendered, main_pid: int) -> bool:
     """The jail's program has been executed (under the launcher: bwrap and jailmgr-init have handed over)."""
-    jail = item.loaded.jail
     if main_pid <= 0:
         return False
-    if not item.launched:
+    if not item.mechanism.launched:
         return True  # Type=exec: systemd saw the program itself executed
-    pid = program_pid(main_pid, True, not program_is_pid1(jail))
+    pid = program_pid(main_pid, True, item.mechanism.init)
     try:
         exe = os.path.basename(os.readlink(f"/proc/{pid}/exe")) if pid else ""
     except OSError:

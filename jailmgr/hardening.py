@@ -16,6 +16,7 @@ systemd 252 (FTP sessions and the integration suite pass with them on):
 
 from __future__ import annotations
 
+from .mechanism import Mechanism
 from .model import Jail
 
 COMMON = (
@@ -54,12 +55,10 @@ def _reaches_homes(jail: Jail) -> bool:
     return any(src == home or src.startswith(home + "/") for src in sources for home in _HOMES)
 
 
-def hardening(jail: Jail, systemd_version: int = 0) -> list[str]:
-    from .setid import needed
-
+def hardening(jail: Jail, mechanism: Mechanism) -> list[str]:
     lines = list(COMMON)
-    launched = jail.uses_launcher()
-    if needed(launched, systemd_version):
+    launched = mechanism.launched
+    if mechanism.nosetid:
         lines.remove("RestrictSUIDSGID=yes")  # bubblewrap applies the same rules (setid.py)
     if jail.security.memory_deny_write_execute:
         lines.append("MemoryDenyWriteExecute=yes")

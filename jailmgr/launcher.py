@@ -32,7 +32,9 @@ started by the unit instead of RootDirectory=:
 
 from __future__ import annotations
 
+from . import setid
 from .manifest import Contents
+from .mechanism import Mechanism
 from .model import CAPABILITY_BITS, SIGNAL_NUMBERS, Jail
 from .paths import BWRAP, INIT_IN_JAIL, JAILMGR_INIT, NOTIFY_IN_JAIL, notify_socket
 
@@ -64,42 +66,37 @@ def _under_run(jail: Jail) -> list[str]:
     return top
 
 
-def program_is_pid1(jail: Jail) -> bool:
-    """`init: false` in a PID namespace: the init execs the program instead of being its parent."""
-    return jail.namespaces.pid and not jail.namespaces.init
-
-
-def launcher_caps(jail: Jail) -> tuple[str, ...]:
+def launcher_caps(jail: Jail, mechanism: Mechanism) -> tuple[str, ...]:
     """LAUNCHER_CAPS, and CAP_KILL when the supervisor itself must signal a program that is PID 1
     (`init: false`) of another uid for reload_signal: otherwise the init, running as the program,
     does it.  bwrap and the init drop them all before the program runs."""
-    if program_is_pid1(jail) and jail.reload_signal is not None:
+    if mechanism.program_is_pid1 and jail.reload_signal is not None:
         return (*LAUNCHER_CAPS, "CAP_KILL")
     return LAUNCHER_CAPS
 
 
-def supervisor_argv(jail: Jail) -> list[str]:
+def supervisor_argv(jail: Jail, mechanism: Mechanism) -> list[str]:
     """The unit's main process, in front of everything else of ExecStart=."""
     argv = [JAILMGR_INIT, "supervise", "--stop-signal", str(SIGNAL_NUMBERS[jail.stop_signal])]
     if jail.ready is not None and jail.ready.notify:
         argv += ["--notify", notify_socket(jail.name)]
-    if program_is_pid1(jail):
+    if mechanism.program_is_pid1:
         argv.append("--pid1")
     return [*argv, "--"]
 
 
-def init_argv(jail: Jail, uid: int, gid: int, groups: list[int]) -> list[str]:
+def init_argv(jail: Jail, mechanism: Mechanism, uid: int, gid: int, groups: list[int]) -> list[str]:
     """The drop inside the jail, then the program (see launcher/jailmgr-init.c)."""
     argv = [INIT_IN_JAIL, "init", "--uid", str(uid), "--gid", str(gid),
             "--groups", ",".join(map(str, groups)), "--caps", f"{cap_mask(jail.security.capabilities):x}",
             "--workdir", jail.workdir]
-    if program_is_pid1(jail):
+    if mechanism.program_is_pid1:
         argv.append("--pid1")
     return [*argv, "--", *jail.exec]
 
 
-def bwrap_argv(jail: Jail, contents: Contents, uid: int, gid: int, groups: list[int],
-               seccomp_fd: int | None = None) -> list[str]:
+def bwrap_argv(jail: Jail, contents: Contents, mechanism: Mechanism, uid: int, gid: int,
+               groups: list[int]) -> list[str]:
     ns = jail.namespaces
     argv = [BWRAP, "--die-with-parent", "--new-session"]
     if ns.pid:
@@ -146,6 +143,6 @@ def bwrap_argv(jail: Jail, contents: Contents, uid: int, gid: int, groups: list[
         argv += ["--cap-add", cap]
     if ns.pid:
         argv.append("--as-pid-1")  # jailmgr-init is PID 1 (bubblewrap's own init forwards no signal)
-    if seccomp_fd is not None:  # a filter loaded right before the init runs (setid.py)
-        argv += ["--seccomp", str(seccomp_fd)]
-    return [*argv, "--", *init_argv(jail, uid, gid, groups)]
+    if mechanism.nosetid:  # a filter loaded right before the init runs (setid.py)
+        argv += ["--seccomp", str(setid.FD)]
+    return [*argv, "--", *init_argv(jail, mechanism, uid, gid, groups)]

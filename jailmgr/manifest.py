@@ -1,7 +1,9 @@
 """What a jail's tree must contain: every directory, file and mount point, with its origin.
 
-This step reads the host (ELF headers, passwd, templates, files named by
-``from``) but writes nothing.  ``render`` prints its result; ``apply`` builds
+This step reads the jail's inputs (templates, files named by ``from``, a
+rootfs archive, copied libraries) and takes the rest of what it knows of the
+machine from the Host it is given (users, the libraries each binary needs);
+it writes nothing.  ``render`` prints its result; ``apply`` builds
 exactly that, so the two can't disagree.
 """
 
@@ -10,17 +12,15 @@ from __future__ import annotations
 import hashlib
 import os
 import posixpath
-import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from . import elf
+from .host import Host
 from .model import ROOT_MARKER, Jail
-from .paths import systemd_version
 from .problems import Problem
 from .spec import Loaded
 
-TEMPLATE_DIRS = ("/etc/jailmgr/templates", "/usr/share/jailmgr/templates")
 NSSWITCH = b"passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n"
 
 
@@ -75,9 +75,6 @@ class Contents:
     rootfs: str | None = None  # the tarball, as a host path
     rootfs_sha256: str = ""
     inputs: set[str] = field(default_factory=set)  # every host path the rendering read or looked for
-    fingerprints: dict[str, str] = field(default_factory=dict)  # theirs, taken right after the rendering
-    systemd_version: int = 0  # of the host's systemd, for what differs between versions (setid.py)
-    host_files: list[tuple[str, bytes]] = field(default_factory=list)  # files jailmgr keeps outside the tree
 
     def add(self, entry: Entry) -> None:
         parent = posixpath.dirname(entry.path)
@@ -86,11 +83,10 @@ class Contents:
         self.entries[entry.path] = entry
 
 
-def _host_users(jail: Jail, loaded: Loaded, contents: Contents,
+def _host_users(jail: Jail, loaded: Loaded, host: Host, contents: Contents,
                 problems: list[Problem]) -> tuple[bytes, bytes, bytes]:
     wanted = ["root", *[u for u in jail.tree.users if u != "root"]]
-    passwd = _read_db("/etc/passwd")
-    groups = _read_db("/etc/group")
+    passwd, groups = host.passwd, host.group
     contents.inputs |= {"/etc/passwd", "/etc/group"} | ({"/etc/shadow"} if jail.tree.shadow else set())
     out_pw, gids = [], set()
     for i, user in enumerate(wanted):
@@ -98,21 +94,19 @@ def _host_users(jail: Jail, loaded: Loaded, contents: Contents,
             key = f"tree.users[{i - 1}]" if user != "root" else "tree.users"
             problems.append(loaded.problem(key, f"user {user!r} does not exist on this host"))
             continue
-        fields = passwd[user]
+        fields = list(passwd[user])
         fields[1] = "x"
         out_pw.append(":".join(fields))
         gids.add(fields[3])
-    out_gr = []
-    for name, fields in groups.items():
-        if fields[2] in gids or name in wanted:
-            out_gr.append(":".join([fields[0], "x", fields[2], ""]))
+    out_gr: list[str] = []
+    for name, entry in groups.items():
+        if entry[2] in gids or name in wanted:
+            out_gr.append(":".join([entry[0], "x", entry[2], ""]))
     shadow = b""
     if jail.tree.shadow:
-        try:
-            sh = _read_db("/etc/shadow")
-        except OSError as exc:
-            problems.append(loaded.problem("tree.shadow", f"cannot read /etc/shadow: {exc.strerror}"))
-            sh = {}
+        sh = host.shadow or {}
+        if host.shadow is None:
+            problems.append(loaded.problem("tree.shadow", f"cannot read /etc/shadow: {host.shadow_error}"))
         # Only the named users' hashes: root is in every jail's passwd, but the
         # host root's hash goes in only when tree.users names root; else locked.
         lines = [":".join(sh[u]) if u in jail.tree.users else f"{u}:*:::::::" for u in wanted if u in sh]
@@ -120,22 +114,13 @@ def _host_users(jail: Jail, loaded: Loaded, contents: Contents,
     return ("\n".join(out_pw) + "\n").encode(), ("\n".join(out_gr) + "\n").encode(), shadow
 
 
-def _read_db(path: str) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    with open(path, encoding="utf-8", errors="surrogateescape") as f:
-        for line in f:
-            fields = line.rstrip("\n").split(":")
-            if len(fields) >= 3 and fields[0] and not fields[0].startswith("#"):
-                out.setdefault(fields[0], fields)
-    return out
-
-
-def template_dirs(loaded: Loaded) -> list[str]:
+def template_dirs(loaded: Loaded, host: Host) -> list[str]:
     here = os.path.dirname(os.path.abspath(loaded.source))
-    return [here, os.path.join(os.path.dirname(here), "templates"), *TEMPLATE_DIRS]
+    return [here, os.path.join(os.path.dirname(here), "templates"), *host.template_dirs]
 
 
-def _render_template(loaded: Loaded, index: int, contents: Contents, problems: list[Problem]) -> bytes | None:
+def _render_template(loaded: Loaded, index: int, host: Host, contents: Contents,
+                     problems: list[Problem]) -> bytes | None:
     import jinja2  # only the paths that render a template pay for importing Jinja2
     import jinja2.sandbox
 
@@ -150,7 +135,7 @@ def _render_template(loaded: Loaded, index: int, contents: Contents, problems: l
     key = f"tree.files[{index}].template"
     # Sandboxed: templates may come from many hands, and a plain Environment
     # lets `{{ ''.__class__.__mro__ ... }}` reach any Python object as root.
-    env = jinja2.sandbox.SandboxedEnvironment(loader=Loader(template_dirs(loaded)),
+    env = jinja2.sandbox.SandboxedEnvironment(loader=Loader(template_dirs(loaded, host)),
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                              autoescape=False)
     variables = dict(entry.vars or {})
@@ -158,7 +143,7 @@ def _render_template(loaded: Loaded, index: int, contents: Contents, problems: l
     try:
         return env.get_template(entry.template or "").render(variables).encode()
     except jinja2.TemplateNotFound:
-        dirs = ", ".join(template_dirs(loaded))
+        dirs = ", ".join(template_dirs(loaded, host))
         problems.append(loaded.problem(key, f"template {entry.template!r} not found in {dirs}"))
     except jinja2.UndefinedError as exc:
         problems.append(loaded.problem(f"tree.files[{index}].vars", f"{entry.template}: {exc.message}"))
@@ -169,11 +154,11 @@ def _render_template(loaded: Loaded, index: int, contents: Contents, problems: l
     return None
 
 
-def _file_data(loaded: Loaded, index: int, contents: Contents,
+def _file_data(loaded: Loaded, index: int, host: Host, contents: Contents,
                problems: list[Problem]) -> tuple[bytes | None, str]:
     entry = loaded.jail.tree.files[index]
     if entry.template is not None:
-        return _render_template(loaded, index, contents, problems), f"template {entry.template}"
+        return _render_template(loaded, index, host, contents, problems), f"template {entry.template}"
     if entry.content is not None:
         return entry.content.encode(), "inline content"
     contents.inputs.add(entry.from_ or "")
@@ -185,15 +170,15 @@ def _file_data(loaded: Loaded, index: int, contents: Contents,
         return None, ""
 
 
-def _libraries(loaded: Loaded, contents: Contents, resolver: elf.Resolver, problems: list[Problem]) -> None:
+def _libraries(loaded: Loaded, contents: Contents, host: Host, problems: list[Problem]) -> None:
     jail = loaded.jail
     copy = jail.tree.libraries == "copy"
     wanted = [(f"tree.binaries[{i}]", binary) for i, binary in enumerate(jail.tree.binaries)]
     if jail.tree.pam:
-        wanted += _pam_modules(loaded, contents, resolver, problems)
+        wanted += _pam_modules(loaded, contents, host, problems)
     for key, binary in wanted:
         try:
-            libs, missing = resolver.closure(binary)
+            libs, missing = host.libraries.closure(binary)
         except (OSError, elf.ElfError) as exc:
             problems.append(loaded.problem(key, f"cannot read {binary}: {getattr(exc, 'strerror', None) or exc}"))
             continue
@@ -224,14 +209,14 @@ def _libraries(loaded: Loaded, contents: Contents, resolver: elf.Resolver, probl
                 contents.binds.append(Bind(path, path))
 
 
-def _pam_modules(loaded: Loaded, contents: Contents, resolver: elf.Resolver,
+def _pam_modules(loaded: Loaded, contents: Contents, host: Host,
                  problems: list[Problem]) -> list[tuple[str, str]]:
     """Where the binaries' libpam loads modules from (the directory compiled into it), and the modules there."""
     jail = loaded.jail
     libpam = None
     for binary in jail.tree.binaries:
         try:
-            libs, _ = resolver.closure(binary)
+            libs, _ = host.libraries.closure(binary)
         except (OSError, elf.ElfError):
             continue  # (reported where the binaries are)
         libpam = next((lib for lib in libs if os.path.basename(lib).startswith("libpam.so")), libpam)
@@ -240,18 +225,14 @@ def _pam_modules(loaded: Loaded, contents: Contents, resolver: elf.Resolver,
                                        "these modules"))
         return []
     try:
-        with open(libpam, "rb") as f:
-            named = re.findall(rb"\x00(/[\w/.+-]*/security)/?\x00", f.read())
+        moddirs = host.libraries.pam_dirs(libpam)
     except OSError as exc:
         problems.append(loaded.problem("tree.pam", f"cannot read {libpam}: {exc.strerror}"))
         return []
-    # libpam names its multiarch directory and the old /lib/security: the
-    # multiarch one (the longer) where it has the module.
-    moddirs = sorted({d.decode() for d in named}, key=len, reverse=True)
     contents.inputs.add(libpam)
     wanted = []
     for i, name in enumerate(jail.tree.pam):
-        module = next((f"{d}/pam_{name}.so" for d in moddirs if os.path.exists(f"{d}/pam_{name}.so")), None)
+        module = next((f"{d}/pam_{name}.so" for d in moddirs if host.libraries.exists(f"{d}/pam_{name}.so")), None)
         if module is None:
             where = " or ".join(moddirs) or f"the directories {libpam} names"
             problems.append(loaded.problem(f"tree.pam[{i}]", f"pam_{name}.so is not in {where} on this host"))
@@ -287,12 +268,11 @@ def rootfs_limit(jail: Jail) -> int:
     return size if isinstance(size, int) else 1 << 62  # infinity
 
 
-def build_contents(loaded: Loaded, resolver: elf.Resolver | None = None) -> tuple[Contents, list[Problem]]:
+def build_contents(loaded: Loaded, host: Host) -> tuple[Contents, list[Problem]]:
     """Everything the tree of one jail holds; problems name the jail file's keys."""
     jail = loaded.jail
     problems: list[Problem] = []
     contents = Contents()
-    contents.systemd_version = systemd_version()  # what differs between versions (setid.py, model.py)
     contents.inputs |= {os.path.abspath(loaded.source), elf.LD_SO_CACHE}
     for top in ("/etc", "/dev", "/proc", "/tmp", "/run"):
         contents.add(Entry(top, EntryKind.DIR, 0o755, "root", "root", "base layout"))
@@ -300,8 +280,8 @@ def build_contents(loaded: Loaded, resolver: elf.Resolver | None = None) -> tupl
                        f"{jail.name}\n".encode()))
     if jail.tree.rootfs is not None:
         _rootfs(loaded, contents, problems)
-    _libraries(loaded, contents, resolver or elf.Resolver(), problems)
-    passwd, group, shadow = _host_users(jail, loaded, contents, problems)
+    _libraries(loaded, contents, host, problems)
+    passwd, group, shadow = _host_users(jail, loaded, host, contents, problems)
     contents.add(Entry("/etc/passwd", EntryKind.FILE, 0o644, "root", "root", "users from the host's /etc/passwd",
                        passwd))
     contents.add(Entry("/etc/group", EntryKind.FILE, 0o644, "root", "root", "groups from the host's /etc/group", group))
@@ -314,7 +294,7 @@ def build_contents(loaded: Loaded, resolver: elf.Resolver | None = None) -> tupl
                            "tree.dirs (writable)" if dir_entry.writable else "tree.dirs",
                            writable=dir_entry.writable))
     for i, entry in enumerate(jail.tree.files):
-        data, origin = _file_data(loaded, i, contents, problems)
+        data, origin = _file_data(loaded, i, host, contents, problems)
         if data is not None:
             contents.add(Entry(entry.path, EntryKind.FILE, entry.mode, entry.owner, entry.group, origin, data))
     if jail.tree.pam and "/etc/pam.d/other" not in contents.entries:

@@ -25,7 +25,7 @@ from .fields import (
     WordOrRecord,
     spec,
 )
-from .paths import default_root, netns_unit_name, unit_name  # noqa: F401  (re-exported)
+from .paths import UnitRole, default_root, jail_units, netns_unit_name, unit_name  # noqa: F401  (re-exported)
 
 
 class Libraries(StrEnum):
@@ -280,6 +280,13 @@ class Jail:
     @property
     def unit_name(self) -> str:
         return unit_name(self.name)
+
+    @property
+    def units(self) -> dict[UnitRole, str]:
+        """The units this jail has, by role, the main one first (paths.jail_units names every possible one)."""
+        every = jail_units(self.name)
+        roles = [UnitRole.MAIN, *([UnitRole.NETNS] if self.namespaces.net == "private" else [])]
+        return {role: every[role] for role in roles}
 
     @property
     def root_dir(self) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import glob
 import os
 import re
+from enum import StrEnum
 
 LIB_DIR = "/var/lib/jailmgr"
 JAILS_DIR = f"{LIB_DIR}/jails"
@@ -60,6 +61,19 @@ def unit_name(name: str) -> str:
 
 def netns_unit_name(name: str) -> str:
     return f"jail-{name}-netns.service"
+
+
+class UnitRole(StrEnum):
+    """The units jailmgr may make for a jail: the service, and what its file asks for beside it (Jail.units)."""
+
+    MAIN = "main"  # jail-NAME.service
+    NETNS = "netns"  # jail-NAME-netns.service: the network namespace of `net: private`
+
+
+def jail_units(name: str) -> dict[UnitRole, str]:
+    """Every unit file a jail may have, by role: what render writes, plan compares, status shows and destroy
+    may remove (nothing else, whatever a record says)."""
+    return {UnitRole.MAIN: unit_name(name), UnitRole.NETNS: netns_unit_name(name)}
 
 
 def netns_name(name: str) -> str:

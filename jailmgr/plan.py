@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 
 from . import ops, paths, state, systemd
-from .manifest import Contents, Entry, ids, rootfs_limit
+from .manifest import Contents, Entry, rootfs_limit
 from .ops import Sign
 from .render import Rendered
 from .safefs import Tree, TreeError
@@ -81,7 +81,7 @@ def observe(rendered: Rendered, unit_state: dict[str, str]) -> Snapshot:
     dirs, the unit files, and the unit's state as systemd gave it (one batched query for all jails)."""
     jail = rendered.loaded.jail
     contents = rendered.contents
-    users, groups = ids(contents)
+    users, groups = rendered.owners
     matching: set[str] = set()
     error = ""
     try:
@@ -100,7 +100,7 @@ def observe(rendered: Rendered, unit_state: dict[str, str]) -> Snapshot:
         if tree is not None:
             tree.close()
     present = frozenset(path for path, _, _ in contents.host_dirs if os.path.isdir(path))
-    in_place = frozenset(path for path, data in contents.host_files if _holds(path, data))
+    in_place = frozenset(path for path, data in rendered.host_files if _holds(path, data))
     units = tuple((name, paths.read_unit(name)) for name in rendered.units)
     return Snapshot(frozenset(matching), error, present, in_place, units, unit_state.get("UnitFileState") == "enabled",
                     systemd.running(unit_state), systemd.ran_and_ended(unit_state))
@@ -121,12 +121,12 @@ def plan_jail(rendered: Rendered, recorded: state.JailState | None, seen: Snapsh
     jail = rendered.loaded.jail
     contents = rendered.contents
     plan = JailPlan(jail.name, recorded)
-    users, groups = ids(contents)
+    users, groups = rendered.owners
     for path, owner, group in contents.host_dirs:
         if path not in seen.present_host_dirs:
             plan.changes.append(ops.MakeHostDir(CREATE, "host-dir", path, f"owner {owner}", owner=owner, group=group,
                                                 shift=jail.id_shift))
-    for path, data in contents.host_files:
+    for path, data in rendered.host_files:
         if path not in seen.host_files_in_place:
             plan.changes.append(ops.WriteHostFile(CREATE, "host-file", path, "kept by jailmgr", data=data))
     if rootfs_changed(contents, recorded):

@@ -1,16 +1,23 @@
-"""Everything apply would produce for one jail, computed without touching the host."""
+"""Everything apply would produce for one jail: a function of the jail file, its inputs and the Host.
+
+The Host (host.py) is read once per command and the jail's Mechanism
+(mechanism.py) decided once here; nothing later looks at the machine again to
+decide how the jail is built.  tests/test_snapshots.py renders every case file
+for a systemd 252 and a 257 Host and compares whole units.
+"""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from . import elf
-from .manifest import Contents, build_contents
+from . import setid
+from .host import Host
+from .manifest import Contents, build_contents, ids, jail_users
+from .mechanism import Mechanism, decide
 from .paths import BWRAP, IP, SYSTEMD
 from .problems import Problem
 from .spec import Loaded
-from .unit import has_proc, netns_unit_name, render_netns_unit, render_unit
+from .unit import has_proc, render_units
 from .unitsyntax import UnitValueError
 
 
@@ -18,71 +25,78 @@ from .unitsyntax import UnitValueError
 class Rendered:
     loaded: Loaded
     contents: Contents
-    unit_text: str
+    mechanism: Mechanism
+    units: dict[str, str]  # every unit file of the jail (Jail.units), the main one first: name -> text
     warnings: list[str]
-    extra_units: dict[str, str] = field(default_factory=dict)  # unit file name -> text
-
-    @property
-    def units(self) -> dict[str, str]:
-        """Every unit file of the jail, the main one first."""
-        return {self.loaded.jail.unit_name: self.unit_text, **self.extra_units}
+    host_files: list[tuple[str, bytes]]  # files jailmgr keeps outside the tree for it (the set-id filter)
+    fingerprints: dict[str, str]  # of every input, taken right after the rendering (fingerprint.py)
+    users: dict[str, list[int]]  # the jail's passwd: name -> [uid, primary gid] (what `exec --user` may name)
+    owners: tuple[dict[str, int], dict[str, int]]  # user and group ids by name, as the tree's files give them
+    program_uid: int  # the host uid the program runs as
 
     @property
     def name(self) -> str:
         return self.loaded.jail.name
 
     @property
+    def unit_text(self) -> str:
+        return self.units[self.loaded.jail.unit_name]
+
+    @property
+    def extra_units(self) -> dict[str, str]:
+        """The units beside the main one."""
+        return {name: text for name, text in self.units.items() if name != self.loaded.jail.unit_name}
+
+    @property
     def launched(self) -> bool:
         """Whether bubblewrap builds this jail."""
-        return self.loaded.jail.uses_launcher()
+        return self.mechanism.launched
 
 
-def not_in_force(loaded: Loaded) -> list[str]:
+def not_in_force(loaded: Loaded, mechanism: Mechanism) -> list[str]:
     """What the jail asks for that this version can't give: said, never faked."""
     jail = loaded.jail
-    if not jail.uses_launcher() and not has_proc(jail):
+    if not mechanism.launched and not has_proc(jail):
         return [f"{jail.name}: without the launcher, systemd's hardening mounts a /proc (ProcSubset=pid) "
                 "even though the jail file has no {type: proc} mount"]
     return []
 
 
-def render(loaded: Loaded, resolver: elf.Resolver | None = None) -> tuple[Rendered | None, list[Problem]]:
-    contents, problems = build_contents(loaded, resolver)
-    contents.inputs |= {BWRAP, IP}  # whether they exist decides what is refused
-    launched = loaded.jail.uses_launcher()
-    contents.inputs.add(SYSTEMD)  # its version decides some directives (setid, hardening)
-    if launched:
-        from . import setid
-
-        if setid.needed(True, contents.systemd_version):
-            contents.host_files.append((setid.FILTER_PATH, setid.bpf()))
-    if launched and not os.path.exists(BWRAP):
+def render(loaded: Loaded, host: Host) -> tuple[Rendered | None, list[Problem]]:
+    jail = loaded.jail
+    mechanism = decide(jail, host)
+    contents, problems = build_contents(loaded, host)
+    if mechanism.launched and not host.has(BWRAP):
         problems.append(loaded.problem("namespaces", f"pid, uts and cgroup namespaces need {BWRAP} "
                                        "(apt install bubblewrap), or set them to false"))
-    if loaded.jail.namespaces.net == "private" and not os.path.exists(IP):
+    if jail.namespaces.net == "private" and not host.has(IP):
         problems.append(loaded.problem("namespaces.net", f"net: private needs {IP} (apt install iproute2)"))
     if problems:
         return None, problems
-    # Taken now, not when the record is written: a file changed while apply runs then differs from
-    # its fingerprint, and the next apply renders the jail again.
-    from . import fingerprint
-
-    contents.fingerprints = fingerprint.inputs(contents.inputs)
+    # Whether the tools exist decides what is refused; systemd's version decides some directives.
+    inputs = contents.inputs | {BWRAP, IP, SYSTEMD}
+    host_files = [(setid.FILTER_PATH, setid.bpf())] if mechanism.nosetid else []
     try:
-        text = render_unit(loaded.jail, contents, str(loaded.source))
-        extra = {}
-        if loaded.jail.namespaces.net == "private":
-            extra[netns_unit_name(loaded.jail)] = render_netns_unit(loaded.jail, str(loaded.source))
+        units = render_units(jail, contents, mechanism, str(loaded.source))
     except UnitValueError as exc:
         return None, [loaded.problem("", f"cannot write the unit safely: {exc}")]
-    return Rendered(loaded, contents, text, not_in_force(loaded), extra), []
+    from . import fingerprint  # (a step below the units in the layout; only rendering pays for it)
+
+    users, groups = ids(contents)
+    # Taken now, not when the record is written: a file changed while apply runs then differs from
+    # its fingerprint, and the next apply renders the jail again.
+    return Rendered(loaded, contents, mechanism, units, not_in_force(loaded, mechanism), host_files,
+                    fingerprint.inputs(inputs), jail_users(contents), (users, groups),
+                    users[jail.user] + jail.id_shift), []
 
 
-def render_all(loaded: list[Loaded]) -> tuple[list[Rendered], list[Problem]]:
-    resolver = elf.Resolver()
+def render_all(loaded: list[Loaded], host: Host | None = None) -> tuple[list[Rendered], list[Problem]]:
+    """Every jail rendered against one Host (read now when none is given)."""
+    if host is None:
+        host = Host.read(shadow=any(item.jail.tree.shadow for item in loaded))
     out, problems = [], []
     for item in loaded:
-        rendered, found = render(item, resolver)
+        rendered, found = render(item, host)
         problems += found
         if rendered:
             out.append(rendered)

@@ -58,7 +58,3 @@ def _build() -> bytes:
         flt.export_bpf(f)
         f.seek(0)
         return f.read()
-
-
-def needed(uses_launcher: bool, systemd_version: int) -> bool:
-    return uses_launcher and systemd_version >= 257

@@ -211,7 +211,7 @@ def _check_writable_layout(jail: Jail, ctx: Ctx) -> None:
 # A path at a writable place itself is fine (its parent is not the jail's to
 # change, and a mount point can't be renamed); one strictly below is not.
 # Validate refuses what the jail file alone shows (_check_resolved); apply
-# what only the host shows (apply.check_host_paths: other jails' sets, from
+# what only the host shows (preflight.check_host_paths: other jails' sets, from
 # this apply and the records; symlinks on the host).  A rootfs tree counts for
 # sources only: the workdir and the mount targets in it are declared tree
 # dirs, which apply makes real directories (O_NOFOLLOW) over what the archive

@@ -45,7 +45,7 @@ class JailState:
     inputs: dict[str, str] = field(default_factory=dict)  # host path -> fingerprint (fingerprint.py)
     built: dict[str, str] = field(default_factory=dict)  # tree path -> fingerprint of the entry as built
     # The jail-writable set and the paths root resolves for it (spec.host_writable, spec.host_resolved):
-    # host path -> the jail file key; what apply checks other jails against (apply.check_host_paths).
+    # host path -> the jail file key; what apply checks other jails against (preflight.check_host_paths).
     host_writable: dict[str, str] = field(default_factory=dict)
     host_resolved: dict[str, str] = field(default_factory=dict)
     enable: bool = True  # as the jail file asked

@@ -2,8 +2,7 @@
 
 A jail that needs a hostname, cgroup or user namespace, a private network, or
 a PID namespace with an init runs under the launcher (launcher.py); the others
-use systemd's directives alone (Jail.uses_launcher, which also knows that
-systemd >= 257 gives a PID namespace whose PID 1 is the program):
+use systemd's directives alone (mechanism.py decides which, once per jail):
 - RootDirectory= is the jail's tree; ProtectSystem=strict makes it read-only
   to the service.  Writable dirs and rw mounts are bind mounts, which stay
   writable under ProtectSystem=strict (ReadWritePaths= names host paths, not
@@ -21,7 +20,8 @@ from . import model, paths, setid
 from .hardening import hardening
 from .launcher import LAUNCHER_SYSCALLS, bwrap_argv, launcher_caps, supervisor_argv
 from .manifest import Contents, ids, primary_gid, supplementary_gids
-from .model import SIGNAL_NUMBERS, USERNS_COUNT, Jail, veth_names
+from .mechanism import Mechanism
+from .model import SIGNAL_NUMBERS, USERNS_COUNT, Jail, UnitRole, veth_names
 from .paths import IP, JAILMGR_INIT, NSENTER, USERNS_HELPER, runtime_dir
 from .unitsyntax import assignment, bind, exec_argv, path, specifiers, text, unit_file
 
@@ -115,14 +115,14 @@ def _limits(jail: Jail) -> list[str]:
     return lines
 
 
-def _security(jail: Jail, launched: bool) -> list[str]:
+def _security(jail: Jail, mechanism: Mechanism) -> list[str]:
     sec = jail.security
     caps, syscalls = list(sec.capabilities), list(sec.syscall_filter)
-    if launched:
+    if mechanism.launched:
         # The launcher needs these; it drops them before the program runs
         # (jailmgr-init's bounding set), and without CAP_SYS_ADMIN the program's
         # mount() and sethostname() fail even though the filter allows them.
-        caps = sorted({*caps, *launcher_caps(jail)})
+        caps = sorted({*caps, *launcher_caps(jail, mechanism)})
         extra = [*LAUNCHER_SYSCALLS, *(["seccomp"] if jail.namespaces.user else [])]
         if syscalls:
             # (seccomp: the userns helper loads a filter of its own, which
@@ -140,15 +140,14 @@ def _security(jail: Jail, launched: bool) -> list[str]:
     return lines
 
 
-def _launched(jail: Jail, contents: Contents) -> list[str]:
+def _launched(jail: Jail, contents: Contents, mechanism: Mechanism) -> list[str]:
     """The service lines when bubblewrap builds the jail (see launcher.py)."""
     users, group_ids = ids(contents)
     uid = users[jail.user]
     gid = group_ids[jail.group] if jail.group else primary_gid(contents, jail.user)
     # As initgroups(3) would set them (root: none), from the group file jailmgr wrote.
     groups = sorted({gid, *supplementary_gids(contents, jail.user)}) if uid != 0 else []
-    nosetid = setid.needed(True, contents.systemd_version)
-    argv = bwrap_argv(jail, contents, uid, gid, groups, seccomp_fd=setid.FD if nosetid else None)
+    argv = bwrap_argv(jail, contents, mechanism, uid, gid, groups)
     if jail.namespaces.user:
         # Root in the jail is an unprivileged host uid (see userns.py); bwrap
         # then runs as root of that user namespace.
@@ -156,7 +155,7 @@ def _launched(jail: Jail, contents: Contents) -> list[str]:
                 "--", *argv]
     if jail.namespaces.net == "private":
         argv = [NSENTER, f"--net=/run/netns/{netns_name(jail)}", "--", *argv]
-    argv = [*supervisor_argv(jail), *argv]
+    argv = [*supervisor_argv(jail, mechanism), *argv]
     lines = [f"ExecStart={exec_argv(argv, wrap=72)}",
              # Journal lines carry the program's name, not the launcher's.
              f"SyslogIdentifier={specifiers(jail.exec[0].rsplit('/', 1)[-1])}",
@@ -168,7 +167,7 @@ def _launched(jail: Jail, contents: Contents) -> list[str]:
              "ProtectSystem=strict"]
     if jail.ready is not None and jail.ready.notify:
         lines.append(f"RuntimeDirectory={runtime_dir(jail.name)}")  # the supervisor's notify socket
-    if nosetid:  # systemd >= 257: RestrictSUIDSGID= stops bwrap; bwrap loads the same rules (setid.py)
+    if mechanism.nosetid:  # systemd >= 257: RestrictSUIDSGID= stops bwrap; bwrap loads the same rules (setid.py)
         lines.append(f"OpenFile={setid.FILTER_PATH}:nosetid:read-only")
     for entry in jail.tree.dirs:
         if entry.writable:
@@ -197,16 +196,16 @@ def _lifecycle(jail: Jail) -> list[str]:
     return lines
 
 
-def render_unit(jail: Jail, contents: Contents, source: str) -> str:
+def render_unit(jail: Jail, contents: Contents, mechanism: Mechanism, source: str) -> str:
     """The jail-NAME.service text."""
     description = f"jail {jail.name}" + (f": {jail.description}" if jail.description else "")
     unit = [f"Description={text(description)}", "After=network.target"]
     if jail.namespaces.net == "private":
         unit += [f"BindsTo={netns_unit_name(jail)}", f"After={netns_unit_name(jail)}"]
-    launched = jail.uses_launcher()
+    launched = mechanism.launched
     service = _lifecycle(jail)
     if launched:
-        service += _launched(jail, contents)
+        service += _launched(jail, contents, mechanism)
     else:
         # (RootDirectoryStartOnly=: ExecReload= runs the host's jailmgr-init, never a file of the tree)
         service += [f"ExecStart={exec_argv(jail.exec)}", f"RootDirectory={path(jail.root_dir)}",
@@ -225,10 +224,17 @@ def render_unit(jail: Jail, contents: Contents, source: str) -> str:
         # systemd's own directive: a network namespace with only lo (bwrap
         # would need CAP_NET_ADMIN to bring lo up).
         service.append("PrivateNetwork=yes")
-    service += _security(jail, launched)
-    service += hardening(jail, contents.systemd_version)
+    service += _security(jail, mechanism)
+    service += hardening(jail, mechanism)
     service += _limits(jail)
     sections = [("Unit", unit), ("Service", service)]
     if jail.enable:
         sections.append(("Install", ["WantedBy=multi-user.target"]))
     return unit_file(_header(source), sections)
+
+
+def render_units(jail: Jail, contents: Contents, mechanism: Mechanism, source: str) -> dict[str, str]:
+    """Every unit file of the jail (Jail.units), the main one first: file name -> text."""
+    makers = {UnitRole.MAIN: lambda: render_unit(jail, contents, mechanism, source),
+              UnitRole.NETNS: lambda: render_netns_unit(jail, source)}
+    return {name: makers[role]() for role, name in jail.units.items()}

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from jailmgr import render, spec
+from tests.fakehost import DEBIAN_12
 from tests.systemd_words import join_continuations
 
 CASES = Path(__file__).parent / "cases"
@@ -44,7 +45,7 @@ def test_bad_case_reports_every_problem_at_its_position(case: Path) -> None:
 @pytest.mark.parametrize("case", sorted((CASES / "good").glob("*.yaml")), ids=lambda p: p.stem)
 def test_good_case_renders_expected_unit_and_tree(case: Path) -> None:
     loaded = spec.load_or_raise([str(case)])
-    rendered, problems = render.render(loaded[0])
+    rendered, problems = render.render(loaded[0], DEBIAN_12)
     assert problems == [] and rendered is not None
     lines = join_continuations(rendered.unit_text).splitlines()
     for want in expectations(case, "unit"):

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from jailmgr import apply, plan, render, spec, state
+from jailmgr import apply, plan, preflight, render, spec, state
+from tests.fakehost import DEBIAN_12
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="builds a tree with its owners (root)")
 
@@ -25,7 +26,7 @@ def rendered(tmp_path: Path, motd: str = "hi\n", extra: str = "") -> render.Rend
     files = f"  files: [{{path: /etc/motd, content: {json.dumps(motd)}}}]\n"
     jail_file.write_text(f"name: p\nroot: {tmp_path}/root\nexec: [/usr/bin/true]\n"
                          f"tree:\n  binaries: [/usr/bin/true]\n{files}" + extra)
-    item, problems = render.render(spec.load_or_raise([str(jail_file)])[0])
+    item, problems = render.render(spec.load_or_raise([str(jail_file)])[0], DEBIAN_12)
     assert problems == [] and item is not None
     return item
 
@@ -84,6 +85,6 @@ def test_user_namespace_id_blocks_never_overlap(env: Path, monkeypatch: pytest.M
     recorded.name = "other"
     state.save(recorded)  # another jail already holds this block
     with pytest.raises(JailError, match="are those of jail other"):
-        apply.check_id_ranges([item], state.read_records(lambda _: None))
+        preflight.check_id_ranges([item], state.read_records(lambda _: None))
     assert item.loaded.jail.id_shift == model.userns_base("p") >= 1 << 20
-    apply.check_id_ranges([item], {})
+    preflight.check_id_ranges([item], {})

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from jailmgr import apply, ops, plan, render, spec
+from tests.fakehost import DEBIAN_12
 
 
 @pytest.fixture
@@ -16,7 +17,7 @@ def item(tmp_path: Path) -> render.Rendered:
     jail_file.write_text(f"name: p\nroot: {tmp_path}/root\nexec: [/usr/bin/true]\n"
                          "tree:\n  binaries: [/usr/bin/true]\n  files: [{path: /etc/motd, content: hi}]\n"
                          "mounts: [{source: /srv/p-data, target: /data, mode: rw, create: true}]\n")
-    rendered, problems = render.render(spec.load_or_raise([str(jail_file)])[0])
+    rendered, problems = render.render(spec.load_or_raise([str(jail_file)])[0], DEBIAN_12)
     assert problems == [] and rendered is not None
     return rendered
 
@@ -88,7 +89,7 @@ def test_a_jail_file_edited_while_apply_runs_is_rendered_again_next_time(item: r
     from jailmgr import unchanged
 
     recorded = apply._new_state(item, pending=False, built=apply.tree_prints(item))
-    assert recorded.source_sha256 == item.loaded.sha256 and recorded.inputs == item.contents.fingerprints
+    assert recorded.source_sha256 == item.loaded.sha256 and recorded.inputs == item.fingerprints
     recorded.built = recorded.built or {"/etc": "as built"}
     source = Path(item.loaded.source)
     source.write_text(source.read_text() + "# edited during the apply\n")

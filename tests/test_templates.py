@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from jailmgr import render, spec
+from tests.fakehost import DEBIAN_12
 
 
 def render_with(tmp_path: Path, template: str, vars_: str = "{port: 21}") -> tuple[object, list[str]]:
@@ -13,7 +14,7 @@ def render_with(tmp_path: Path, template: str, vars_: str = "{port: 21}") -> tup
     jail_file.write_text("name: t\nexec: [/usr/bin/true]\n"
                          "tree:\n  binaries: [/usr/bin/true]\n"
                          f"  files:\n    - {{path: /etc/t.conf, template: t.conf.j2, vars: {vars_}}}\n")
-    item, problems = render.render(spec.load_or_raise([str(jail_file)])[0])
+    item, problems = render.render(spec.load_or_raise([str(jail_file)])[0], DEBIAN_12)
     return item, [str(p) for p in problems]
 
 
@@ -40,7 +41,7 @@ def test_missing_template_lists_where_it_looked(tmp_path: Path) -> None:
     jail_file = tmp_path / "t.yaml"
     jail_file.write_text("name: t\nexec: [/usr/bin/true]\ntree:\n  binaries: [/usr/bin/true]\n"
                          "  files: [{path: /etc/x, template: nowhere.j2}]\n")
-    _, problems = render.render(spec.load_or_raise([str(jail_file)])[0])
+    _, problems = render.render(spec.load_or_raise([str(jail_file)])[0], DEBIAN_12)
     message = str(problems[0])
     assert "template 'nowhere.j2' not found in" in message and "/usr/share/jailmgr/templates" in message
 

@@ -17,11 +17,11 @@ import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from jailmgr import elf, render, spec
+from jailmgr import render, spec
 from jailmgr.hardening import hardening
+from tests.fakehost import DEBIAN_12
 from tests.systemd_words import expand_specifiers, parse_exec, split_words
 
-RESOLVER = elf.Resolver()
 texts = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x2FF), max_size=30)
 
 
@@ -66,7 +66,7 @@ def test_every_directive_reads_back_unchanged(rootfs: Path, description: str, pr
     path.write_text(yaml.safe_dump(doc, allow_unicode=True))
     loaded, problems = spec.load([str(path)])
     assume(not problems)
-    rendered, problems = render.render(loaded[0], RESOLVER)
+    rendered, problems = render.render(loaded[0], DEBIAN_12)
     if rendered is None:  # refused, with a reason: never written
         assert problems and "cannot write the unit safely" in str(problems[0])
         return
@@ -74,7 +74,7 @@ def test_every_directive_reads_back_unchanged(rootfs: Path, description: str, pr
     directives = read_back(rendered.unit_text)
     assert all("\n" not in value for _, value in directives)
     shown = {f"{k}={v}" for k, v in directives}
-    assert set(hardening(jail)) <= shown  # no hardening directive was swallowed
+    assert set(hardening(jail, rendered.mechanism)) <= shown  # no hardening directive was swallowed
     values = dict(directives)
     wanted = f"jail prop: {jail.description}" if jail.description else "jail prop"  # (as YAML read it)
     assert expand_specifiers(values["Description"]) == wanted

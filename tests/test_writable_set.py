@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from jailmgr import apply, fingerprint, render, spec, state, unchanged
+from jailmgr import fingerprint, preflight, render, spec, state, unchanged
 from jailmgr.problems import JailError
 from jailmgr.safefs import Tree, host_symlink
+from tests.fakehost import DEBIAN_12
 
 
 def full(text: str) -> str:
@@ -114,14 +115,14 @@ def test_check_host_paths_refuses_another_jails_writable_dir_and_host_symlinks(t
     source = tmp_path / "j.yaml"
     source.write_text(f"name: j\nroot: {tmp_path}/root\nexec: [/usr/bin/true]\ntree: {{binaries: [/usr/bin/true]}}\n"
                       f"mounts: [{{source: {tmp_path}/link, target: /l}}]\n")
-    item, found = render.render(spec.load_or_raise([str(source)])[0])
+    item, found = render.render(spec.load_or_raise([str(source)])[0], DEBIAN_12)
     assert item is not None and found == []
     with pytest.raises(JailError, match="is a symlink on the host"):
-        apply.check_host_paths([item], {})
+        preflight.check_host_paths([item], {})
     other = state.JailState(name="k", source="", root="/x", unit="jail-k.service",
                             host_writable={str(tmp_path): "mounts[0].source"}, host_resolved={})
     with pytest.raises(JailError, match="which jail k can write"):
-        apply.check_host_paths([item], {"k": other})
+        preflight.check_host_paths([item], {"k": other})
 
 
 def test_a_declared_file_rewritten_without_a_new_fingerprint_is_still_seen(tmp_path: Path) -> None:

@@ -1,0 +1,99 @@
+"""The host as one command sees it: read once (Host.read), then handed to every step.
+
+Rendering a jail depends on the machine in a few ways only: the systemd
+version (some directives differ), which tools are installed (bubblewrap,
+iproute2), the users and groups, and which libraries each binary needs.
+They are all here, read at one moment, so no step looks at the machine again
+and decides differently; tests build a Host of their own to render for a
+systemd 252 or 257 machine with any architecture's libraries, on any machine.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from . import elf
+from .paths import BWRAP, IP, systemd_version
+
+TEMPLATE_DIRS = ("/etc/jailmgr/templates", "/usr/share/jailmgr/templates")
+TOOLS = (BWRAP, IP)  # the host tools whose presence decides what is refused
+Db = Mapping[str, tuple[str, ...]]  # passwd, group or shadow: name -> the line's fields
+
+
+class Libraries(Protocol):
+    """What the tree's libraries are: the loader's view of the binaries (elf.Resolver on a real host)."""
+
+    def closure(self, binary: str) -> tuple[list[str], list[str]]:
+        """Every library path the binary needs (the interpreter first), and the sonames not found."""
+
+    def pam_dirs(self, libpam: str) -> list[str]:
+        """The directories libpam loads its modules from (compiled into it), the most specific first."""
+
+    def exists(self, path: str) -> bool: ...
+
+
+class HostLibraries:
+    """The real host's: ELF headers and ld.so.cache, read on first use (a no-op apply renders nothing)."""
+
+    def __init__(self) -> None:
+        self._resolver: elf.Resolver | None = None
+
+    @property
+    def resolver(self) -> elf.Resolver:
+        if self._resolver is None:
+            self._resolver = elf.Resolver()
+        return self._resolver
+
+    def closure(self, binary: str) -> tuple[list[str], list[str]]:
+        return self.resolver.closure(binary)
+
+    def pam_dirs(self, libpam: str) -> list[str]:
+        with open(libpam, "rb") as f:
+            named = re.findall(rb"\x00(/[\w/.+-]*/security)/?\x00", f.read())
+        # libpam names its multiarch directory and the old /lib/security: the multiarch one (the longer) first.
+        return sorted({d.decode() for d in named}, key=len, reverse=True)
+
+    def exists(self, path: str) -> bool:
+        return os.path.exists(path)
+
+
+@dataclass(frozen=True)
+class Host:
+    systemd_version: int  # its major version, 0 when it can't be told
+    tools: frozenset[str]  # which of TOOLS are installed
+    passwd: Db
+    group: Db
+    libraries: Libraries = field(default_factory=HostLibraries, compare=False)
+    shadow: Db | None = None  # read only for commands that render a jail with tree.shadow
+    shadow_error: str = ""  # why it could not be read
+    template_dirs: tuple[str, ...] = TEMPLATE_DIRS
+
+    def has(self, tool: str) -> bool:
+        return tool in self.tools
+
+    @classmethod
+    def read(cls, shadow: bool = False) -> Host:
+        """The running machine, now; /etc/shadow only when a jail wants it (it needs root)."""
+        shadow_db, error = None, ""
+        if shadow:
+            try:
+                shadow_db = read_db("/etc/shadow")
+            except OSError as exc:
+                error = exc.strerror or str(exc)
+        return cls(systemd_version(), frozenset(t for t in TOOLS if os.path.exists(t)), read_db("/etc/passwd"),
+                   read_db("/etc/group"), HostLibraries(), shadow_db, error)
+
+
+def read_db(path: str) -> dict[str, tuple[str, ...]]:
+    """A colon-separated database (passwd, group, shadow): the first line of each name wins, as getpwnam's."""
+    out: dict[str, tuple[str, ...]] = {}
+    with open(path, encoding="utf-8", errors="surrogateescape") as f:
+        for line in f:
+            fields = line.rstrip("\n").split(":")
+            if len(fields) >= 3 and fields[0] and not fields[0].startswith("#"):
+                out.setdefault(fields[0], tuple(fields))
+    return out

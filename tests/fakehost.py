@@ -1,0 +1,53 @@
+"""Hosts that are not this machine: what render sees of a systemd 252 or 257 machine, for tests on any machine.
+
+The users and groups of a Debian host with the daemons of the shipped jails,
+and a loader's view in which every binary needs the loader and libc (those
+that link PAM, libpam too): the units and trees rendered from them are the
+same on every machine and architecture, with or without bubblewrap and
+systemd installed.
+"""
+
+from __future__ import annotations
+
+from jailmgr.host import TEMPLATE_DIRS, Host
+from jailmgr.paths import BWRAP, IP
+
+USERS = {"root": 0, "daemon": 1, "bin": 2, "www-data": 33, "nobody": 65534, "systemd-network": 998,
+         "ftp": 101, "redis": 102, "postgres": 103, "dnsmasq": 104, "sshd": 105, "alice": 1000}
+PASSWD = {name: (name, "x", str(uid), str(uid if name != "nobody" else 65534), name, f"/home/{name}", "/bin/sh")
+          for name, uid in USERS.items()}
+GROUP = {name: (name, "x", str(uid), "") for name, uid in USERS.items()} | {"nogroup": ("nogroup", "x", "65534", "")}
+SHADOW = {name: (name, "$y$fakehash" if name == "alice" else "*", "19000", "0", "99999", "7", "", "", "")
+          for name in USERS}
+
+LOADER, LIBC = "/lib64/ld-linux-x86-64.so.2", "/lib/x86_64-linux-gnu/libc.so.6"
+LIBPAM = "/lib/x86_64-linux-gnu/libpam.so.0"
+SECURITY_DIR = "/usr/lib/x86_64-linux-gnu/security"
+PAM_LINKED = {"/usr/sbin/vsftpd", "/usr/sbin/sshd"}
+PAM_MODULES = {"unix", "deny", "permit", "nologin"}
+
+
+class FakeLibraries:
+    """Every absolute binary exists except under /nonexistent; a pam_NAME module exists for PAM_MODULES."""
+
+    def closure(self, binary: str) -> tuple[list[str], list[str]]:
+        if binary.startswith("/nonexistent") or not binary.startswith("/"):
+            raise FileNotFoundError(2, "No such file or directory", binary)
+        libs = [LOADER, LIBC]
+        if binary in PAM_LINKED:
+            libs.append(LIBPAM)
+        return ([] if binary in (LOADER, LIBC) else libs), []
+
+    def pam_dirs(self, libpam: str) -> list[str]:
+        return [SECURITY_DIR, "/lib/security"]
+
+    def exists(self, path: str) -> bool:
+        return path.startswith(SECURITY_DIR + "/pam_") and path[len(SECURITY_DIR) + 5:-3] in PAM_MODULES
+
+
+def fake_host(systemd_version: int = 252, tools: tuple[str, ...] = (BWRAP, IP)) -> Host:
+    return Host(systemd_version, frozenset(tools), PASSWD, GROUP, FakeLibraries(), SHADOW, "", TEMPLATE_DIRS)
+
+
+DEBIAN_12 = fake_host(252)
+DEBIAN_13 = fake_host(257)
