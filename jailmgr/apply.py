@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import fingerprint, journal, ops, preflight, readiness, spec, state, systemd, unchanged
-from .destroy import Doomed, doom, remove_tree_of, remove_units_of
-from .plan import JailPlan, observe, plan_jail, plan_removal
+from .destroy import remove_tree_of, remove_units_of
+from .plan import Doomed, JailPlan, observe, plan_jail, plan_removal
 from .problems import InvalidJails, JailError
 from .procfs import program_pid
 from .render import Rendered, render_all
@@ -50,12 +50,13 @@ def plan_all(rendered: list[Rendered], warn: Say, states: dict[str, dict[str, st
     (none when `states` already holds every unit)."""
     if records is None:
         records = state.read_records(warn)
-    units = [item.loaded.jail.unit_name for item in rendered]
+    units = [name for item in rendered for name in item.units]
+    units += [name for item in rendered if item.name in records for name in records[item.name].extra_units]
     known = dict(states or {})
-    missing = [unit for unit in units if unit not in known]
+    missing = sorted({unit for unit in units if unit not in known})
     if missing:
         known.update(systemd.overview(missing))
-    return [plan_jail(item, records.get(item.name), observe(item, known.get(item.loaded.jail.unit_name, {})))
+    return [plan_jail(item, records.get(item.name), observe(item, records.get(item.name), known))
             for item in rendered]
 
 
@@ -86,7 +87,7 @@ def survey(paths: list[str], warn: Say, prune: bool = False) -> Survey:
         raise InvalidJails(clashes)
     plans = plan_all(rendered, warn, split.states, records)
     defined = {item.name for item in rendered} | set(names)
-    removals = ([plan_removal(name, records.get(name)) for name in state.managed() if name not in defined]
+    removals = ([plan_removal(name, warn) for name in state.managed() if name not in defined]
                 if prune else [])  # (a jail whose record is damaged is managed, and pruned, too)
     # What only the host shows, checked here so that `plan` refuses what `apply` would.
     preflight.check_id_ranges(rendered, records)
@@ -192,26 +193,22 @@ def _program_runs(item: Rendered, main_pid: int) -> bool:
 
 
 def _enable_all(pairs: list[tuple[Rendered, Outcome]]) -> bool:
-    """Enable and disable what the plans say, each in one systemctl call; whether anything was.
+    """The plans' enable and disable operations, one systemctl call each; whether there were any."""
+    actions = [op for _, o in pairs for op in o.plan.service if not isinstance(op, ops.StartUnit)]
+    ops.run_service(actions)
+    return bool(actions)
 
-    Done before the daemon-reload: systemd 257 counts a new wants link as a unit changed on disk
-    (NeedDaemonReload=yes, and every later systemctl call on it warns)."""
-    enable = [item.loaded.jail.unit_name for item, o in pairs if o.plan.enable is True]
-    disable = [item.loaded.jail.unit_name for item, o in pairs if o.plan.enable is False]
-    if enable:
-        systemd.systemctl("enable", "--quiet", "--no-reload", *enable)
-    if disable:
-        systemd.systemctl("disable", "--quiet", "--no-reload", *disable)
-    return bool(enable or disable)
+
+_SAY_START = {ops.Start.RESTART: "restarting {}", ops.Start.START: "starting {}",
+              ops.Start.START_STOPPED: "starting {} (it was not running)"}
 
 
 def _start_all(pairs: list[tuple[Rendered, Outcome]], say: Say) -> None:
-    """(Re)start what the plans say, in one systemctl call; who failed, per jail."""
-    starting = [(item, o) for item, o in pairs if o.plan.start]
-    for item, outcome in starting:
-        unit = item.loaded.jail.unit_name
-        say({"restart": f"{item.name}: restarting {unit}", "start": f"{item.name}: starting {unit}",
-             "start-stopped": f"{item.name}: starting {unit} (it was not running)"}[outcome.plan.start])
+    """The plans' start operations, in one systemctl call; who failed, per jail."""
+    starts = {item.name: op for item, o in pairs for op in o.plan.service if isinstance(op, ops.StartUnit)}
+    starting = [(item, o) for item, o in pairs if item.name in starts]
+    for item, _ in starting:
+        say(f"{item.name}: " + _SAY_START[starts[item.name].why].format(starts[item.name].path))
     units = [item.loaded.jail.unit_name for item, _ in starting]
     if not units:
         return
@@ -240,7 +237,7 @@ def apply(paths: list[str], say: Say, warn: Say, check: bool = False, prune: boo
         rendered = found.rendered
         outcomes = [Outcome(plan.name, plan) for plan in found.plans]
         outcomes += [Outcome(recorded.name, JailPlan(recorded.name, recorded)) for recorded in found.unchanged]
-        pruned = [Outcome(plan.name, plan) for plan in found.removals]
+        pruned = [Outcome(plan.name, plan, error=plan.refused) for plan in found.removals]
         if check:
             return outcomes + pruned
         built: list[tuple[Rendered, Outcome]] = []
@@ -260,11 +257,9 @@ def apply(paths: list[str], say: Say, warn: Say, check: bool = False, prune: boo
             built.append((item, outcome))
         doomed: list[tuple[Outcome, Doomed]] = []
         for outcome in pruned:
-            say(f"{outcome.name}: no longer defined; destroying")
-            try:
-                doomed.append((outcome, doom(outcome.name, say)))
-            except JailError as exc:
-                outcome.error = str(exc)
+            if outcome.plan.doomed is not None:  # (else refused when planned: outcome.error says why)
+                say(f"{outcome.name}: no longer defined; destroying")
+                doomed.append((outcome, outcome.plan.doomed))
         # The removed jails' units go with the same reload as the changed ones.
         reload_needed |= remove_units_of([d for _, d in doomed], say)
         reload_needed |= _enable_all(built)

@@ -82,6 +82,11 @@ def cmd_plan(args: argparse.Namespace, out: Output) -> int:
     for item, plan in zip(rendered, plans, strict=True):
         if plan.units_changed:
             _exposure_change(item, out)
+    refused = [plan.refused for plan in found.removals if plan.refused]
+    for reason in refused:  # (apply would leave these jails and fail the same way)
+        out.error(reason)
+    if refused:
+        return EXIT_ERROR
     if not changed:
         out.line("nothing to change")
     return EXIT_CHANGES if changed and args.detailed_exitcode else EXIT_OK

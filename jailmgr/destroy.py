@@ -1,7 +1,7 @@
 """Destroy jails: every name checked first, then all stopped at once, one reload, each tree removed.
 
 A record is data: a damaged or hand-edited one must not aim destroy at a
-unit or a directory of someone else (untrusted_record_paths).  Removal never
+unit or a directory of someone else (plan.untrusted_record_paths).  Removal never
 follows a symlink and never enters a mount point (safefs.remove_root), so the
 data in bound host directories survives.
 """
@@ -11,66 +11,12 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from . import journal, model, ops, state, systemd
-from .problems import JailError
+from .plan import Doomed, doom
 from .safefs import remove_root
 
 Say = Callable[[str], None]
-
-
-def untrusted_record_paths(name: str, recorded: state.JailState) -> list[str]:
-    """What a record names that jailmgr would not have made for this jail: never removed.
-
-    A record is data: a damaged or hand-edited one must not aim destroy (or
-    the removal of a moved root) at a unit or a directory of someone else.
-    """
-    wrong = []
-    if recorded.name != name:
-        wrong.append(f"the record is of jail {recorded.name!r}, not {name!r}")
-    allowed_units = {model.unit_name(name), model.netns_unit_name(name)}
-    for unit in [recorded.unit, *recorded.extra_units]:
-        if unit not in allowed_units:
-            wrong.append(f"unit {unit!r}: not a unit jailmgr makes for jail {name}")
-    if recorded.unit != model.unit_name(name) and recorded.unit in allowed_units:
-        wrong.append(f"unit {recorded.unit!r}: not the main unit of jail {name}")
-    if recorded.root and not ops.root_is_ours(name, recorded.root, recorded.id_shift):
-        wrong.append(f"{recorded.root}: not the default root of jail {name} and without jailmgr's mark "
-                     f"({model.ROOT_MARKER} naming {name})")
-    return wrong
-
-
-@dataclass
-class Doomed:
-    """A jail about to be destroyed, its record checked: the units and the root it may remove."""
-
-    name: str
-    recorded: state.JailState | None
-    units: list[str]
-
-    @property
-    def root(self) -> str:
-        return self.recorded.root if self.recorded else model.default_root(self.name)
-
-
-def doom(name: str, say: Say) -> Doomed:
-    """Check that `name` can be destroyed; changes nothing."""
-    if not model.is_jail_name(name):
-        raise JailError(f"{name!r} is not a jail name")
-    recorded = state.recorded_state(name, say)
-    if recorded is not None:
-        refused = untrusted_record_paths(name, recorded)
-        if refused:
-            raise JailError(f"{name}: its record {state.record_path(name)} names what jailmgr would not "
-                            "have made; nothing was removed:\n  " + "\n  ".join(refused),
-                            hint="check the record; remove what it names by hand if it is really the "
-                            "jail's, then the record")
-    unit = recorded.unit if recorded else model.unit_name(name)
-    if recorded is None and name not in state.managed() and not os.path.exists(
-            os.path.join(state.unit_dir(), unit)):
-        raise JailError(f"no jail named {name!r} is managed here", hint="`jailmgr list` shows them")
-    return Doomed(name, recorded, [unit, *(recorded.extra_units if recorded else [])])
 
 
 _SIGNAL_NAMES = {str(number): name for name, number in model.SIGNAL_NUMBERS.items()}  # systemctl shows KillSignal=15

@@ -3,9 +3,9 @@
 `plan` decides, `apply` runs exactly the operations `plan` printed: nothing
 is decided twice.  A tree operation runs against the jail's opened root
 (safefs.Tree: no symlink followed, no mount entered); a unit operation writes
-or removes one unit file atomically.  The service operations (reload,
-enable, start) are run by apply in batches across jails, so they are data
-here (see JailPlan.enable and .start in plan.py).
+or removes one unit file atomically.  The service operations (EnableUnit,
+DisableUnit, StartUnit) are typed like the others but run by apply in one
+systemctl call per kind across all jails (run_service).
 """
 
 from __future__ import annotations
@@ -154,7 +154,7 @@ class WriteUnit(Op):
         write_file_atomic(self.path, self.text.encode(), 0o644)
 
 
-REMOVE_PROPS = ("LoadState", "UnitFileState")  # what remove_units reads of each unit
+REMOVE_PROPS = ("LoadState", "UnitFileState")  # what remove_units reads of each unit (systemd.overview has them)
 
 
 def remove_units(names: list[str], props: dict[str, dict[str, str]] | None = None) -> list[str]:
@@ -187,9 +187,56 @@ def remove_units(names: list[str], props: dict[str, dict[str, str]] | None = Non
 @dataclass(frozen=True)
 class RemoveUnit(Op):
     name: str = ""
+    seen: tuple[tuple[str, str], ...] = ()  # its REMOVE_PROPS when the plan was made: nothing is asked again
 
     def apply(self, ctx: Context) -> None:
-        remove_units([self.name])  # (converge's caller reloads once for all the units that changed)
+        # (seen is empty only for a plan made without the units' states: then they are asked for now)
+        remove_units([self.name], {self.name: dict(self.seen)} if self.seen else None)
+
+
+class Start(StrEnum):
+    """Why a jail's service is (re)started."""
+
+    RESTART = "restart"  # something changed (or a restart was left pending) and it runs
+    START = "start"  # something changed and it does not run
+    START_STOPPED = "start-stopped"  # nothing changed, but it should run and does not
+
+
+@dataclass(frozen=True)
+class ServiceOp(Op):
+    """An action on a jail's service (`path`: the unit); apply runs each kind for all jails at once."""
+
+    def apply(self, ctx: Context) -> None:
+        run_service([self])
+
+
+@dataclass(frozen=True)
+class EnableUnit(ServiceOp):
+    pass
+
+
+@dataclass(frozen=True)
+class DisableUnit(ServiceOp):
+    pass
+
+
+@dataclass(frozen=True)
+class StartUnit(ServiceOp):
+    why: Start = Start.START
+
+    def describe(self) -> str:
+        return f"  {self.op} service    {'restart' if self.why == Start.RESTART else 'start'}"
+
+
+def run_service(actions: list[ServiceOp]) -> None:
+    """Enable and disable units, one systemctl call each (before the daemon-reload: systemd 257 counts a
+    new wants link as a unit changed on disk).  Starts are readiness.restart_and_wait's: apply runs them."""
+    enable = [a.path for a in actions if isinstance(a, EnableUnit)]
+    disable = [a.path for a in actions if isinstance(a, DisableUnit)]
+    if enable:
+        systemd.systemctl("enable", "--quiet", "--no-reload", "--", *enable)
+    if disable:
+        systemd.systemctl("disable", "--quiet", "--no-reload", "--", *disable)
 
 
 def root_is_ours(name: str, root: str, id_shift: int) -> bool:

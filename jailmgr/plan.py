@@ -9,15 +9,18 @@ what was built before and is no longer wanted (removals).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import ops, paths, state, systemd
+from . import model, ops, paths, state, systemd
 from .manifest import Contents, Entry, rootfs_limit
 from .ops import Sign
+from .problems import JailError
 from .render import Rendered
 from .safefs import Tree, TreeError
 
 CREATE, CHANGE, REMOVE = Sign.CREATE, Sign.CHANGE, Sign.REMOVE
+Say = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -29,9 +32,63 @@ class Snapshot:
     present_host_dirs: frozenset[str] = frozenset()
     host_files_in_place: frozenset[str] = frozenset()
     units: tuple[tuple[str, str | None], ...] = ()  # unit file name -> its text on disk (None: absent)
+    unit_states: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()  # the jail's units as systemd said them
     enabled: bool = False
     active: bool = False
     ran_and_ended: bool = False  # inactive after a successful run (a `restart: no` jail may do that)
+
+
+def untrusted_record_paths(name: str, recorded: state.JailState) -> list[str]:
+    """What a record names that jailmgr would not have made for this jail: never removed.
+
+    A record is data: a damaged or hand-edited one must not aim destroy (or
+    the removal of a moved root) at a unit or a directory of someone else.
+    """
+    wrong = []
+    if recorded.name != name:
+        wrong.append(f"the record is of jail {recorded.name!r}, not {name!r}")
+    allowed_units = set(model.jail_units(name).values())
+    for unit in [recorded.unit, *recorded.extra_units]:
+        if unit not in allowed_units:
+            wrong.append(f"unit {unit!r}: not a unit jailmgr makes for jail {name}")
+    if recorded.unit != model.unit_name(name) and recorded.unit in allowed_units:
+        wrong.append(f"unit {recorded.unit!r}: not the main unit of jail {name}")
+    if recorded.root and not ops.root_is_ours(name, recorded.root, recorded.id_shift):
+        wrong.append(f"{recorded.root}: not the default root of jail {name} and without jailmgr's mark "
+                     f"({model.ROOT_MARKER} naming {name})")
+    return wrong
+
+
+@dataclass
+class Doomed:
+    """A jail about to be destroyed, its record checked: the units and the root it may remove."""
+
+    name: str
+    recorded: state.JailState | None
+    units: list[str]
+
+    @property
+    def root(self) -> str:
+        return self.recorded.root if self.recorded else model.default_root(self.name)
+
+
+def doom(name: str, say: Say) -> Doomed:
+    """Check that `name` can be destroyed; changes nothing."""
+    if not model.is_jail_name(name):
+        raise JailError(f"{name!r} is not a jail name")
+    recorded = state.recorded_state(name, say)
+    if recorded is not None:
+        refused = untrusted_record_paths(name, recorded)
+        if refused:
+            raise JailError(f"{name}: its record {state.record_path(name)} names what jailmgr would not "
+                            "have made; nothing was removed:\n  " + "\n  ".join(refused),
+                            hint="check the record; remove what it names by hand if it is really the "
+                            "jail's, then the record")
+    unit = recorded.unit if recorded else model.unit_name(name)
+    if recorded is None and name not in state.managed() and not os.path.exists(
+            os.path.join(state.unit_dir(), unit)):
+        raise JailError(f"no jail named {name!r} is managed here", hint="`jailmgr list` shows them")
+    return Doomed(name, recorded, [unit, *(recorded.extra_units if recorded else [])])
 
 
 @dataclass
@@ -40,10 +97,24 @@ class JailPlan:
     recorded: state.JailState | None = None  # the record the plan was made against
     changes: list[ops.Op] = field(default_factory=list)  # tree and unit operations, in the order apply runs them
     warnings: list[str] = field(default_factory=list)
-    enable: bool | None = None  # enable (True) or disable (False) the unit; None: as it is
-    start: str = ""  # "restart", "start", "start-stopped" (it was not running), or "" (nothing)
+    service: list[ops.ServiceOp] = field(default_factory=list)  # enable/disable, then (re)start: after the reload
     after: list[ops.Op] = field(default_factory=list)  # once the service runs: the old root's removal
     destroy: bool = False  # --prune: the jail is no longer defined
+    refused: str = ""  # --prune: why this jail can't be destroyed (its record names what jailmgr did not make)
+    doomed: Doomed | None = None  # --prune: what destroying it removes
+
+    @property
+    def enable(self) -> bool | None:
+        """Enable (True) or disable (False) the unit; None: as it is."""
+        for op in self.service:
+            if isinstance(op, ops.EnableUnit | ops.DisableUnit):
+                return isinstance(op, ops.EnableUnit)
+        return None
+
+    @property
+    def start(self) -> str:
+        """Why the service is (re)started (ops.Start), "" when it is not."""
+        return next((op.why.value for op in self.service if isinstance(op, ops.StartUnit)), "")
 
     @property
     def pending_restart(self) -> bool:
@@ -76,9 +147,9 @@ def owner_ids(entry: Entry, users: dict[str, int], groups: dict[str, int],
 
 
 
-def observe(rendered: Rendered, unit_state: dict[str, str]) -> Snapshot:
+def observe(rendered: Rendered, recorded: state.JailState | None, unit_states: dict[str, dict[str, str]]) -> Snapshot:
     """Read what the plan compares against: the tree on disk (read-only, through safefs.Tree), the host
-    dirs, the unit files, and the unit's state as systemd gave it (one batched query for all jails)."""
+    dirs, the unit files, and the units' states as systemd gave them (one batched query for all jails)."""
     jail = rendered.loaded.jail
     contents = rendered.contents
     users, groups = rendered.owners
@@ -102,8 +173,11 @@ def observe(rendered: Rendered, unit_state: dict[str, str]) -> Snapshot:
     present = frozenset(path for path, _, _ in contents.host_dirs if os.path.isdir(path))
     in_place = frozenset(path for path, data in rendered.host_files if _holds(path, data))
     units = tuple((name, paths.read_unit(name)) for name in rendered.units)
-    return Snapshot(frozenset(matching), error, present, in_place, units, unit_state.get("UnitFileState") == "enabled",
-                    systemd.running(unit_state), systemd.ran_and_ended(unit_state))
+    main = unit_states.get(jail.unit_name, {})
+    mine = {*rendered.units, *(recorded.extra_units if recorded else [])}
+    states = tuple((name, tuple(sorted(unit_states[name].items()))) for name in sorted(mine) if name in unit_states)
+    return Snapshot(frozenset(matching), error, present, in_place, units, states,
+                    main.get("UnitFileState") == "enabled", systemd.running(main), systemd.ran_and_ended(main))
 
 
 def _holds(path: str, data: bytes) -> bool:
@@ -117,7 +191,7 @@ def _holds(path: str, data: bytes) -> bool:
 def plan_jail(rendered: Rendered, recorded: state.JailState | None, seen: Snapshot | None = None) -> JailPlan:
     """Pure: the operations that bring the host from `seen` to the jail file, in the order apply runs them."""
     if seen is None:
-        seen = observe(rendered, {})
+        seen = observe(rendered, recorded, {})
     jail = rendered.loaded.jail
     contents = rendered.contents
     plan = JailPlan(jail.name, recorded)
@@ -158,19 +232,31 @@ def plan_jail(rendered: Rendered, recorded: state.JailState | None, seen: Snapsh
             plan.changes.append(ops.WriteUnit(sign, "unit", paths.unit_path(name), text=text,
                                               before=on_disk.get(name)))
     if recorded:
-        for name in sorted(set(recorded.extra_units) - set(rendered.extra_units)):
-            plan.changes.append(ops.RemoveUnit(REMOVE, "unit", paths.unit_path(name), "no longer wanted", name=name))
+        states = dict(seen.unit_states)
+        for name in sorted(set(recorded.extra_units) - set(rendered.units)):
+            props = tuple((k, v) for k, v in states.get(name, ()) if k in ops.REMOVE_PROPS)
+            plan.changes.append(ops.RemoveUnit(REMOVE, "unit", paths.unit_path(name), "no longer wanted", name=name,
+                                               seen=props))
     if jail.enable != seen.enabled:
-        plan.enable = jail.enable
+        kind = ops.EnableUnit if jail.enable else ops.DisableUnit
+        plan.service.append(kind(CHANGE, "service", jail.unit_name, "enable" if jail.enable else "disable"))
+    why = None
     if plan.restart_needed:
-        plan.start = "restart" if seen.active else "start"
+        why = ops.Start.RESTART if seen.active else ops.Start.START
     elif not seen.active and not (jail.restart == "no" and seen.ran_and_ended):
-        plan.start = "start-stopped"
+        why = ops.Start.START_STOPPED
+    if why is not None:
+        plan.service.append(ops.StartUnit(CHANGE, "service", jail.unit_name, why.value, why=why))
     return plan
 
 
-def plan_removal(name: str, recorded: state.JailState | None) -> JailPlan:
-    """--prune: a managed jail no longer defined under the paths given is destroyed."""
-    plan = JailPlan(name, recorded, destroy=True)
+def plan_removal(name: str, say: Say) -> JailPlan:
+    """--prune: a managed jail no longer defined under the paths given is destroyed (its record checked now,
+    so that `plan` shows a refusal as apply would meet it)."""
+    try:
+        doomed = doom(name, say)
+    except JailError as exc:
+        return JailPlan(name, None, destroy=True, refused=str(exc))
+    plan = JailPlan(name, doomed.recorded, destroy=True, doomed=doomed)
     plan.changes.append(ops.Note(REMOVE, "jail", name, "no longer defined: unit, tree and record removed"))
     return plan

@@ -88,3 +88,4 @@ def test_user_namespace_id_blocks_never_overlap(env: Path, monkeypatch: pytest.M
         preflight.check_id_ranges([item], state.read_records(lambda _: None))
     assert item.loaded.jail.id_shift == model.userns_base("p") >= 1 << 20
     preflight.check_id_ranges([item], {})
+

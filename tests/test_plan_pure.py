@@ -77,9 +77,14 @@ def test_a_changed_unit_is_one_write_and_a_moved_root_is_removed_after_the_start
     assert [type(op).__name__ for op in moved.after] == ["RemoveOldRoot"] and moved.after[0].path == "/srv/old-root"
 
 
-def test_prune_plans_the_removal_of_a_jail_no_longer_defined() -> None:
-    gone = plan.plan_removal("old", None)
-    assert gone.destroy and [op.describe() for op in gone.changes] == [
+def test_prune_plans_the_removal_of_a_jail_no_longer_defined(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JAILMGR_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("JAILMGR_UNIT_DIR", str(tmp_path / "units"))
+    (tmp_path / "units").mkdir()
+    (tmp_path / "units" / "jail-old.service").write_text("[Service]\n")  # a unit, and no record
+    gone = plan.plan_removal("old", lambda _: None)
+    assert gone.destroy and gone.doomed is not None and gone.doomed.units == ["jail-old.service"]
+    assert [op.describe() for op in gone.changes] == [
         "  - jail       old  (no longer defined: unit, tree and record removed)"]
 
 
