@@ -120,7 +120,9 @@ def _new_state(item: Rendered, pending: bool, built: dict[str, str] | None = Non
         host_dirs=[path for path, _, _ in item.contents.host_dirs], pending_restart=pending,
         launcher=item.mechanism.launched, rootfs_sha256=item.contents.rootfs_sha256,
         launcher_init=item.mechanism.init, workdir=jail.workdir, users=item.users,
-        extra_units=sorted(item.extra_units), environment=dict(jail.environment), id_shift=jail.id_shift,
+        extra_units=sorted(item.extra_units),
+        extra_units_sha256={name: fingerprint.text_sha256(text) for name, text in item.extra_units.items()},
+        environment=dict(jail.environment), id_shift=jail.id_shift,
         program_uid=item.program_uid)
 
 
@@ -133,7 +135,7 @@ def converge(item: Rendered, plan: JailPlan, say: Say, detail: Say) -> tuple[boo
     # (an apply killed from here on is finished by the next one).
     if recorded is None:
         intent = _new_state(item, pending=True)
-        intent.entries, intent.rootfs_sha256, intent.unit_sha256 = {}, "", ""
+        intent.entries, intent.rootfs_sha256, intent.unit_sha256, intent.extra_units_sha256 = {}, "", "", {}
     else:
         intent = state.JailState(**{**recorded.__dict__, "pending_restart": True})
     try:

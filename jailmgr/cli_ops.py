@@ -197,10 +197,12 @@ class StatusDoc:
     limits: dict[str, str]
     usage: dict[str, str]
     drift: list[str]
+    units: dict[str, str]  # every unit of the jail (the main one first) -> its ActiveState
 
 
-def _status_doc(name: str, recorded: state.JailState, out: Output, props: dict[str, str],
+def _status_doc(name: str, recorded: state.JailState, out: Output, units: dict[str, dict[str, str]],
                 table: procfs.ProcTable) -> StatusDoc:
+    props = units.get(recorded.unit, {})
     main_pid = int(props.get("MainPID", "0") or 0)
     seen = procfs.observe(main_pid, recorded.launcher, recorded.launcher_init, table)
     return StatusDoc(
@@ -209,7 +211,8 @@ def _status_doc(name: str, recorded: state.JailState, out: Output, props: dict[s
         result=props.get("Result", ""), enabled=props.get("UnitFileState", ""), launcher=recorded.launcher,
         namespaces=seen.namespaces, confinement=seen.confinement,
         limits={k: props.get(k, "") for k in LIMIT_PROPS}, usage={k: props.get(k, "") for k in USAGE_PROPS},
-        drift=_drift(recorded, out))
+        drift=_drift(recorded, out),
+        units={unit: units.get(unit, {}).get("ActiveState", "") for unit in [recorded.unit, *recorded.extra_units]})
 
 
 def _recorded(name: str, out: Output) -> state.JailState | None:
@@ -252,7 +255,8 @@ def cmd_status(args: argparse.Namespace, out: Output) -> int:
     docs, code = [], EXIT_OK
     records = {name: _recorded(name, out) for name in names}
     # One systemctl call and one reading of /proc for all the jails.
-    units = systemd.states([r.unit for r in records.values() if r is not None], *STATUS_PROPS)
+    units = systemd.states([u for r in records.values() if r is not None for u in [r.unit, *r.extra_units]],
+                           *STATUS_PROPS)
     table = procfs.ProcTable()
     for name in names:
         recorded = records[name]
@@ -260,7 +264,7 @@ def cmd_status(args: argparse.Namespace, out: Output) -> int:
             out.warn(f"{name}: not managed by jailmgr")
             code = EXIT_ERROR
             continue
-        doc = _status_doc(name, recorded, out, units.get(recorded.unit, {}), table)
+        doc = _status_doc(name, recorded, out, units, table)
         docs.append(dataclasses.asdict(doc))
         out.line(f"{name}: {doc.active} ({doc.sub}), main PID {doc.main_pid}, "
                  f"program PID {doc.program_pid}, root {doc.root}, unit {doc.unit} ({doc.enabled})")
@@ -273,6 +277,8 @@ def cmd_status(args: argparse.Namespace, out: Output) -> int:
             out.line("  " + ", ".join(f"{k} {' '.join(v.split())}" for k, v in doc.confinement.items()))
         out.line("  limits: " + ", ".join(f"{k}={v}" for k, v in doc.limits.items()) +
                  "; usage: " + ", ".join(f"{k}={v}" for k, v in doc.usage.items()))
+        if len(doc.units) > 1:
+            out.line("  units: " + ", ".join(f"{unit} ({active})" for unit, active in doc.units.items()))
         for line in doc.drift:
             out.line(f"  drift: {line}")
     out.doc["jails"] = docs

@@ -35,7 +35,8 @@ class JailState:
     launcher: bool = False
     launcher_init: bool = True  # under the launcher, jailmgr-init is the program's parent (not init: false)
     rootfs_sha256: str = ""
-    extra_units: list[str] = field(default_factory=list)  # unit files beyond the main one
+    extra_units: list[str] = field(default_factory=list)  # unit files beyond the main one (paths.jail_units)
+    extra_units_sha256: dict[str, str] = field(default_factory=dict)  # theirs, as apply wrote them
     environment: dict[str, str] = field(default_factory=dict)  # as declared: what `exec` gives a command
     workdir: str = "/"  # as declared: where `exec` starts a command
     users: dict[str, list[int]] = field(default_factory=dict)  # the jail's passwd: name -> [uid, gid]

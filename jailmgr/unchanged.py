@@ -5,8 +5,8 @@ its unit file, its tree and its service are as the last apply left them
 (fingerprint.py).  Such a jail is not parsed, rendered or planned; what it
 costs is reading its record and its jail file, some stat calls, and its
 share of one systemctl query for all units.  Anything else (no
-fingerprints yet, a restart left pending, a unit of its own beyond the main
-one) takes the full path: parse, render, plan.
+fingerprints yet, a restart left pending, a unit file not as written) takes
+the full path: parse, render, plan.
 """
 
 from __future__ import annotations
@@ -38,11 +38,17 @@ def source_changed(path: str, recorded: state.JailState) -> bool:
 
 
 def unit_changed(recorded: state.JailState) -> bool:
-    try:
-        with open(os.path.join(state.unit_dir(), recorded.unit), "rb") as f:
-            return hashlib.sha256(f.read()).hexdigest() != recorded.unit_sha256
-    except OSError:
-        return True
+    """A unit file of the jail (paths.jail_units: the main one and those beside it) is not as apply wrote it."""
+    wanted = {recorded.unit: recorded.unit_sha256,
+              **{name: recorded.extra_units_sha256.get(name, "") for name in recorded.extra_units}}
+    for name, digest in wanted.items():
+        try:
+            with open(os.path.join(state.unit_dir(), name), "rb") as f:
+                if hashlib.sha256(f.read()).hexdigest() != digest:
+                    return True
+        except OSError:
+            return True
+    return False
 
 
 def tree_changes(recorded: state.JailState) -> list[str]:
@@ -56,15 +62,13 @@ def why_changed(path: str, recorded: state.JailState, unit_state: dict[str, str]
         return "a restart was left pending"
     if not recorded.inputs or not recorded.built:
         return "no fingerprints recorded yet"
-    if recorded.extra_units:
-        return "it has units beyond its main one"
     if source_changed(path, recorded):
         return "its jail file changed"
     inputs = fingerprint.changed_inputs(recorded.inputs)
     if inputs:
         return f"{inputs[0]} changed"
     if unit_changed(recorded):
-        return "its unit file changed"
+        return "a unit file of it changed"
     entries = tree_changes(recorded)
     if entries:
         return f"{entries[0]} changed in the tree"
