@@ -14,6 +14,7 @@ from .output import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, Output, read_stdin_as, re
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .plan import JailPlan
+    from .render import Rendered
 
 
 def _paths(args: argparse.Namespace) -> list[str]:
@@ -51,7 +52,7 @@ def _show_plans(plans: list[JailPlan], out: Output) -> bool:
     return any_change
 
 
-def _exposure_change(item, out: Output) -> None:  # type: ignore[no-untyped-def]
+def _exposure_change(item: Rendered, out: Output) -> None:
     """Say when the new unit scores worse than the one in place (systemd-analyze security --offline)."""
 
     unit = item.loaded.jail.unit_name

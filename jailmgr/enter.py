@@ -35,7 +35,7 @@ The process stays non-dumpable until execve, so the jail can't open its
 /proc/PID/mem or trace it while it still holds host privileges.
 
 `entry_steps` is pure: facts about the program in, the ordered steps out
-(golden-tested); `observe_program` gathers the facts; `run_steps` does them.
+(golden-tested); `observe_program` gathers the facts; `run` does them (the child's in `_child`).
 """
 
 from __future__ import annotations
@@ -44,9 +44,14 @@ import os
 import resource
 import select
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from enum import StrEnum
 
 from . import linux, procfs, relay
+
+TYPE_CHECKING = False  # typing costs milliseconds at startup; it is only needed by checkers
+if TYPE_CHECKING:
+    from typing import Never, NoReturn
 
 # Joined by the child, in this order: user comes after the others (it takes
 # the host's capabilities away), mnt last of those (it changes the root).
@@ -90,13 +95,41 @@ class Facts:
     user: Ids | None = None  # --user: run as this one instead of the program's user
 
 
+class Op(StrEnum):
+    """What a step does: the closed set, in the order entry_steps makes them."""
+
+    DUMPABLE = "dumpable"
+    SETNS = "setns"
+    FORK = "fork"
+    JOIN_CGROUP = "join-cgroup"
+    SETSID = "setsid"
+    SETRLIMIT = "setrlimit"
+    DROP_BOUNDING = "drop-bounding"
+    KEEPCAPS = "keepcaps"
+    SETGROUPS = "setgroups"
+    SETRESGID = "setresgid"
+    SETRESUID = "setresuid"
+    CAPSET = "capset"
+    AMBIENT_CLEAR = "ambient-clear"
+    AMBIENT_RAISE = "ambient-raise"
+    NO_NEW_PRIVS = "no-new-privs"
+    CHDIR = "chdir"
+    SECCOMP = "seccomp"
+    CLOSE_FDS = "close-fds"
+    EXECVE = "execve"
+
+
 @dataclass(frozen=True)
 class Step:
-    op: str
-    args: tuple[object, ...] = field(default_factory=tuple)
+    """One step and its arguments: numbers (a flag, ids, groups, capabilities, a limit, a count) or
+    texts (a namespace, a path, argv); a step has one kind or none."""
+
+    op: Op
+    ints: tuple[int, ...] = ()
+    texts: tuple[str, ...] = ()
 
     def describe(self) -> str:
-        return " ".join([self.op, *map(str, self.args)])
+        return " ".join([self.op.value, *map(str, self.ints), *self.texts])
 
 
 def _caps_for(facts: Facts) -> Caps:
@@ -108,27 +141,27 @@ def _caps_for(facts: Facts) -> Caps:
 
 def entry_steps(facts: Facts, last_cap: int) -> list[Step]:
     """Every step from the host to execve, in order (see the module docstring)."""
-    steps = [Step("dumpable", (0,))]
-    steps += [Step("setns", (ns,)) for ns in _PARENT_NS if ns in facts.namespaces]
-    steps.append(Step("fork"))
-    steps += [Step("join-cgroup", (path,)) for path in facts.cgroup_dirs]
-    steps.append(Step("setsid"))
-    steps += [Step("setns", (ns,)) for ns in _CHILD_NS if ns in facts.namespaces]
-    steps += [Step("setrlimit", limit) for limit in facts.rlimits]
+    steps = [Step(Op.DUMPABLE, (0,))]
+    steps += [Step(Op.SETNS, texts=(ns,)) for ns in _PARENT_NS if ns in facts.namespaces]
+    steps.append(Step(Op.FORK))
+    steps += [Step(Op.JOIN_CGROUP, texts=(path,)) for path in facts.cgroup_dirs]
+    steps.append(Step(Op.SETSID))
+    steps += [Step(Op.SETNS, texts=(ns,)) for ns in _CHILD_NS if ns in facts.namespaces]
+    steps += [Step(Op.SETRLIMIT, limit) for limit in facts.rlimits]
     if "user" in facts.namespaces:
-        steps.append(Step("setns", ("user",)))
+        steps.append(Step(Op.SETNS, texts=("user",)))
     caps = _caps_for(facts)
-    steps += [Step("drop-bounding", (cap,)) for cap in range(last_cap + 1) if not caps.bounding >> cap & 1]
+    steps += [Step(Op.DROP_BOUNDING, (cap,)) for cap in range(last_cap + 1) if not caps.bounding >> cap & 1]
     ids = facts.user or facts.ids
-    steps += [Step("keepcaps", (1,)), Step("setgroups", ids.groups),
-              Step("setresgid", (ids.gid,)), Step("setresuid", (ids.uid,)),
-              Step("capset", (caps.effective, caps.permitted, caps.inheritable)), Step("keepcaps", (0,)),
-              Step("ambient-clear")]
-    steps += [Step("ambient-raise", (cap,)) for cap in range(last_cap + 1) if caps.ambient >> cap & 1]
-    steps += [Step("no-new-privs"), Step("chdir", (facts.workdir,))]
+    steps += [Step(Op.KEEPCAPS, (1,)), Step(Op.SETGROUPS, ids.groups),
+              Step(Op.SETRESGID, (ids.gid,)), Step(Op.SETRESUID, (ids.uid,)),
+              Step(Op.CAPSET, (caps.effective, caps.permitted, caps.inheritable)), Step(Op.KEEPCAPS, (0,)),
+              Step(Op.AMBIENT_CLEAR)]
+    steps += [Step(Op.AMBIENT_RAISE, (cap,)) for cap in range(last_cap + 1) if caps.ambient >> cap & 1]
+    steps += [Step(Op.NO_NEW_PRIVS), Step(Op.CHDIR, texts=(facts.workdir,))]
     if facts.seccomp_filters:
-        steps.append(Step("seccomp", (facts.seccomp_filters,)))
-    steps += [Step("close-fds"), Step("execve", facts.argv)]
+        steps.append(Step(Op.SECCOMP, (facts.seccomp_filters,)))
+    steps += [Step(Op.CLOSE_FDS), Step(Op.EXECVE, texts=facts.argv)]
     return steps
 
 
@@ -253,50 +286,58 @@ def _enter_workdir(path: str) -> None:
         os.close(fd)
 
 
+def _no_such_step(op: Never) -> NoReturn:
+    """Where the child's match ends: an Op with no case of its own makes mypy fail here."""
+    raise EntryError(f"unknown step {op}")
+
+
 def _child(steps: list[Step], ns_fds: dict[str, int], filters: list[bytes], io: relay.Io, env: dict[str, str],
            keep: int) -> None:
     """In the forked child: every step from the new session to execve.  Imports nothing from here on."""
     for step in steps:
-        op, args = step.op, step.args
-        if op == "setsid":
-            os.setsid()
-            io.attach_child()
-        elif op == "setns":
-            linux.setns(ns_fds[str(args[0])], linux.NS_FLAGS[str(args[0])])
-        elif op == "setrlimit":
-            kind, soft, hard = (int(a) for a in args)  # type: ignore[call-overload]
-            resource.setrlimit(kind, (soft, hard))
-        elif op == "chdir":
-            _enter_workdir(str(args[0]))
-        elif op == "drop-bounding":
-            linux.prctl(linux.PR_CAPBSET_DROP, int(args[0]))  # type: ignore[call-overload]
-        elif op == "keepcaps":
-            linux.prctl(linux.PR_SET_KEEPCAPS, int(args[0]))  # type: ignore[call-overload]
-        elif op == "setgroups":
-            os.setgroups([int(g) for g in args])  # type: ignore[call-overload]
-        elif op == "setresgid":
-            os.setresgid(*(int(args[0]),) * 3)  # type: ignore[call-overload]
-        elif op == "setresuid":
-            os.setresuid(*(int(args[0]),) * 3)  # type: ignore[call-overload]
-        elif op == "capset":
-            linux.capset(*(int(a) for a in args))  # type: ignore[call-overload]
-        elif op == "ambient-clear":
-            linux.prctl(linux.PR_CAP_AMBIENT, linux.PR_CAP_AMBIENT_CLEAR_ALL)
-        elif op == "ambient-raise":
-            linux.prctl(linux.PR_CAP_AMBIENT, linux.PR_CAP_AMBIENT_RAISE, int(args[0]))  # type: ignore[call-overload]
-        elif op == "no-new-privs":
-            linux.prctl(linux.PR_SET_NO_NEW_PRIVS, 1)
-        elif op == "seccomp":
-            for program in filters:
-                linux.install_seccomp(program)
-        elif op == "close-fds":
-            os.closerange(3, keep)
-            os.closerange(keep + 1, os.sysconf("SC_OPEN_MAX"))
-        elif op == "execve":
-            argv = [str(a) for a in args]
-            os.execvpe(argv[0], argv, env)
-        else:  # pragma: no cover - entry_steps makes only the ops above
-            raise EntryError(f"unknown step {op}")
+        ints, texts = step.ints, step.texts
+        match step.op:
+            case Op.SETSID:
+                os.setsid()
+                io.attach_child()
+            case Op.SETNS:
+                linux.setns(ns_fds[texts[0]], linux.NS_FLAGS[texts[0]])
+            case Op.SETRLIMIT:
+                kind, soft, hard = ints
+                resource.setrlimit(kind, (soft, hard))
+            case Op.CHDIR:
+                _enter_workdir(texts[0])
+            case Op.DROP_BOUNDING:
+                linux.prctl(linux.PR_CAPBSET_DROP, ints[0])
+            case Op.KEEPCAPS:
+                linux.prctl(linux.PR_SET_KEEPCAPS, ints[0])
+            case Op.SETGROUPS:
+                os.setgroups(list(ints))
+            case Op.SETRESGID:
+                os.setresgid(*(ints[0],) * 3)
+            case Op.SETRESUID:
+                os.setresuid(*(ints[0],) * 3)
+            case Op.CAPSET:
+                effective, permitted, inheritable = ints
+                linux.capset(effective, permitted, inheritable)
+            case Op.AMBIENT_CLEAR:
+                linux.prctl(linux.PR_CAP_AMBIENT, linux.PR_CAP_AMBIENT_CLEAR_ALL)
+            case Op.AMBIENT_RAISE:
+                linux.prctl(linux.PR_CAP_AMBIENT, linux.PR_CAP_AMBIENT_RAISE, ints[0])
+            case Op.NO_NEW_PRIVS:
+                linux.prctl(linux.PR_SET_NO_NEW_PRIVS, 1)
+            case Op.SECCOMP:
+                for program in filters:
+                    linux.install_seccomp(program)
+            case Op.CLOSE_FDS:
+                os.closerange(3, keep)
+                os.closerange(keep + 1, os.sysconf("SC_OPEN_MAX"))
+            case Op.EXECVE:
+                os.execvpe(texts[0], list(texts), env)
+            case Op.DUMPABLE | Op.FORK | Op.JOIN_CGROUP:  # pragma: no cover - run() does these in the parent
+                raise EntryError(f"step {step.op} is not the child's")
+            case _:  # pragma: no cover - mypy holds every Op to a case above
+                _no_such_step(step.op)
 
 
 def run(facts: Facts) -> int:
@@ -318,18 +359,18 @@ def run(facts: Facts) -> int:
     if _exited(pidfd):  # the /proc entries opened above were its own only if it is still there
         raise EntryError(f"the program (PID {facts.pid}) exited")
     steps = entry_steps(facts, linux.cap_last_cap())
-    fork_at = next(i for i, s in enumerate(steps) if s.op == "fork")
+    fork_at = next(i for i, s in enumerate(steps) if s.op is Op.FORK)
     for step in steps[:fork_at]:
-        if step.op == "dumpable":
-            linux.prctl(linux.PR_SET_DUMPABLE, int(step.args[0]))  # type: ignore[call-overload]
+        if step.op is Op.DUMPABLE:
+            linux.prctl(linux.PR_SET_DUMPABLE, step.ints[0])
         else:  # setns of pid or time: they apply to the child about to be made
-            linux.setns(ns_fds[str(step.args[0])], linux.NS_FLAGS[str(step.args[0])])
+            linux.setns(ns_fds[step.texts[0]], linux.NS_FLAGS[step.texts[0]])
     io = relay.Io.create()
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
     go_r, go_w = os.pipe2(os.O_CLOEXEC)
     env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8",
            **dict(facts.environment)}
-    child_steps = [s for s in steps[fork_at + 1:] if s.op != "join-cgroup"]
+    child_steps = [s for s in steps[fork_at + 1:] if s.op is not Op.JOIN_CGROUP]
     sys.stdout.flush()
     pid = os.fork()
     if pid == 0:

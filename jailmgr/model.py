@@ -66,6 +66,10 @@ TYPE_CHECKING = False  # typing costs milliseconds at startup; it is only needed
 if TYPE_CHECKING:
     from typing import Any
 
+    import yaml
+
+    from .fields import Ctx
+
 NAME_RE = r"[a-z0-9][a-z0-9-]{0,62}"
 USER_RE = r"[a-z_][a-z0-9_-]{0,31}\$?"
 HOSTNAME_RE = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
@@ -126,7 +130,7 @@ class Device(Text):
     def __init__(self) -> None:
         super().__init__("|".join(DEVICES), "a known device (" + ", ".join(DEVICES) + ")")
 
-    def parse(self, node, ctx, key):  # type: ignore[no-untyped-def]
+    def parse(self, node: yaml.Node, ctx: Ctx, key: str) -> Any:
         if getattr(node, "tag", "") == "tag:yaml.org,2002:null" and node.value == "null":
             return "null"
         return super().parse(node, ctx, key)

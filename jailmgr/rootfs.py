@@ -133,14 +133,20 @@ def _chunks(fileobj: IO[bytes] | None, size: int) -> Iterator[bytes]:
         yield chunk
 
 
+class _Archive(tarfile.TarFile):
+    """A TarFile, with the list it keeps of every TarInfo it read (undocumented, and not in the stubs)."""
+
+    members: list[tarfile.TarInfo]
+
+
 def _each(archive: str, max_size: int) -> Iterator[tuple[tarfile.TarFile, tarfile.TarInfo, Member | str]]:
-    with tarfile.open(archive, "r:*") as tar:
+    with _Archive.open(archive, "r:*") as tar:
         checker = _Checker(max_size)
         for info in tar:
             member = checker.member(info)
             if member is not None:
                 yield tar, info, member
-            tar.members = []  # type: ignore[attr-defined]  # tarfile keeps every TarInfo it read: memory would grow
+            tar.members = []  # tarfile keeps every TarInfo it read: memory would grow
 
 
 def unpack(archive: str, tree: Tree, max_size: int = DEFAULT_MAX_SIZE) -> tuple[int, list[str]]:

@@ -26,6 +26,15 @@ import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+TYPE_CHECKING = False  # typing costs milliseconds at startup; it is only needed by checkers
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    class _Listing(Iterator[os.DirEntry[str]], Protocol):
+        """What os.scandir returns: entries, and close() to free its descriptor before the end."""
+
+        def close(self) -> None: ...
+
 TEMP_MARK = ".jailmgr-tmp."
 MAX_OPEN = 64  # directories a removal keeps open at once
 WALK_DEPTH = 64  # how deep a read-only walk goes
@@ -213,7 +222,7 @@ class _Dir:
                     frame.keep.add(entry.name)
                     continue
                 return _Frame(child, entry.name)
-            frame.entries.close()  # type: ignore[attr-defined]
+            frame.entries.close()
             frame.entries = None
             if not frame.acted:
                 return None
@@ -234,12 +243,12 @@ class _Frame:
     dir: _Dir
     name: str
     keep: set[str] = field(default_factory=set)
-    entries: Iterator[os.DirEntry[str]] | None = None  # the listing being read (os.scandir)
+    entries: _Listing | None = None  # the listing being read (os.scandir)
     acted: bool = False  # this pass of the listing removed or entered something
 
     def close(self) -> None:
         if self.entries is not None:
-            self.entries.close()  # type: ignore[attr-defined]
+            self.entries.close()
         os.close(self.dir.fd)
 
 
@@ -456,7 +465,7 @@ class Tree:
         down; `walked` is False for a directory that was not entered (too deep,
         a mount point, or unreadable), so the caller can say so.
         """
-        stack: list[tuple[int, str, Iterator[os.DirEntry[str]]]] = []
+        stack: list[tuple[int, str, _Listing]] = []
         top = os.dup(self.fd)
         stack.append((top, "", os.scandir(top)))
         try:
@@ -464,7 +473,7 @@ class Tree:
                 fd, path, entries = stack[-1]
                 entry = next(entries, None)
                 if entry is None:
-                    entries.close()  # type: ignore[attr-defined]
+                    entries.close()
                     os.close(fd)
                     stack.pop()
                     continue
@@ -490,7 +499,7 @@ class Tree:
                     stack.append((cfd, inside, os.scandir(cfd)))
         finally:
             for fd, _, entries in stack:
-                entries.close()  # type: ignore[attr-defined]
+                entries.close()
                 os.close(fd)
 
     def remove_all(self) -> list[str]:

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import resource
+from collections.abc import Callable
+
+import pytest
+
+from jailmgr import enter, linux
 from jailmgr.enter import Caps, Facts, Ids, entry_steps
 
 FTP = Facts(
@@ -64,3 +71,65 @@ def test_the_workdir_is_entered_as_the_program_and_before_its_filters() -> None:
                                        "setresuid 107", "capset 0 0 0", "ambient-clear", "no-new-privs")]
     assert max(before) < chdir < steps.index("seccomp 36") < steps.index("close-fds")
     assert [s for s in steps if s.startswith("chdir")] == ["chdir /srv/ftp"]
+
+
+
+def child_calls(facts: Facts, last_cap: int, monkeypatch: pytest.MonkeyPatch) -> list[tuple[object, ...]]:
+    """Run the steps after the fork as exec's child does, each call of the privilege drop recorded, not made."""
+    calls: list[tuple[object, ...]] = []
+
+    def record(name: str) -> Callable[..., None]:
+        return lambda *args: calls.append((name, *args))
+
+    for module, name in [(os, "setsid"), (os, "setgroups"), (os, "setresgid"), (os, "setresuid"),
+                         (os, "closerange"), (os, "execvpe"), (resource, "setrlimit"), (linux, "setns"),
+                         (linux, "prctl"), (linux, "capset"), (linux, "install_seccomp"), (enter, "_enter_workdir")]:
+        monkeypatch.setattr(module, name, record(name))
+    monkeypatch.setattr(os, "sysconf", lambda name: 1024)
+
+    class Io:
+        def attach_child(self) -> None:
+            calls.append(("attach_child",))
+
+    steps = entry_steps(facts, last_cap)
+    after_fork = steps[[s.describe() for s in steps].index("fork") + 1:]
+    child_steps = [s for s in after_fork if not s.describe().startswith("join-cgroup")]
+    ns_fds = {"mnt": 10, "pid": 11, "user": 12, "net": 13}
+    enter._child(child_steps, ns_fds, [b"old", b"new"], Io(), {"PATH": "/bin"}, 5)  # type: ignore[arg-type]
+    monkeypatch.undo()
+    flat = [a for call in calls for arg in call[1:] for a in (arg if isinstance(arg, (tuple, list)) else [arg])]
+    assert {type(a) for a in flat} <= {int, str, bytes, dict}, calls  # ids, caps, limits reach the calls as ints
+    return calls
+
+
+def test_the_child_makes_exactly_the_calls_its_steps_say(monkeypatch: pytest.MonkeyPatch) -> None:
+    facts = Facts(**{**FTP.__dict__, "namespaces": ("mnt", "pid", "user", "net"), "workdir": "/srv/ftp",
+                     "user": Ids(107, 65534, (65534, 33)), "seccomp_filters": 2})
+    kept = {6, 7, 10}  # of 0x404C0, below 12
+    assert child_calls(facts, 11, monkeypatch) == [
+        ("setsid",), ("attach_child",),
+        ("setns", 13, linux.CLONE_NEWNET), ("setns", 10, linux.CLONE_NEWNS), ("setrlimit", 7, (1024, 1024)),
+        ("setns", 12, linux.CLONE_NEWUSER),
+        *[("prctl", linux.PR_CAPBSET_DROP, cap) for cap in range(12) if cap not in kept],
+        ("prctl", linux.PR_SET_KEEPCAPS, 1), ("setgroups", [65534, 33]), ("setresgid", 65534, 65534, 65534),
+        ("setresuid", 107, 107, 107), ("capset", 0, 0, 0), ("prctl", linux.PR_SET_KEEPCAPS, 0),
+        ("prctl", linux.PR_CAP_AMBIENT, linux.PR_CAP_AMBIENT_CLEAR_ALL),
+        ("prctl", linux.PR_SET_NO_NEW_PRIVS, 1), ("_enter_workdir", "/srv/ftp"),
+        ("install_seccomp", b"old"), ("install_seccomp", b"new"),
+        ("closerange", 3, 5), ("closerange", 6, 1024),
+        ("execvpe", "/bin/sh", ["/bin/sh", "-c", "id"], {"PATH": "/bin"})]
+
+
+def test_the_child_raises_the_ambient_set_and_keeps_the_programs_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    facts = Facts(**{**FTP.__dict__, "ids": Ids(33, 33, (33, 4)), "namespaces": ("mnt",), "seccomp_filters": 0,
+                     "caps": Caps(bounding=1 << 10, permitted=1 << 10, effective=1 << 10, inheritable=1 << 10,
+                                  ambient=1 << 10)})
+    calls = child_calls(facts, 11, monkeypatch)
+    assert calls[calls.index(("prctl", linux.PR_SET_KEEPCAPS, 1)):] == [
+        ("prctl", linux.PR_SET_KEEPCAPS, 1), ("setgroups", [33, 4]), ("setresgid", 33, 33, 33),
+        ("setresuid", 33, 33, 33), ("capset", 1 << 10, 1 << 10, 1 << 10), ("prctl", linux.PR_SET_KEEPCAPS, 0),
+        ("prctl", linux.PR_CAP_AMBIENT, linux.PR_CAP_AMBIENT_CLEAR_ALL),
+        ("prctl", linux.PR_CAP_AMBIENT, linux.PR_CAP_AMBIENT_RAISE, 10),
+        ("prctl", linux.PR_SET_NO_NEW_PRIVS, 1), ("_enter_workdir", "/"),
+        ("closerange", 3, 5), ("closerange", 6, 1024),
+        ("execvpe", "/bin/sh", ["/bin/sh", "-c", "id"], {"PATH": "/bin"})]
