@@ -107,11 +107,10 @@ def _new_state(item: Rendered, pending: bool, built: dict[str, str] | None = Non
     """The record of a jail; with `built` (tree_prints, taken before the start), the fingerprints a later
     apply compares against."""
     jail = item.loaded.jail
-    fingerprints: dict[str, object] = {}
-    if built is not None:
-        fingerprints = {"inputs": item.fingerprints, "source_sha256": item.loaded.sha256, "built": built}
     sets = spec.sets_of(jail)
-    return state.JailState(**fingerprints,  # type: ignore[arg-type]
+    return state.JailState(
+        inputs=item.fingerprints if built is not None else {},
+        source_sha256=item.loaded.sha256 if built is not None else "", built=built or {},
         host_writable={p.path: p.key for p in sets.writable}, host_resolved={p.path: p.key for p in sets.resolved},
         enable=jail.enable, restart=jail.restart,
         name=jail.name, source=os.path.realpath(item.loaded.source), root=jail.root_dir, unit=jail.unit_name,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import posixpath
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -127,7 +128,8 @@ def _render_template(loaded: Loaded, index: int, host: Host, contents: Contents,
     class Loader(jinja2.FileSystemLoader):
         """Notes every place a template (or one it includes) was looked for: its inputs."""
 
-        def get_source(self, environment, template):  # type: ignore[no-untyped-def]
+        def get_source(self, environment: jinja2.Environment,
+                       template: str) -> tuple[str, str, Callable[[], bool]]:
             contents.inputs.update(os.path.join(d, template) for d in self.searchpath)
             return super().get_source(environment, template)
 

@@ -49,7 +49,7 @@ class Op:
     def describe(self) -> str:
         return f"  {self.op} {self.what:10} {self.path}" + (f"  ({self.detail})" if self.detail else "")
 
-    def doc(self) -> dict[str, str]:
+    def doc(self) -> dict[str, object]:
         return {"op": self.op, "what": self.what, "path": self.path, "detail": self.detail}
 
     def apply(self, ctx: Context) -> None:  # pragma: no cover - every operation defines it
@@ -147,7 +147,7 @@ class WriteUnit(Op):
         lines = difflib.unified_diff(self.before.splitlines(), self.text.splitlines(), lineterm="", n=0)
         return [line for line in lines if not line.startswith(("---", "+++", "@@"))]
 
-    def doc(self) -> dict[str, object]:  # type: ignore[override]
+    def doc(self) -> dict[str, object]:
         return {**super().doc(), "diff": self.diff(), "before": self.before, "after": self.text}
 
     def apply(self, ctx: Context) -> None:
