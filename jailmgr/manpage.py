@@ -19,7 +19,7 @@ import os
 import sys
 
 from . import __version__
-from .fields import Choice, ListOf, Record
+from .fields import Choice, ListOf, Record, WordOrRecord
 from .model import Jail
 
 
@@ -91,6 +91,8 @@ def _kind_text(kind: object) -> str:
         return f"list of {_kind_text(kind.item)}"
     if isinstance(kind, Record):
         return "mapping"
+    if isinstance(kind, WordOrRecord):
+        return " | ".join([*kind.words, "mapping"])
     names = {"Flag": "boolean", "MapOf": "mapping", "Text": "string", "Multiline": "string", "Anything": "any",
              "Device": "device name", "Percent": "percentage", "Mode": "octal string"}
     return names.get(type(kind).__name__, type(kind).__name__.lower())
@@ -110,6 +112,8 @@ def _keys(cls: type, prefix: str, out: list[str]) -> None:
     nested = []
     for field in dataclasses.fields(cls):
         meta = field.metadata
+        if "kind" not in meta:
+            continue  # set by a word, not a key of the file (Ready.notify)
         key = prefix + (meta.get("name") or field.name)
         kind = meta["kind"]
         if field.default is dataclasses.MISSING:
@@ -121,6 +125,7 @@ def _keys(cls: type, prefix: str, out: list[str]) -> None:
         out += [".TP", f"\\fB{roff(key)}\\fR ({roff(_kind_text(kind))}) {roff(default)}".rstrip(),
                 roff(meta.get("doc", ""))]
         inner = kind.item if isinstance(kind, ListOf) else kind
+        inner = inner.record if isinstance(inner, WordOrRecord) else inner
         if isinstance(inner, Record):
             nested.append((inner.cls, key + ("[]." if isinstance(kind, ListOf) else ".")))
     for inner_cls, inner_prefix in nested:

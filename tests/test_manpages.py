@@ -11,17 +11,20 @@ import pytest
 
 from jailmgr import completion, manpage
 from jailmgr.cli import build_parser, commands
-from jailmgr.fields import ListOf, Record
+from jailmgr.fields import ListOf, Record, WordOrRecord
 from jailmgr.model import Jail
 
 
 def keys(cls: type, prefix: str = "") -> list[str]:
     out = []
     for field in dataclasses.fields(cls):
+        if "kind" not in field.metadata:
+            continue  # set by a word, not a key (Ready.notify)
         key = prefix + (field.metadata.get("name") or field.name)
         out.append(key)
         kind = field.metadata["kind"]
         inner = kind.item if isinstance(kind, ListOf) else kind
+        inner = inner.record if isinstance(inner, WordOrRecord) else inner
         if isinstance(inner, Record):
             out += keys(inner.cls, key + ("[]." if isinstance(kind, ListOf) else "."))
     return out
