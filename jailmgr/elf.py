@@ -123,7 +123,9 @@ def read_ld_cache(path: str = LD_SO_CACHE) -> dict[str, list[str]]:
     start = data.find(_CACHE_MAGIC)
     if start < 0:
         return {}
-    nlibs, = struct.unpack_from("<I", data, start + 20)
+    # ldconfig writes the cache in the machine's own byte order (its flags byte says which since
+    # glibc 2.33): read as little-endian, s390x's cache would be nonsense.
+    nlibs, = struct.unpack_from("=I", data, start + 20)
     entries = start + 48  # magic(20) + nlibs(4) + len_strings(4) + flags(1) + pad(3) + extension(4) + unused(12)
     out: dict[str, list[str]] = {}
 
@@ -133,7 +135,7 @@ def read_ld_cache(path: str = LD_SO_CACHE) -> dict[str, list[str]]:
         return data[start + off:end].decode("utf-8", "surrogateescape")
 
     for i in range(nlibs):
-        _flags, key, value, _osv, _hwcap = struct.unpack_from("<iIIIQ", data, entries + i * 24)
+        _flags, key, value, _osv, _hwcap = struct.unpack_from("=iIIIQ", data, entries + i * 24)
         out.setdefault(cstr(key), []).append(cstr(value))
     return out
 
