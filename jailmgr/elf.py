@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import struct
+import sys
 from dataclasses import dataclass, field
 
 PT_LOAD, PT_DYNAMIC, PT_INTERP = 1, 2, 3
@@ -140,7 +141,10 @@ def read_ld_cache(path: str = LD_SO_CACHE) -> dict[str, list[str]]:
     return out
 
 
-DEFAULT_DIRS = ("/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64",
+# ld.so's built-in directories, searched after the cache.  Debian's glibc puts the machine's
+# multiarch ones first: the triplet its python3 is built for (x86_64-linux-gnu, aarch64-linux-gnu...).
+_TRIPLET = getattr(sys.implementation, "_multiarch", "")
+DEFAULT_DIRS = (*((f"/lib/{_TRIPLET}", f"/usr/lib/{_TRIPLET}") if _TRIPLET else ()), "/lib64", "/usr/lib64",
                 "/lib", "/usr/lib")
 
 
