@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import struct
+import sys
 from dataclasses import dataclass, field
 
 PT_LOAD, PT_DYNAMIC, PT_INTERP = 1, 2, 3
@@ -123,7 +124,9 @@ def read_ld_cache(path: str = LD_SO_CACHE) -> dict[str, list[str]]:
     start = data.find(_CACHE_MAGIC)
     if start < 0:
         return {}
-    nlibs, = struct.unpack_from("<I", data, start + 20)
+    # ldconfig writes the cache in the machine's own byte order (its flags byte says which since
+    # glibc 2.33): read as little-endian, s390x's cache would be nonsense.
+    nlibs, = struct.unpack_from("=I", data, start + 20)
     entries = start + 48  # magic(20) + nlibs(4) + len_strings(4) + flags(1) + pad(3) + extension(4) + unused(12)
     out: dict[str, list[str]] = {}
 
@@ -133,12 +136,15 @@ def read_ld_cache(path: str = LD_SO_CACHE) -> dict[str, list[str]]:
         return data[start + off:end].decode("utf-8", "surrogateescape")
 
     for i in range(nlibs):
-        _flags, key, value, _osv, _hwcap = struct.unpack_from("<iIIIQ", data, entries + i * 24)
+        _flags, key, value, _osv, _hwcap = struct.unpack_from("=iIIIQ", data, entries + i * 24)
         out.setdefault(cstr(key), []).append(cstr(value))
     return out
 
 
-DEFAULT_DIRS = ("/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64",
+# ld.so's built-in directories, searched after the cache.  Debian's glibc puts the machine's
+# multiarch ones first: the triplet its python3 is built for (x86_64-linux-gnu, aarch64-linux-gnu...).
+_TRIPLET = getattr(sys.implementation, "_multiarch", "")
+DEFAULT_DIRS = (*((f"/lib/{_TRIPLET}", f"/usr/lib/{_TRIPLET}") if _TRIPLET else ()), "/lib64", "/usr/lib64",
                 "/lib", "/usr/lib")
 
 

@@ -54,17 +54,20 @@ def mount_id(fd: int) -> int:
     raise TreeError("no mnt_id in /proc/self/fdinfo (kernel too old)")
 
 
-def write_file_atomic(path: str, data: bytes, mode: int = 0o644) -> bool:
-    """Write a host file (a unit, a state file) atomically; False when it already holds data."""
+def write_file_atomic(path: str, data: bytes, mode: int = 0o644, *, uid: int = 0, gid: int = 0) -> bool:
+    """Write a host file (a unit, a state file) atomically; False when it already holds data.
+
+    Owned by uid:gid: root's for every file jailmgr writes; the unit tests, which need not run
+    as root, give their own."""
     directory, name = os.path.split(path)
     os.makedirs(directory, mode=0o755, exist_ok=True)
     dfd = os.open(directory, _DIR_FLAGS)
     try:
         tree = _Dir(dfd, directory)
         tree.sweep_temps(f".{name[:64]}{TEMP_MARK}")  # ours only, left by a killed run
-        if tree.file_matches(name, data, mode, 0, 0):
+        if tree.file_matches(name, data, mode, uid, gid):
             return False
-        tree.replace_file(name, data, mode, 0, 0)
+        tree.replace_file(name, data, mode, uid, gid)
         return True
     finally:
         os.close(dfd)

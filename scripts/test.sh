@@ -31,4 +31,11 @@ fi
 
 .venv/bin/ruff check jailmgr tests bench bench/run scripts
 .venv/bin/mypy  # its settings: pyproject.toml
+# The unit tier once as a plain machine runs it: unprivileged, without bubblewrap, systemd, ip or
+# python3-systemd (hidden in a private mount namespace).  In a full run only (no arguments: a
+# part asked for is just that part), and only as root: as another user the run below already is
+# unprivileged.
+if [ "$(id -u)" -eq 0 ] && [ $# -eq 0 ]; then
+    ./scripts/bare-unit-tier.sh
+fi
 .venv/bin/python -m pytest "$@"

@@ -15,10 +15,14 @@ from jailmgr.safefs import Tree
 
 
 def make_tar(path: Path, entries: list[tuple[str, str, object]]) -> Path:
-    """entries: (name, kind, payload) with kind file|dir|symlink|hardlink|chardev|setuid."""
+    """entries: (name, kind, payload) with kind file|dir|symlink|hardlink|chardev|setuid.
+
+    The members are owned by whoever runs the tests (unpack gives each file its member's owner,
+    and only root may give a file to another user)."""
     with tarfile.open(path, "w:gz") as tar:
         for name, kind, payload in entries:
             info = tarfile.TarInfo(name)
+            info.uid, info.gid = os.getuid(), os.getgid()
             if kind in ("file", "setuid"):
                 data = str(payload).encode()
                 info.size, info.mode = len(data), (0o4755 if kind == "setuid" else 0o644)
@@ -44,6 +48,7 @@ def test_unpacks_files_links_and_drops_setuid(tmp_path: Path) -> None:
     assert count == 6 and skipped == ["/dev/sda: device node skipped"]
     assert stat.S_IMODE((root / "bin/busybox").stat().st_mode) == 0o755  # setuid dropped
     assert os.readlink(root / "bin/sh") == "busybox"
+    assert ((root / "etc/motd").stat().st_uid, (root / "etc/motd").stat().st_gid) == (os.getuid(), os.getgid())
     assert (root / "bin/ls").stat().st_ino == (root / "bin/busybox").stat().st_ino
     assert os.readlink(root / "lib") == "/usr/lib"  # absolute: resolves inside the jail
     assert not (root / "dev/sda").exists()

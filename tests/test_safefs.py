@@ -127,13 +127,13 @@ def test_bad_paths_are_refused(root: Path) -> None:
 
 def test_write_file_atomic_replaces_and_reports(tmp_path: Path) -> None:
     target = tmp_path / "units" / "jail-x.service"
-    assert write_file_atomic(str(target), b"[Service]\n")
-    assert not write_file_atomic(str(target), b"[Service]\n")
-    assert write_file_atomic(str(target), b"[Service]\nType=exec\n")
+    assert write_file_atomic(str(target), b"[Service]\n", uid=UID, gid=GID)
+    assert not write_file_atomic(str(target), b"[Service]\n", uid=UID, gid=GID)
+    assert write_file_atomic(str(target), b"[Service]\nType=exec\n", uid=UID, gid=GID)
     assert os.listdir(target.parent) == ["jail-x.service"]
     (target.parent / f".jail-x.service{TEMP_MARK}0badc0de").write_text("killed mid-write")
     (target.parent / f".other{TEMP_MARK}0badc0de").write_text("not ours to sweep")
-    assert not write_file_atomic(str(target), b"[Service]\nType=exec\n")
+    assert not write_file_atomic(str(target), b"[Service]\nType=exec\n", uid=UID, gid=GID)
     assert sorted(os.listdir(target.parent)) == [f".other{TEMP_MARK}0badc0de", "jail-x.service"]
 
 
