@@ -19,32 +19,12 @@
 # Nothing is copied (the venv and the tree are used in place) and nothing is left behind: the
 # mounts end with the namespace.
 #
-# JAILMGR_BARE_XFAIL: test node ids (whitespace-separated) to deselect; unset, the ones known to
-# fail until render stops reading the host (see BARE_XFAIL_DEFAULT); set it empty to run them all.
+# JAILMGR_BARE_XFAIL: test node ids (whitespace-separated) to deselect (default: BARE_XFAIL_DEFAULT).
 set -euo pipefail
 
-# Known failures on a bare machine, all through render.render(): it refuses a jail with pid/uts/cgroup
-# namespaces when /usr/bin/bwrap does not exist, and one with net: private when /usr/bin/ip does not
-# (test_plan_pure's fixture renders, so its tests error).  render is being changed to take a fake
-# Host; then this list is to be emptied.
-BARE_XFAIL_DEFAULT="
-    tests/test_cases.py::test_good_case_renders_expected_unit_and_tree[families-and-run]
-    tests/test_cases.py::test_good_case_renders_expected_unit_and_tree[launcher-options]
-    tests/test_cases.py::test_good_case_renders_expected_unit_and_tree[minimal]
-    tests/test_unit_lines.py::test_every_directive_reads_back_unchanged
-    tests/test_cli.py::test_render_prints_unit_and_tree
-    tests/test_templates.py::test_template_renders_with_vars_and_jail_name
-    tests/test_templates.py::test_undefined_variable_names_the_vars_key
-    tests/test_templates.py::test_template_syntax_error_names_file_and_line
-    tests/test_templates.py::test_templates_are_sandboxed
-    tests/test_writable_set.py::test_check_host_paths_refuses_another_jails_writable_dir_and_host_symlinks
-    tests/test_plan_pure.py::test_a_new_jail_is_every_operation_in_the_order_apply_runs_them
-    tests/test_plan_pure.py::test_a_built_running_jail_plans_nothing
-    tests/test_plan_pure.py::test_drift_a_stopped_jail_and_an_unwanted_entry
-    tests/test_plan_pure.py::test_a_pending_restart_restarts_and_a_disabled_jail_is_enabled
-    tests/test_plan_pure.py::test_a_changed_unit_is_one_write_and_a_moved_root_is_removed_after_the_start
-    tests/test_plan_pure.py::test_a_jail_file_edited_while_apply_runs_is_rendered_again_next_time
-"
+# Tests known to fail on a bare machine: none (render takes its Host from tests/fakehost.py; the one
+# command-line render test gives the command one too).
+BARE_XFAIL_DEFAULT=""
 # Not run here, though it passes as nobody: ansible-test builds its virtual environments afresh in
 # a new HOME, from the package index (~90 s, and the network); the full run runs it.  Nothing in it
 # depends on bwrap or systemd.

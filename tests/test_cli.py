@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from jailmgr.cli import main
+from jailmgr.host import Host
+from tests.fakehost import DEBIAN_12, fake_host
 
 ROOT = Path(__file__).resolve().parent.parent
 BAD = ROOT / "tests/cases/bad/kinds.yaml"
@@ -30,7 +32,8 @@ def test_validate_json_is_one_document(capsys: pytest.CaptureFixture[str]) -> No
             "message": "duplicate key (first set on line 24)"} in doc["problems"]
 
 
-def test_render_prints_unit_and_tree(capsys: pytest.CaptureFixture[str]) -> None:
+def test_render_prints_unit_and_tree(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Host, "read", classmethod(lambda cls, shadow=False: DEBIAN_12))  # (any machine)
     assert main(["render", str(GOOD)]) == 0
     out = capsys.readouterr().out
     assert "# /etc/systemd/system/jail-minimal.service" in out
@@ -82,3 +85,12 @@ def test_stdin_as_checks_a_jail_file_before_it_is_written(tmp_path, monkeypatch,
     assert [(p["file"], p["line"], p["column"], p["key"]) for p in doc["problems"]] == [
         (str(target), 2, 8, "exec[0]")]
     assert not target.exists()
+
+
+def test_render_on_a_host_without_bubblewrap_says_what_to_install(capsys: pytest.CaptureFixture[str],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tools are the Host's: a launcher jail on a machine without bwrap is refused, saying why."""
+    monkeypatch.setattr(Host, "read", classmethod(lambda cls, shadow=False: fake_host(252, tools=())))
+    assert main(["render", str(GOOD)]) == 1
+    assert f"{GOOD}:1:1: namespaces: pid, uts and cgroup namespaces need /usr/bin/bwrap (apt install bubblewrap)" \
+        in capsys.readouterr().err
