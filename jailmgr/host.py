@@ -61,6 +61,93 @@ class HostLibraries:
         return os.path.exists(path)
 
 
+class Packages(Protocol):
+    """The Debian packages installed, as dpkg's database says (HostPackages on a real host)."""
+
+    def installed(self) -> frozenset[str]:
+        """Names of the packages dpkg has installed (for did-you-mean)."""
+
+    def files(self, name: str) -> tuple[str, ...] | None:
+        """Every path the package put on the host (dirs included), None when it is not installed."""
+
+    def list_path(self, name: str) -> str:
+        """The file dpkg keeps that list in: rewritten by every upgrade of the package."""
+
+    def below(self, directory: str) -> list[str]:
+        """Every path below a directory as it is on the disk now (without following symlinks)."""
+
+    def is_elf(self, path: str) -> bool:
+        """A regular file that starts with the ELF magic."""
+
+    def is_dir(self, path: str) -> bool:
+        """A directory (not a symlink to one)."""
+
+
+DPKG_INFO = "/var/lib/dpkg/info"
+DPKG_STATUS = "/var/lib/dpkg/status"
+
+
+class HostPackages:
+    """dpkg's database, read on first use (only jails with tree.packages pay for it)."""
+
+    def __init__(self, info: str = DPKG_INFO, status: str = DPKG_STATUS) -> None:
+        self.info, self.status = info, status
+        self._installed: frozenset[str] | None = None
+
+    def installed(self) -> frozenset[str]:
+        if self._installed is None:
+            names, name = set(), ""
+            try:
+                with open(self.status, encoding="utf-8", errors="replace") as f:
+                    for line in f:
+                        if line.startswith("Package: "):
+                            name = line[9:].strip()
+                        elif line.startswith("Status: ") and line.split()[-1] == "installed":
+                            names.add(name)
+            except OSError:
+                pass
+            self._installed = frozenset(names)
+        return self._installed
+
+    def list_path(self, name: str) -> str:
+        plain = os.path.join(self.info, f"{name}.list")
+        if ":" in name or os.path.exists(plain):
+            return plain
+        # A Multi-Arch: same package keeps its list as NAME:ARCH.list.
+        found = sorted(e for e in os.listdir(self.info) if e.startswith(f"{name}:") and e.endswith(".list"))
+        return os.path.join(self.info, found[0]) if found else plain
+
+    def files(self, name: str) -> tuple[str, ...] | None:
+        if name.split(":")[0] not in self.installed():
+            return None
+        try:
+            with open(self.list_path(name), encoding="utf-8", errors="surrogateescape") as f:
+                return tuple(line.rstrip("\n") for line in f if line.startswith("/") and line.strip() != "/.")
+        except OSError:
+            return None
+
+    def below(self, directory: str) -> list[str]:
+        out = []
+        for top, dirs, files in os.walk(directory):
+            out += [os.path.join(top, n) for n in dirs + files]
+        return out
+
+    def is_dir(self, path: str) -> bool:
+        return os.path.isdir(path) and not os.path.islink(path)
+
+    def is_elf(self, path: str) -> bool:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            return False
+        try:
+            return os.read(fd, 4) == b"\x7fELF"
+        except OSError:
+            return False
+        finally:
+            os.close(fd)
+
+
 @dataclass(frozen=True)
 class Host:
     systemd_version: int  # its major version, 0 when it can't be told
@@ -71,6 +158,7 @@ class Host:
     shadow: Db | None = None  # read only for commands that render a jail with tree.shadow
     shadow_error: str = ""  # why it could not be read
     template_dirs: tuple[str, ...] = TEMPLATE_DIRS
+    packages: Packages = field(default_factory=HostPackages, compare=False)
 
     def has(self, tool: str) -> bool:
         return tool in self.tools
@@ -85,7 +173,7 @@ class Host:
             except OSError as exc:
                 error = exc.strerror or str(exc)
         return cls(systemd_version(), frozenset(t for t in TOOLS if os.path.exists(t)), read_db("/etc/passwd"),
-                   read_db("/etc/group"), HostLibraries(), shadow_db, error)
+                   read_db("/etc/group"), HostLibraries(), shadow_db, error, TEMPLATE_DIRS, HostPackages())
 
 
 def read_db(path: str) -> dict[str, tuple[str, ...]]:

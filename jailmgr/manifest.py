@@ -9,6 +9,7 @@ exactly that, so the two can't disagree.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import os
 import posixpath
@@ -265,6 +266,50 @@ def _rootfs(loaded: Loaded, contents: Contents, problems: list[Problem]) -> None
     contents.rootfs_sha256 = rootfs.digest(archive)
 
 
+def _packages(loaded: Loaded, contents: Contents, host: Host, problems: list[Problem]) -> None:
+    """tree.packages: what each package brings (packages.py), bound read-only, with its programs' and
+    modules' libraries."""
+    from . import packages  # (only jails that name packages pay for it)
+
+    jail = loaded.jail
+    declared = {f.path for f in jail.tree.files} | {d.path for d in jail.tree.dirs}
+    declared |= {m.target or "/proc" for m in jail.mounts}
+    for i, name in enumerate(jail.tree.packages):
+        listed = host.packages.files(name)
+        if listed is None:
+            close = difflib.get_close_matches(name, sorted(host.packages.installed()), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f" (apt install {name})"
+            problems.append(loaded.problem(f"tree.packages[{i}]", f"package {name!r} is not installed on this host"
+                                           + hint))
+            continue
+        contents.inputs.add(host.packages.list_path(name))  # rewritten by every upgrade of the package
+        share = packages.brought(name, listed, host, declared)
+        origin = f"package {name} (bind, ro)"
+        for path in share.dirs:
+            if path not in contents.entries:
+                contents.add(Entry(path, EntryKind.DIR, 0o755, "root", "root", origin))
+                contents.binds.append(Bind(path, path))
+        for path in share.tree_dirs:
+            if path not in contents.entries:
+                contents.add(Entry(path, EntryKind.DIR, 0o755, "root", "root", f"package {name}"))
+        for path in share.files:
+            if path not in contents.entries:
+                contents.add(Entry(path, EntryKind.MOUNTPOINT, 0o444, "root", "root", origin))
+                contents.binds.append(Bind(path, path))
+        bound = [*share.dirs]
+        for path in share.elf:
+            try:
+                libs, _ = host.libraries.closure(path)  # (a module's missing library: it fails only if loaded)
+            except (OSError, elf.ElfError):
+                continue
+            contents.inputs.update([path, *libs])
+            for lib in libs:
+                if lib not in contents.entries and not any(lib.startswith(d + "/") for d in bound):
+                    contents.add(Entry(lib, EntryKind.MOUNTPOINT, 0o444, "root", "root",
+                                       f"library of package {name} (bind, ro)"))
+                    contents.binds.append(Bind(lib, lib))
+
+
 def rootfs_limit(jail: Jail) -> int:
     size = jail.tree.rootfs_max_size
     return size if isinstance(size, int) else 1 << 62  # infinity
@@ -308,6 +353,14 @@ def build_contents(loaded: Loaded, host: Host) -> tuple[Contents, list[Problem]]
             contents.add(Entry(target, EntryKind.DIR, 0o755, "root", "root", f"mount point ({mount.type})"))
         if mount.type == "bind" and mount.create and mount.source:
             contents.host_dirs.append((mount.source, mount.owner, mount.group))
+    if jail.tree.packages:
+        _packages(loaded, contents, host, problems)
+        program = jail.exec[0]
+        bound = [b.target for b in contents.binds]
+        if (not problems and jail.tree.rootfs is None and program not in contents.entries
+                and not any(program.startswith(d + "/") for d in bound)):
+            problems.append(loaded.problem("exec[0]", f"{program} is not in the tree: none of tree.packages brings "
+                                           "it; add it to tree.binaries"))
     if jail.workdir != "/" and jail.workdir not in contents.entries:
         problems.append(loaded.problem("workdir", f"{jail.workdir} is not a directory of the tree; add it to dirs"))
     return contents, problems

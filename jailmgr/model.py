@@ -158,6 +158,12 @@ class Tree:
                                 "with their libraries where the program's libpam looks for them, and stacked in "
                                 "/etc/pam.d/other (required for auth and account, optional for session and "
                                 "password) unless the tree has its own", ())
+    packages: tuple[str, ...] = spec(
+        ListOf(Text(r"[a-z0-9][a-z0-9+.-]+(:[a-z0-9]+)?", "a Debian package name")),
+        "Debian packages installed on the host whose files the service needs, from dpkg's file lists: programs "
+        "and modules with every library they need (by ELF, not Depends), data under /usr/share, configuration "
+        "under /etc (a tree.files entry replaces one); all bound read-only, so upgrades reach the jail at its "
+        "next start", ())
     rootfs: str | None = spec(Text(r"[^\x00]+", "a tarball path"),
                               "A root filesystem tarball (.tar, .tar.gz, .tar.xz; relative to the jail "
                               "file) unpacked first, safely; files, dirs and users go on top", None)

@@ -93,8 +93,9 @@ def _check_exec(jail: Jail, ctx: Ctx) -> None:
     program = jail.exec[0]
     if not program.startswith("/"):
         ctx.at("exec[0]", f"{program!r} must be an absolute path inside the jail")
-    elif (jail.tree.rootfs is None and program not in jail.tree.binaries
+    elif (jail.tree.rootfs is None and not jail.tree.packages and program not in jail.tree.binaries
           and program not in {f.path for f in jail.tree.files}):
+        # (with tree.packages, manifest checks it once it knows what they bring)
         ctx.at("exec[0]", f"{program} is not in the tree; add it to tree.binaries")
 
 

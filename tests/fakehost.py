@@ -36,17 +36,58 @@ class FakeLibraries:
         libs = [LOADER, LIBC]
         if binary in PAM_LINKED:
             libs.append(LIBPAM)
+        if binary == "/usr/lib/lighttpd/mod_openssl.so":
+            libs.append(LIBSSL)
         return ([] if binary in (LOADER, LIBC) else libs), []
 
     def pam_dirs(self, libpam: str) -> list[str]:
         return [SECURITY_DIR, "/lib/security"]
 
     def exists(self, path: str) -> bool:
+        if any(path in listed for listed in PACKAGES.values()):
+            return True
         return path.startswith(SECURITY_DIR + "/pam_") and path[len(SECURITY_DIR) + 5:-3] in PAM_MODULES
 
 
+# A Debian package as dpkg lists it: lighttpd, with its modules in a directory of its own, a shared /usr/sbin,
+# configuration, and what no service reads (docs, an init script, /var).
+LIGHTTPD = ("/etc", "/etc/init.d", "/etc/init.d/lighttpd", "/etc/lighttpd", "/etc/lighttpd/lighttpd.conf",
+            "/etc/lighttpd/conf-available", "/etc/lighttpd/conf-available/10-dir-listing.conf", "/usr", "/usr/lib",
+            "/usr/lib/lighttpd", "/usr/lib/lighttpd/mod_dirlisting.so", "/usr/lib/lighttpd/mod_openssl.so",
+            "/usr/sbin", "/usr/sbin/lighttpd", "/usr/sbin/lighttpd-angel", "/usr/share", "/usr/share/doc",
+            "/usr/share/doc/lighttpd", "/usr/share/doc/lighttpd/copyright", "/usr/share/lighttpd",
+            "/usr/share/lighttpd/create-mime.conf.pl", "/var", "/var/www", "/var/www/html")
+PACKAGES = {"lighttpd": LIGHTTPD, "libssl3": ("/usr/lib/x86_64-linux-gnu/libssl.so.3",)}
+LIBSSL = "/usr/lib/x86_64-linux-gnu/libssl.so.3"
+
+
+class FakePackages:
+    """dpkg's database and the disk below the packages' directories: only what PACKAGES lists is there,
+    but for /usr/sbin, which other packages share."""
+
+    def installed(self) -> frozenset[str]:
+        return frozenset(PACKAGES)
+
+    def files(self, name: str) -> tuple[str, ...] | None:
+        return PACKAGES.get(name)
+
+    def list_path(self, name: str) -> str:
+        return f"/var/lib/dpkg/info/{name}.list"
+
+    def below(self, directory: str) -> list[str]:
+        every = {p for listed in PACKAGES.values() for p in listed} | {"/usr/sbin/nginx"}
+        return sorted(p for p in every if p.startswith(directory + "/"))
+
+    def is_dir(self, path: str) -> bool:
+        return any(p.startswith(path + "/") for listed in PACKAGES.values() for p in listed) or path == "/var/www/html"
+
+    def is_elf(self, path: str) -> bool:
+        return path.endswith(".so") or path.startswith("/usr/sbin/")
+
+
 def fake_host(systemd_version: int = 252, tools: tuple[str, ...] = (BWRAP, IP)) -> Host:
-    return Host(systemd_version, frozenset(tools), PASSWD, GROUP, FakeLibraries(), SHADOW, "", TEMPLATE_DIRS)
+    return Host(systemd_version, frozenset(tools), PASSWD, GROUP, FakeLibraries(), SHADOW, "", TEMPLATE_DIRS,
+                FakePackages())
 
 
 DEBIAN_12 = fake_host(252)

@@ -1,0 +1,85 @@
+"""What a Debian package named in `tree.packages` brings into a jail's tree: decided from dpkg's file list.
+
+- Its files that a running service reads: programs, libraries and the
+  modules it loads itself (lighttpd's mod_*.so, PostgreSQL's lib), its data
+  under /usr/share, its configuration files under /etc. Not what only the
+  system around a service uses: docs, man pages, init scripts, units,
+  logrotate, cron, /var and /run (the jail's state is its writable dirs).
+- All bound read-only from the host, so security updates reach the jail at
+  its next start, as `libraries: bind`. A directory whose whole content on
+  the disk belongs to the package is bound as one (PostgreSQL's 1,100 files
+  of /usr/lib/postgresql/15/lib are one bind); a directory shared with other
+  packages gets a bind per file of this one.
+- /etc is never bound as a directory, so a template in tree.files replaces
+  one configuration file and keeps the others.
+- Libraries come from the ELF headers of every program and module it
+  brings (host.Libraries.closure), never from Depends, which would pull in
+  whole distributions. A module whose own library is not installed is left
+  as it is: the program fails to load it only if it is used.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+
+from .host import Host
+
+# What no service reads at run time.
+SKIPPED = ("/usr/share/doc", "/usr/share/man", "/usr/share/info", "/usr/share/lintian", "/usr/share/bug",
+           "/usr/share/menu", "/usr/share/bash-completion", "/usr/share/zsh", "/usr/share/fish", "/usr/share/apport",
+           "/usr/share/doc-base", "/usr/share/locale", "/usr/lib/systemd", "/lib/systemd", "/usr/lib/tmpfiles.d",
+           "/usr/lib/sysusers.d", "/usr/share/polkit-1", "/usr/share/dbus-1", "/etc/init.d", "/etc/default",
+           "/etc/systemd", "/etc/logrotate.d", "/etc/cron.d", "/etc/cron.daily", "/etc/cron.hourly",
+           "/etc/cron.weekly", "/etc/cron.monthly", "/etc/apparmor.d", "/etc/ufw", "/etc/rsyslog.d",
+           "/etc/network", "/etc/ppp", "/etc/sudoers.d", "/etc/pam.d", "/etc/security", "/var", "/run", "/boot")
+# Directories that may be bound whole when the package owns all of them: below these, two levels down at
+# least (/usr/lib/NAME, /usr/share/NAME), never these themselves.
+WHOLE_UNDER = ("/usr/lib/", "/usr/libexec/", "/usr/share/", "/opt/", "/lib/")
+
+
+@dataclass
+class Brought:
+    """One package's share of the tree."""
+
+    name: str
+    dirs: list[str] = field(default_factory=list)  # bound whole
+    tree_dirs: list[str] = field(default_factory=list)  # its empty directories: made in the tree
+    files: list[str] = field(default_factory=list)  # bound one by one
+    elf: list[str] = field(default_factory=list)  # its programs and modules: their libraries are needed too
+
+
+def _under(path: str, tops: tuple[str, ...] | list[str]) -> bool:
+    return any(path == t or path.startswith(t.rstrip("/") + "/") for t in tops)
+
+
+def _whole_dir(path: str, owned: set[str], host: Host, declared: set[str]) -> bool:
+    """The package owns the directory's every entry on the disk, and the tree declares nothing below it."""
+    if not path.startswith(WHOLE_UNDER) or path.count("/") < 3:
+        return False
+    if any(d == path or d.startswith(path + "/") for d in declared):
+        return False
+    return all(entry in owned for entry in host.packages.below(path))
+
+
+def brought(name: str, listed: tuple[str, ...], host: Host, declared: set[str]) -> Brought:
+    """What the package brings (`declared`: the paths the jail file itself puts in the tree: kept)."""
+    out = Brought(name)
+    owned = set(listed)
+    wanted = [p for p in listed if not _under(p, SKIPPED) and p not in declared]
+    dirs = {p for p in wanted if host.packages.is_dir(p)}
+    for path in sorted(dirs, key=lambda p: (p.count("/"), p)):
+        if not _under(path, out.dirs) and _whole_dir(path, owned, host, declared):
+            out.dirs.append(path)
+    parents = {posixpath.dirname(p) for p in wanted}
+    for path in wanted:
+        if _under(path, out.dirs):
+            continue
+        if path in dirs:
+            if path not in parents:  # (an empty one: the others come with what is bound below them)
+                out.tree_dirs.append(path)
+        elif host.libraries.exists(path):  # (a dangling link of the package would fail the start)
+            out.files.append(path)
+    out.elf = [p for p in wanted if p not in dirs and not p.startswith(("/usr/share/", "/etc/"))
+               and host.packages.is_elf(p)]
+    return out
