@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import fingerprint, journal, ops, preflight, readiness, spec, state, systemd, unchanged
+from . import diagnose, fingerprint, journal, ops, preflight, readiness, spec, state, systemd, unchanged
 from .destroy import remove_tree_of, remove_units_of
 from .plan import Doomed, JailPlan, observe, plan_jail, plan_removal
 from .problems import InvalidJails, JailError
@@ -174,7 +174,9 @@ def _start_failure(item: Rendered, failure: str, since: float) -> str:
     journal.record_action(item.name, "start-failed", f"jail {item.name}: {unit} did not start: {said}")
     # (the program's last words, "address in use" and the like, say why)
     program = jail.exec[0].rsplit("/", 1)[-1]
-    shown = "".join(f"\n  {line}" for line in journal.last_lines(unit, program=program, since=since))
+    lines = journal.last_lines(unit, program=program, since=since)
+    shown = "".join(f"\n  {line}" for line in lines)
+    shown += "".join(f"\n  hint: {hint}" for hint in diagnose.hints(lines))
     return (f"{item.name}: {unit} did not start: {said}{shown}\n"
             f"  (`jailmgr logs {item.name}` shows its journal; the tree and unit are in place)")
 
