@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 
+
 def _path(name: str = "path") -> str:
     return rf"(?P<{name}>/[^\s:'\"`,;()]{{1,200}})"
 

@@ -82,6 +82,9 @@ class Packages(Protocol):
     def is_dir(self, path: str) -> bool:
         """A directory (not a symlink to one)."""
 
+    def private(self, path: str) -> bool:
+        """Not readable by others (a key, a password file): never bound into a jail from a package."""
+
 
 DPKG_INFO = "/var/lib/dpkg/info"
 DPKG_STATUS = "/var/lib/dpkg/status"
@@ -134,6 +137,13 @@ class HostPackages:
 
     def is_dir(self, path: str) -> bool:
         return os.path.isdir(path) and not os.path.islink(path)
+
+    def private(self, path: str) -> bool:
+        try:
+            mode = os.stat(path).st_mode  # (what a bind would show: a link's target)
+        except OSError:
+            return False
+        return not mode & 0o004
 
     def is_elf(self, path: str) -> bool:
         try:

@@ -12,6 +12,8 @@
   packages gets a bind per file of this one.
 - /etc is never bound as a directory, so a template in tree.files replaces
   one configuration file and keeps the others.
+- What others may not read on the host (a key, a password file) is left
+  out: a package never hands a jail a secret; a jail file binds one itself.
 - Libraries come from the ELF headers of every program and module it
   brings (host.Libraries.closure), never from Depends, which would pull in
   whole distributions. A module whose own library is not installed is left
@@ -47,6 +49,7 @@ class Brought:
     tree_dirs: list[str] = field(default_factory=list)  # its empty directories: made in the tree
     files: list[str] = field(default_factory=list)  # bound one by one
     elf: list[str] = field(default_factory=list)  # its programs and modules: their libraries are needed too
+    private: list[str] = field(default_factory=list)  # not readable by others: left out (a jail file may bind it)
 
 
 def _under(path: str, tops: tuple[str, ...] | list[str]) -> bool:
@@ -59,7 +62,7 @@ def _whole_dir(path: str, owned: set[str], host: Host, declared: set[str]) -> bo
         return False
     if any(d == path or d.startswith(path + "/") for d in declared):
         return False
-    return all(entry in owned for entry in host.packages.below(path))
+    return all(entry in owned and not host.packages.private(entry) for entry in host.packages.below(path))
 
 
 def brought(name: str, listed: tuple[str, ...], host: Host, declared: set[str]) -> Brought:
@@ -78,6 +81,8 @@ def brought(name: str, listed: tuple[str, ...], host: Host, declared: set[str]) 
         if path in dirs:
             if path not in parents:  # (an empty one: the others come with what is bound below them)
                 out.tree_dirs.append(path)
+        elif host.packages.private(path):
+            out.private.append(path)
         elif host.libraries.exists(path):  # (a dangling link of the package would fail the start)
             out.files.append(path)
     out.elf = [p for p in wanted if p not in dirs and not p.startswith(("/usr/share/", "/etc/"))

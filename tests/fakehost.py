@@ -52,7 +52,8 @@ class FakeLibraries:
 # A Debian package as dpkg lists it: lighttpd, with its modules in a directory of its own, a shared /usr/sbin,
 # configuration, and what no service reads (docs, an init script, /var).
 LIGHTTPD = ("/etc", "/etc/init.d", "/etc/init.d/lighttpd", "/etc/lighttpd", "/etc/lighttpd/lighttpd.conf",
-            "/etc/lighttpd/conf-available", "/etc/lighttpd/conf-available/10-dir-listing.conf", "/usr", "/usr/lib",
+            "/etc/lighttpd/conf-available", "/etc/lighttpd/conf-available/10-dir-listing.conf",
+            "/etc/lighttpd/server.key", "/usr", "/usr/lib",
             "/usr/lib/lighttpd", "/usr/lib/lighttpd/mod_dirlisting.so", "/usr/lib/lighttpd/mod_openssl.so",
             "/usr/sbin", "/usr/sbin/lighttpd", "/usr/sbin/lighttpd-angel", "/usr/share", "/usr/share/doc",
             "/usr/share/doc/lighttpd", "/usr/share/doc/lighttpd/copyright", "/usr/share/lighttpd",
@@ -83,6 +84,9 @@ class FakePackages:
 
     def is_elf(self, path: str) -> bool:
         return path.endswith(".so") or path.startswith("/usr/sbin/")
+
+    def private(self, path: str) -> bool:
+        return path.endswith(".key")
 
 
 def fake_host(systemd_version: int = 252, tools: tuple[str, ...] = (BWRAP, IP)) -> Host:

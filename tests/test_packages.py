@@ -40,6 +40,7 @@ def test_whole_directories_shared_ones_per_file_and_nothing_a_service_never_read
     assert {"/usr/lib/lighttpd", "/usr/share/lighttpd", "/usr/sbin/lighttpd", "/etc/lighttpd/lighttpd.conf"} <= binds
     assert "/usr/sbin" not in binds  # shared with nginx's package
     assert not any(b.startswith(("/usr/share/doc", "/etc/init.d", "/var")) for b in binds)
+    assert "/etc/lighttpd/server.key" not in binds  # not readable by others: a package hands over no secret
     assert "/usr/lib/x86_64-linux-gnu/libssl.so.3" in binds  # mod_openssl.so's library, by its ELF header
     assert "/var/lib/dpkg/info/lighttpd.list" in item.fingerprints  # an upgrade renders the jail again
 
