@@ -12,6 +12,8 @@
   packages gets a bind per file of this one.
 - /etc is never bound as a directory, so a template in tree.files replaces
   one configuration file and keeps the others.
+- A directory it lists that the host has as a link (/lib, /bin, /sbin on
+  a merged-/usr host) is never bound: it would bring the link's target.
 - Libraries come from the ELF headers of every program and module it
   brings (host.Libraries.closure), never from Depends, which would pull in
   whole distributions. A module whose own library is not installed is left
@@ -66,7 +68,11 @@ def brought(name: str, listed: tuple[str, ...], host: Host, declared: set[str]) 
     """What the package brings (`declared`: the paths the jail file itself puts in the tree: kept)."""
     out = Brought(name)
     owned = set(listed)
-    wanted = [p for p in listed if not _under(p, SKIPPED) and p not in declared]
+    # A directory of the package (something it lists is below it) that the host has as a link: /lib on a
+    # merged-/usr host, a link to usr/lib. It is the host's, not the package's: bound, it would bring the
+    # link's whole target. What the package has below it is brought by its own paths.
+    linked = {p for p in {posixpath.dirname(p) for p in listed} & owned if not host.packages.is_dir(p)}
+    wanted = [p for p in listed if not _under(p, SKIPPED) and p not in declared and p not in linked]
     dirs = {p for p in wanted if host.packages.is_dir(p)}
     for path in sorted(dirs, key=lambda p: (p.count("/"), p)):
         if not _under(path, out.dirs) and _whole_dir(path, owned, host, declared):

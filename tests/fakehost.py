@@ -50,8 +50,10 @@ class FakeLibraries:
 
 
 # A Debian package as dpkg lists it: lighttpd, with its modules in a directory of its own, a shared /usr/sbin,
-# configuration, and what no service reads (docs, an init script, /var).
+# configuration, what no service reads (docs, an init script, a unit, /var), and /lib, which the package
+# lists as a directory and a merged-/usr host has as a link to usr/lib (LINKS).
 LIGHTTPD = ("/etc", "/etc/init.d", "/etc/init.d/lighttpd", "/etc/lighttpd", "/etc/lighttpd/lighttpd.conf",
+            "/lib", "/lib/systemd", "/lib/systemd/system", "/lib/systemd/system/lighttpd.service",
             "/etc/lighttpd/conf-available", "/etc/lighttpd/conf-available/10-dir-listing.conf", "/usr", "/usr/lib",
             "/usr/lib/lighttpd", "/usr/lib/lighttpd/mod_dirlisting.so", "/usr/lib/lighttpd/mod_openssl.so",
             "/usr/sbin", "/usr/sbin/lighttpd", "/usr/sbin/lighttpd-angel", "/usr/share", "/usr/share/doc",
@@ -59,6 +61,7 @@ LIGHTTPD = ("/etc", "/etc/init.d", "/etc/init.d/lighttpd", "/etc/lighttpd", "/et
             "/usr/share/lighttpd/create-mime.conf.pl", "/var", "/var/www", "/var/www/html")
 PACKAGES = {"lighttpd": LIGHTTPD, "libssl3": ("/usr/lib/x86_64-linux-gnu/libssl.so.3",)}
 LIBSSL = "/usr/lib/x86_64-linux-gnu/libssl.so.3"
+LINKS = {"/lib", "/bin", "/sbin", "/lib64"}  # links to usr/... on a merged-/usr host, as on Debian 12 and 13
 
 
 class FakePackages:
@@ -79,6 +82,8 @@ class FakePackages:
         return sorted(p for p in every if p.startswith(directory + "/"))
 
     def is_dir(self, path: str) -> bool:
+        if path in LINKS:
+            return False
         return any(p.startswith(path + "/") for listed in PACKAGES.values() for p in listed) or path == "/var/www/html"
 
     def is_elf(self, path: str) -> bool:
