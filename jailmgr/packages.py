@@ -3,8 +3,9 @@
 - Its files that a running service reads: programs, libraries and the
   modules it loads itself (lighttpd's mod_*.so, PostgreSQL's lib), its data
   under /usr/share, its configuration files under /etc. Not what only the
-  system around a service uses: docs, man pages, init scripts, units,
-  logrotate, cron, /var and /run (the jail's state is its writable dirs).
+  system around a service uses: docs, man pages, init scripts and jobs,
+  units, logrotate, cron, resolvconf hooks, C headers, /var and /run (the
+  jail's state is its writable dirs).
 - All bound read-only from the host, so security updates reach the jail at
   its next start, as `libraries: bind`. A directory whose whole content on
   the disk belongs to the package is bound as one (PostgreSQL's 1,100 files
@@ -34,7 +35,9 @@ SKIPPED = ("/usr/share/doc", "/usr/share/man", "/usr/share/info", "/usr/share/li
            "/usr/lib/sysusers.d", "/usr/share/polkit-1", "/usr/share/dbus-1", "/etc/init.d", "/etc/default",
            "/etc/systemd", "/etc/logrotate.d", "/etc/cron.d", "/etc/cron.daily", "/etc/cron.hourly",
            "/etc/cron.weekly", "/etc/cron.monthly", "/etc/apparmor.d", "/etc/ufw", "/etc/rsyslog.d",
-           "/etc/network", "/etc/ppp", "/etc/sudoers.d", "/etc/pam.d", "/etc/security", "/var", "/run", "/boot")
+           "/etc/network", "/etc/ppp", "/etc/sudoers.d", "/etc/pam.d", "/etc/security", "/var", "/run", "/boot",
+           # C headers (memcached's), upstart jobs and sysvinit ordering (tftpd-hpa's, unbound's), resolvconf hooks
+           "/usr/include", "/etc/init", "/etc/insserv.conf.d", "/etc/resolvconf", "/usr/lib/resolvconf")
 # Directories that may be bound whole when the package owns all of them: below these, two levels down at
 # least (/usr/lib/NAME, /usr/share/NAME), never these themselves.
 WHOLE_UNDER = ("/usr/lib/", "/usr/libexec/", "/usr/share/", "/opt/", "/lib/")

@@ -59,7 +59,31 @@ LIGHTTPD = ("/etc", "/etc/init.d", "/etc/init.d/lighttpd", "/etc/lighttpd", "/et
             "/usr/sbin", "/usr/sbin/lighttpd", "/usr/sbin/lighttpd-angel", "/usr/share", "/usr/share/doc",
             "/usr/share/doc/lighttpd", "/usr/share/doc/lighttpd/copyright", "/usr/share/lighttpd",
             "/usr/share/lighttpd/create-mime.conf.pl", "/var", "/var/www", "/var/www/html")
-PACKAGES = {"lighttpd": LIGHTTPD, "libssl3": ("/usr/lib/x86_64-linux-gnu/libssl.so.3",)}
+# The other packages of the shipped jails (jails.d), as Debian 12 lists them (docs and man pages shortened).
+MEMCACHED = ("/etc", "/etc/default", "/etc/default/memcached", "/etc/init.d", "/etc/init.d/memcached", "/lib",
+             "/lib/systemd", "/lib/systemd/system", "/lib/systemd/system/memcached.service", "/usr", "/usr/bin",
+             "/usr/bin/memcached", "/usr/include", "/usr/include/memcached",
+             "/usr/include/memcached/protocol_binary.h", "/usr/include/memcached/xxhash.h", "/usr/lib",
+             "/usr/lib/tmpfiles.d", "/usr/lib/tmpfiles.d/memcached.conf", "/usr/share", "/usr/share/doc",
+             "/usr/share/doc/memcached", "/usr/share/doc/memcached/copyright", "/usr/share/memcached",
+             "/usr/share/memcached/memcached.conf.default", "/usr/share/memcached/scripts",
+             "/usr/share/memcached/scripts/memcached-tool")
+TFTPD_HPA = ("/etc", "/etc/init", "/etc/init/tftpd-hpa.conf", "/etc/init.d", "/etc/init.d/tftpd-hpa", "/usr",
+             "/usr/sbin", "/usr/sbin/in.tftpd", "/usr/share", "/usr/share/doc", "/usr/share/doc/tftpd-hpa",
+             "/usr/share/doc/tftpd-hpa/copyright", "/usr/share/man", "/usr/share/man/man8",
+             "/usr/share/man/man8/in.tftpd.8.gz")
+UNBOUND = ("/etc", "/etc/apparmor.d", "/etc/apparmor.d/usr.sbin.unbound", "/etc/init.d", "/etc/init.d/unbound",
+           "/etc/insserv.conf.d", "/etc/insserv.conf.d/unbound", "/etc/resolvconf", "/etc/resolvconf/update.d",
+           "/etc/resolvconf/update.d/unbound", "/etc/unbound", "/etc/unbound/unbound.conf",
+           "/etc/unbound/unbound.conf.d", "/etc/unbound/unbound.conf.d/remote-control.conf",
+           "/etc/unbound/unbound.conf.d/root-auto-trust-anchor-file.conf", "/lib", "/lib/systemd",
+           "/lib/systemd/system", "/lib/systemd/system/unbound.service", "/usr", "/usr/lib", "/usr/lib/resolvconf",
+           "/usr/lib/resolvconf/dpkg-event.d", "/usr/lib/resolvconf/dpkg-event.d/unbound", "/usr/libexec",
+           "/usr/libexec/unbound-helper", "/usr/sbin", "/usr/sbin/unbound", "/usr/sbin/unbound-checkconf",
+           "/usr/sbin/unbound-control", "/usr/share", "/usr/share/doc", "/usr/share/doc/unbound",
+           "/usr/share/doc/unbound/copyright", "/var", "/var/lib", "/var/lib/unbound")
+PACKAGES = {"lighttpd": LIGHTTPD, "libssl3": ("/usr/lib/x86_64-linux-gnu/libssl.so.3",), "memcached": MEMCACHED,
+            "tftpd-hpa": TFTPD_HPA, "unbound": UNBOUND}
 LIBSSL = "/usr/lib/x86_64-linux-gnu/libssl.so.3"
 LINKS = {"/lib", "/bin", "/sbin", "/lib64"}  # links to usr/... on a merged-/usr host, as on Debian 12 and 13
 
@@ -87,7 +111,7 @@ class FakePackages:
         return any(p.startswith(path + "/") for listed in PACKAGES.values() for p in listed) or path == "/var/www/html"
 
     def is_elf(self, path: str) -> bool:
-        return path.endswith(".so") or path.startswith("/usr/sbin/")
+        return path.endswith(".so") or path.startswith(("/usr/sbin/", "/usr/bin/"))
 
 
 def fake_host(systemd_version: int = 252, tools: tuple[str, ...] = (BWRAP, IP)) -> Host:

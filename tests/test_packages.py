@@ -64,3 +64,16 @@ def test_a_directory_the_host_has_as_a_link_is_not_bound_for_it_would_bring_the_
     assert "/lib" not in {b.source for b in item.contents.binds}
     assert item.contents.entries["/lib"].kind == "dir"  # the libraries' parent, made in the tree
     assert not any(b.source.startswith("/lib/systemd") for b in item.contents.binds)
+
+
+def test_headers_and_the_hooks_of_other_init_systems_and_resolvconf_are_left_out(tmp_path: Path) -> None:
+    binds = set()
+    for package, program in (("memcached", "/usr/bin/memcached"), ("tftpd-hpa", "/usr/sbin/in.tftpd"),
+                             ("unbound", "/usr/sbin/unbound")):
+        item, problems = rendered(tmp_path, f"  packages: [{package}]\n", exec_=program)
+        assert problems == [] and item is not None
+        binds |= {b.source for b in item.contents.binds}
+        assert program in binds
+    assert "/usr/share/memcached" in binds and "/etc/unbound/unbound.conf" in binds
+    for left_out in ("/usr/include", "/etc/init/", "/etc/insserv.conf.d", "/etc/resolvconf", "/usr/lib/resolvconf"):
+        assert not any(b.startswith(left_out) for b in binds), left_out
