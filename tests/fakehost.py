@@ -14,7 +14,7 @@ from jailmgr.paths import BWRAP, IP
 
 USERS = {"root": 0, "daemon": 1, "bin": 2, "www-data": 33, "nobody": 65534, "systemd-network": 998,
          "ftp": 101, "redis": 102, "postgres": 103, "dnsmasq": 104, "sshd": 105, "memcache": 106, "tftp": 107,
-         "alice": 1000}
+         "unbound": 108, "alice": 1000}
 PASSWD = {name: (name, "x", str(uid), str(uid if name != "nobody" else 65534), name, f"/home/{name}", "/bin/sh")
           for name, uid in USERS.items()}
 GROUP = {name: (name, "x", str(uid), "") for name, uid in USERS.items()} | {"nogroup": ("nogroup", "x", "65534", "")}
