@@ -18,6 +18,7 @@ import os
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -26,6 +27,14 @@ from tests.testbed import Testbed
 
 EXAMPLES = "/usr/share/doc/jailmgr/examples"
 HERE = "/srv/first"  # the jail files, the clients' files
+JAILS = ("memcached", "lighttpd", "tftpd", "unbound", "pg", "web")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def leave_the_bed_as_found(bed: Testbed) -> Iterator[None]:
+    """The session's bed is shared: its later tests see none of these jails (nor their ports)."""
+    yield
+    bed.run(["jailmgr", "destroy", *JAILS], check=False)
 
 
 def sh(bed: Testbed, command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
