@@ -3,8 +3,9 @@
 - Its files that a running service reads: programs, libraries and the
   modules it loads itself (lighttpd's mod_*.so, PostgreSQL's lib), its data
   under /usr/share, its configuration files under /etc. Not what only the
-  system around a service uses: docs, man pages, init scripts, units,
-  logrotate, cron, /var and /run (the jail's state is its writable dirs).
+  system around a service uses: docs, man pages, init scripts and jobs,
+  units, logrotate, cron, resolvconf hooks, C headers, /var and /run (the
+  jail's state is its writable dirs).
 - All bound read-only from the host, so security updates reach the jail at
   its next start, as `libraries: bind`. A directory whose whole content on
   the disk belongs to the package is bound as one (PostgreSQL's 1,100 files
@@ -12,8 +13,13 @@
   packages gets a bind per file of this one.
 - /etc is never bound as a directory, so a template in tree.files replaces
   one configuration file and keeps the others.
+<<<<<<< HEAD
 - What others may not read on the host (a key, a password file) is left
   out: a package never hands a jail a secret; a jail file binds one itself.
+=======
+- A directory it lists that the host has as a link (/lib, /bin, /sbin on
+  a merged-/usr host) is never bound: it would bring the link's target.
+>>>>>>> wt-daemons
 - Libraries come from the ELF headers of every program and module it
   brings (host.Libraries.closure), never from Depends, which would pull in
   whole distributions. A module whose own library is not installed is left
@@ -34,7 +40,9 @@ SKIPPED = ("/usr/share/doc", "/usr/share/man", "/usr/share/info", "/usr/share/li
            "/usr/lib/sysusers.d", "/usr/share/polkit-1", "/usr/share/dbus-1", "/etc/init.d", "/etc/default",
            "/etc/systemd", "/etc/logrotate.d", "/etc/cron.d", "/etc/cron.daily", "/etc/cron.hourly",
            "/etc/cron.weekly", "/etc/cron.monthly", "/etc/apparmor.d", "/etc/ufw", "/etc/rsyslog.d",
-           "/etc/network", "/etc/ppp", "/etc/sudoers.d", "/etc/pam.d", "/etc/security", "/var", "/run", "/boot")
+           "/etc/network", "/etc/ppp", "/etc/sudoers.d", "/etc/pam.d", "/etc/security", "/var", "/run", "/boot",
+           # C headers (memcached's), upstart jobs and sysvinit ordering (tftpd-hpa's, unbound's), resolvconf hooks
+           "/usr/include", "/etc/init", "/etc/insserv.conf.d", "/etc/resolvconf", "/usr/lib/resolvconf")
 # Directories that may be bound whole when the package owns all of them: below these, two levels down at
 # least (/usr/lib/NAME, /usr/share/NAME), never these themselves.
 WHOLE_UNDER = ("/usr/lib/", "/usr/libexec/", "/usr/share/", "/opt/", "/lib/")
@@ -69,7 +77,11 @@ def brought(name: str, listed: tuple[str, ...], host: Host, declared: set[str]) 
     """What the package brings (`declared`: the paths the jail file itself puts in the tree: kept)."""
     out = Brought(name)
     owned = set(listed)
-    wanted = [p for p in listed if not _under(p, SKIPPED) and p not in declared]
+    # A directory of the package (something it lists is below it) that the host has as a link: /lib on a
+    # merged-/usr host, a link to usr/lib. It is the host's, not the package's: bound, it would bring the
+    # link's whole target. What the package has below it is brought by its own paths.
+    linked = {p for p in {posixpath.dirname(p) for p in listed} & owned if not host.packages.is_dir(p)}
+    wanted = [p for p in listed if not _under(p, SKIPPED) and p not in declared and p not in linked]
     dirs = {p for p in wanted if host.packages.is_dir(p)}
     for path in sorted(dirs, key=lambda p: (p.count("/"), p)):
         if not _under(path, out.dirs) and _whole_dir(path, owned, host, declared):

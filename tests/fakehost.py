@@ -13,7 +13,8 @@ from jailmgr.host import TEMPLATE_DIRS, Host
 from jailmgr.paths import BWRAP, IP
 
 USERS = {"root": 0, "daemon": 1, "bin": 2, "www-data": 33, "nobody": 65534, "systemd-network": 998,
-         "ftp": 101, "redis": 102, "postgres": 103, "dnsmasq": 104, "sshd": 105, "alice": 1000}
+         "ftp": 101, "redis": 102, "postgres": 103, "dnsmasq": 104, "sshd": 105, "memcache": 106, "tftp": 107,
+         "unbound": 108, "alice": 1000}
 PASSWD = {name: (name, "x", str(uid), str(uid if name != "nobody" else 65534), name, f"/home/{name}", "/bin/sh")
           for name, uid in USERS.items()}
 GROUP = {name: (name, "x", str(uid), "") for name, uid in USERS.items()} | {"nogroup": ("nogroup", "x", "65534", "")}
@@ -50,16 +51,43 @@ class FakeLibraries:
 
 
 # A Debian package as dpkg lists it: lighttpd, with its modules in a directory of its own, a shared /usr/sbin,
-# configuration, and what no service reads (docs, an init script, /var).
+# configuration, what no service reads (docs, an init script, a unit, /var), and /lib, which the package
+# lists as a directory and a merged-/usr host has as a link to usr/lib (LINKS).
 LIGHTTPD = ("/etc", "/etc/init.d", "/etc/init.d/lighttpd", "/etc/lighttpd", "/etc/lighttpd/lighttpd.conf",
+            "/lib", "/lib/systemd", "/lib/systemd/system", "/lib/systemd/system/lighttpd.service",
             "/etc/lighttpd/conf-available", "/etc/lighttpd/conf-available/10-dir-listing.conf",
             "/etc/lighttpd/server.key", "/usr", "/usr/lib",
             "/usr/lib/lighttpd", "/usr/lib/lighttpd/mod_dirlisting.so", "/usr/lib/lighttpd/mod_openssl.so",
             "/usr/sbin", "/usr/sbin/lighttpd", "/usr/sbin/lighttpd-angel", "/usr/share", "/usr/share/doc",
             "/usr/share/doc/lighttpd", "/usr/share/doc/lighttpd/copyright", "/usr/share/lighttpd",
             "/usr/share/lighttpd/create-mime.conf.pl", "/var", "/var/www", "/var/www/html")
-PACKAGES = {"lighttpd": LIGHTTPD, "libssl3": ("/usr/lib/x86_64-linux-gnu/libssl.so.3",)}
+# The other packages of the shipped jails (jails.d), as Debian 12 lists them (docs and man pages shortened).
+MEMCACHED = ("/etc", "/etc/default", "/etc/default/memcached", "/etc/init.d", "/etc/init.d/memcached", "/lib",
+             "/lib/systemd", "/lib/systemd/system", "/lib/systemd/system/memcached.service", "/usr", "/usr/bin",
+             "/usr/bin/memcached", "/usr/include", "/usr/include/memcached",
+             "/usr/include/memcached/protocol_binary.h", "/usr/include/memcached/xxhash.h", "/usr/lib",
+             "/usr/lib/tmpfiles.d", "/usr/lib/tmpfiles.d/memcached.conf", "/usr/share", "/usr/share/doc",
+             "/usr/share/doc/memcached", "/usr/share/doc/memcached/copyright", "/usr/share/memcached",
+             "/usr/share/memcached/memcached.conf.default", "/usr/share/memcached/scripts",
+             "/usr/share/memcached/scripts/memcached-tool")
+TFTPD_HPA = ("/etc", "/etc/init", "/etc/init/tftpd-hpa.conf", "/etc/init.d", "/etc/init.d/tftpd-hpa", "/usr",
+             "/usr/sbin", "/usr/sbin/in.tftpd", "/usr/share", "/usr/share/doc", "/usr/share/doc/tftpd-hpa",
+             "/usr/share/doc/tftpd-hpa/copyright", "/usr/share/man", "/usr/share/man/man8",
+             "/usr/share/man/man8/in.tftpd.8.gz")
+UNBOUND = ("/etc", "/etc/apparmor.d", "/etc/apparmor.d/usr.sbin.unbound", "/etc/init.d", "/etc/init.d/unbound",
+           "/etc/insserv.conf.d", "/etc/insserv.conf.d/unbound", "/etc/resolvconf", "/etc/resolvconf/update.d",
+           "/etc/resolvconf/update.d/unbound", "/etc/unbound", "/etc/unbound/unbound.conf",
+           "/etc/unbound/unbound.conf.d", "/etc/unbound/unbound.conf.d/remote-control.conf",
+           "/etc/unbound/unbound.conf.d/root-auto-trust-anchor-file.conf", "/lib", "/lib/systemd",
+           "/lib/systemd/system", "/lib/systemd/system/unbound.service", "/usr", "/usr/lib", "/usr/lib/resolvconf",
+           "/usr/lib/resolvconf/dpkg-event.d", "/usr/lib/resolvconf/dpkg-event.d/unbound", "/usr/libexec",
+           "/usr/libexec/unbound-helper", "/usr/sbin", "/usr/sbin/unbound", "/usr/sbin/unbound-checkconf",
+           "/usr/sbin/unbound-control", "/usr/share", "/usr/share/doc", "/usr/share/doc/unbound",
+           "/usr/share/doc/unbound/copyright", "/var", "/var/lib", "/var/lib/unbound")
+PACKAGES = {"lighttpd": LIGHTTPD, "libssl3": ("/usr/lib/x86_64-linux-gnu/libssl.so.3",), "memcached": MEMCACHED,
+            "tftpd-hpa": TFTPD_HPA, "unbound": UNBOUND}
 LIBSSL = "/usr/lib/x86_64-linux-gnu/libssl.so.3"
+LINKS = {"/lib", "/bin", "/sbin", "/lib64"}  # links to usr/... on a merged-/usr host, as on Debian 12 and 13
 
 
 class FakePackages:
@@ -80,10 +108,12 @@ class FakePackages:
         return sorted(p for p in every if p.startswith(directory + "/"))
 
     def is_dir(self, path: str) -> bool:
+        if path in LINKS:
+            return False
         return any(p.startswith(path + "/") for listed in PACKAGES.values() for p in listed) or path == "/var/www/html"
 
     def is_elf(self, path: str) -> bool:
-        return path.endswith(".so") or path.startswith("/usr/sbin/")
+        return path.endswith(".so") or path.startswith(("/usr/sbin/", "/usr/bin/"))
 
     def private(self, path: str) -> bool:
         return path.endswith(".key")

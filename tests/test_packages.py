@@ -54,3 +54,27 @@ def test_a_declared_file_replaces_the_packages_and_nothing_is_bound_over_a_decla
     assert item.contents.entries["/etc/lighttpd/lighttpd.conf"].data == b"x"
     # A declared dir below the package's own: that directory is bound per file instead of whole.
     assert "/usr/share/lighttpd" not in binds and "/usr/share/lighttpd/create-mime.conf.pl" in binds
+
+
+def test_a_directory_the_host_has_as_a_link_is_not_bound_for_it_would_bring_the_whole_target(tmp_path: Path) -> None:
+    """dpkg lists /lib for a package that ships /lib/systemd/...; on a merged-/usr host /lib is a link to
+    usr/lib. Bound, it brought the host's whole /usr/lib into the jail, and the next apply of the jail
+    made /lib a mount point file that bubblewrap could not bind the libraries below ("Can't mkdir /lib")."""
+    item, problems = rendered(tmp_path, "  packages: [lighttpd]\n")
+    assert problems == [] and item is not None
+    assert "/lib" not in {b.source for b in item.contents.binds}
+    assert item.contents.entries["/lib"].kind == "dir"  # the libraries' parent, made in the tree
+    assert not any(b.source.startswith("/lib/systemd") for b in item.contents.binds)
+
+
+def test_headers_and_the_hooks_of_other_init_systems_and_resolvconf_are_left_out(tmp_path: Path) -> None:
+    binds = set()
+    for package, program in (("memcached", "/usr/bin/memcached"), ("tftpd-hpa", "/usr/sbin/in.tftpd"),
+                             ("unbound", "/usr/sbin/unbound")):
+        item, problems = rendered(tmp_path, f"  packages: [{package}]\n", exec_=program)
+        assert problems == [] and item is not None
+        binds |= {b.source for b in item.contents.binds}
+        assert program in binds
+    assert "/usr/share/memcached" in binds and "/etc/unbound/unbound.conf" in binds
+    for left_out in ("/usr/include", "/etc/init/", "/etc/insserv.conf.d", "/etc/resolvconf", "/usr/lib/resolvconf"):
+        assert not any(b.startswith(left_out) for b in binds), left_out

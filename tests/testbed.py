@@ -33,7 +33,9 @@ PACKAGES = ("systemd", "systemd-sysv", "dbus", "python3", "python3-yaml", "pytho
             # resolve the virtual package python3-cryptography needs (cffi's backend).
             "ansible-core", "python3-cffi-backend")
 # The daemons of the ready jails (jails.d/) and the real clients their tests use.
-DAEMONS = ("rsync", "dnsmasq-base", "nginx-light", "openssh-server", "openssh-client", "curl", "bind9-dnsutils")
+DAEMONS = ("rsync", "dnsmasq-base", "nginx-light", "openssh-server", "openssh-client", "curl", "bind9-dnsutils",
+           # The jails made from their packages (tree.packages; tests/integration/test_first_apply.py).
+           "memcached", "libmemcached-tools", "lighttpd", "tftpd-hpa", "tftp-hpa", "unbound")
 # The stateful daemons whose stop must lose nothing (jails.d/redis.yaml, postgresql.yaml), and their clients.
 STATEFUL = {"bookworm": ("redis-server", "redis-tools", "postgresql-15", "postgresql-client-15"),
             "trixie": ("redis-server", "redis-tools", "postgresql-17", "postgresql-client-17")}
@@ -77,7 +79,8 @@ def _setup_tree(root: Path) -> None:
     the host's network), no getty."""
     for unit in ("vsftpd.service", "nginx.service", "ssh.service", "ssh.socket", "rsync.service",
                  "redis-server.service", "postgresql.service", "postgresql@15-main.service",
-                 "postgresql@17-main.service", "getty@tty1.service", "console-getty.service"):
+                 "postgresql@17-main.service", "memcached.service", "lighttpd.service", "tftpd-hpa.service",
+                 "unbound.service", "unbound-resolvconf.service", "getty@tty1.service", "console-getty.service"):
         link = root / "etc/systemd/system" / unit
         link.unlink(missing_ok=True)
         link.symlink_to("/dev/null")
