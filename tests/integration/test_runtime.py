@@ -182,3 +182,20 @@ def test_with_the_keys_off_there_is_no_dev_log_nor_dev_shm_to_use(beds: Beds, sh
     assert "make: refused" in probe(beds, jail, "make", "/dev/shm/from-the-jail")
     for path in ("/usr/share/zoneinfo", "/etc/localtime", "/usr/lib/locale"):
         assert "exists: refused (No such file or directory)" in probe(beds, jail, "exists", path)
+
+
+def test_systemds_dev_holds_no_other_host_mount_a_jail_can_use(beds: Beds) -> None:
+    """Without the launcher PrivateDevices= puts more in the jail's /dev than /dev/shm: its /dev/mqueue is the
+    jail's own IPC namespace's (PrivateIPC=, ipc: true), not the host's queues, and /dev/hugepages is the
+    host's, but root's alone to write."""
+    beds.bed.run(["sh", "-c", "touch /dev/mqueue/runtime-host-queue"])
+    try:
+        for on in (True, False):
+            jail = name("native", on)
+            assert "exists: refused (No such file or directory)" in probe(
+                beds, jail, "exists", "/dev/mqueue/runtime-host-queue")
+            assert "make: ok" in probe(beds, jail, "make", f"/dev/mqueue/from-{jail}")  # (its own namespace's)
+            assert beds.bed.run(["test", "-e", f"/dev/mqueue/from-{jail}"], check=False).returncode == 1
+            assert "make: refused (Permission denied)" in probe(beds, jail, "make", "/dev/hugepages/from-the-jail")
+    finally:
+        beds.bed.run(["sh", "-c", "rm -f /dev/mqueue/runtime-host-queue"], check=False)
