@@ -22,8 +22,9 @@ started by the unit instead of RootDirectory=:
   ld.so.preload, ld.so.cache or library of the jail.
 - bwrap builds the view: the tree read-only at /, the declared binds, a /dev
   holding only the declared nodes (and what `runtime:` asks for: journald's
-  syslog socket at /dev/log, a tmpfs of its own at /dev/shm), a fresh /proc for the PID namespace with
-  /proc/sys bound read-only over it (a fresh proc is writable otherwise).
+  syslog socket at /dev/log, a tmpfs of the jail's own at /dev/shm), a fresh
+  /proc for the PID namespace with /proc/sys bound read-only over it (a
+  fresh proc is writable otherwise).
 - bwrap run as root keeps its capability bounding set unless it has
   CAP_SETPCAP, and it can't switch to a non-root user without a user
   namespace: the init does both, before anything of the jail runs.

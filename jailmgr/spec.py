@@ -454,9 +454,9 @@ def _check_runtime(jail: Jail, ctx: Ctx) -> None:
     placed += [(f.path, f"tree.files[{i}].path") for i, f in enumerate(jail.tree.files)]
     placed += [(b, f"tree.binaries[{i}]") for i, b in enumerate(jail.tree.binaries)]
     for path, key in placed:
+        if not isinstance(path, str):
+            continue  # (a placeholder for a missing key, reported where it is)
         for target, runtime_key in jail.runtime_targets.items():
-            if not isinstance(path, str):
-                continue  # (a placeholder for a missing key, reported where it is)
             if at_or_below(path, target):
                 ctx.at(key, f"{path}: {runtime_key} puts {target} there already; remove this entry, or set "
                        f"{runtime_key.split('.')[1]}: false")
