@@ -283,13 +283,24 @@ class WordOrRecord(Kind):
 
 
 class Size(Kind):
-    """Bytes, as an integer or with a K/M/G/T suffix (base 1024, as systemd reads it)."""
+    """Bytes, as an integer or with a K/M/G/T suffix (base 1024, as systemd reads it).
+
+    With `off`, YAML's false is a value too: none (read as None); with `finite`, `infinity` is refused."""
 
     _RE = re.compile(r"([0-9]+)([KMGT]?)")
 
+    def __init__(self, off: bool = False, finite: bool = False) -> None:
+        self.off, self.finite = off, finite
+
     def parse(self, node: yaml.Node, ctx: Ctx, key: str) -> Any:
+        if self.off and isinstance(node, yaml.ScalarNode) and node.tag == BOOL:
+            if node.value.lower() in ("false", "no", "off", "n"):
+                return None
+            return ctx.fail(node, key, f"{node.value!r}: give a size (e.g. 64M), or false for none")
         if isinstance(node, yaml.ScalarNode) and node.tag in (INT, STR):
             if node.value == "infinity":
+                if self.finite:
+                    return ctx.fail(node, key, "infinity is not allowed here: give a size (e.g. 64M)")
                 return "infinity"
             match = self._RE.fullmatch(node.value.strip().upper().removesuffix("B"))
             if match and (node.tag == STR or match.group(2) == ""):
@@ -297,11 +308,15 @@ class Size(Kind):
                 if value > 0:
                     return value
         shown = node.value if isinstance(node, yaml.ScalarNode) else describe(node)
-        return ctx.fail(node, key, f"{shown!r} is not a size (e.g. 256M)")
+        return ctx.fail(node, key, f"{shown!r} is not a size (e.g. 256M)" + (" or false" if self.off else ""))
 
     def schema(self) -> dict[str, Any]:
-        return {"anyOf": [{"type": "integer", "minimum": 1},
-                          {"type": "string", "pattern": "^([0-9]+[KMGTkmgt]?[Bb]?|infinity)$"}]}
+        words = "" if self.finite else "|infinity"
+        out: list[dict[str, Any]] = [{"type": "integer", "minimum": 1},
+                                     {"type": "string", "pattern": f"^([0-9]+[KMGTkmgt]?[Bb]?{words})$"}]
+        if self.off:
+            out.append({"const": False})
+        return {"anyOf": out}
 
 
 class Percent(Kind):

@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from . import elf
-from .paths import BWRAP, IP, systemd_version
+from .paths import BWRAP, IP, LOCALES, LOCALTIME, ZONEINFO, systemd_version
 
 TEMPLATE_DIRS = ("/etc/jailmgr/templates", "/usr/share/jailmgr/templates")
 TOOLS = (BWRAP, IP)  # the host tools whose presence decides what is refused
+RUNTIME_PATHS = (ZONEINFO, LOCALTIME, LOCALES)  # what a jail's `runtime:` binds from the host, refused when absent
 Db = Mapping[str, tuple[str, ...]]  # passwd, group or shadow: name -> the line's fields
 
 
@@ -169,6 +170,7 @@ class Host:
     shadow_error: str = ""  # why it could not be read
     template_dirs: tuple[str, ...] = TEMPLATE_DIRS
     packages: Packages = field(default_factory=HostPackages, compare=False)
+    runtime_paths: frozenset[str] = frozenset(RUNTIME_PATHS)  # which of RUNTIME_PATHS exist
 
     def has(self, tool: str) -> bool:
         return tool in self.tools
@@ -183,7 +185,8 @@ class Host:
             except OSError as exc:
                 error = exc.strerror or str(exc)
         return cls(systemd_version(), frozenset(t for t in TOOLS if os.path.exists(t)), read_db("/etc/passwd"),
-                   read_db("/etc/group"), HostLibraries(), shadow_db, error, TEMPLATE_DIRS, HostPackages())
+                   read_db("/etc/group"), HostLibraries(), shadow_db, error, TEMPLATE_DIRS, HostPackages(),
+                   frozenset(p for p in RUNTIME_PATHS if os.path.exists(p)))
 
 
 def read_db(path: str) -> dict[str, tuple[str, ...]]:

@@ -21,8 +21,10 @@ started by the unit instead of RootDirectory=:
   Being static, it runs nothing of the jail's tree while it is root: no
   ld.so.preload, ld.so.cache or library of the jail.
 - bwrap builds the view: the tree read-only at /, the declared binds, a /dev
-  holding only the declared nodes, a fresh /proc for the PID namespace with
-  /proc/sys bound read-only over it (a fresh proc is writable otherwise).
+  holding only the declared nodes (and what `runtime:` asks for: journald's
+  syslog socket at /dev/log, a tmpfs of the jail's own at /dev/shm), a fresh
+  /proc for the PID namespace with /proc/sys bound read-only over it (a
+  fresh proc is writable otherwise).
 - bwrap run as root keeps its capability bounding set unless it has
   CAP_SETPCAP, and it can't switch to a non-root user without a user
   namespace: the init does both, before anything of the jail runs.
@@ -36,7 +38,7 @@ from . import setid
 from .manifest import Contents
 from .mechanism import Mechanism
 from .model import CAPABILITY_BITS, SIGNAL_NUMBERS, Jail
-from .paths import BWRAP, INIT_IN_JAIL, JAILMGR_INIT, NOTIFY_IN_JAIL, notify_socket
+from .paths import BWRAP, INIT_IN_JAIL, JAILMGR_INIT, JOURNAL_DEV_LOG, NOTIFY_IN_JAIL, notify_socket
 
 # What the launcher needs beyond the jail's own set, in the unit's bounding set.
 LAUNCHER_CAPS = ("CAP_SYS_ADMIN", "CAP_SETPCAP", "CAP_SYS_CHROOT", "CAP_SETUID", "CAP_SETGID")
@@ -113,6 +115,12 @@ def bwrap_argv(jail: Jail, contents: Contents, mechanism: Mechanism, uid: int, g
     argv += ["--tmpfs", "/dev"]
     for device in jail.tree.devices:
         argv += ["--dev-bind", f"/dev/{device}", f"/dev/{device}"]
+    if jail.syslog:
+        # runtime.syslog: journald's syslog socket (a socket needs no write access to its mount to be sent to)
+        argv += ["--ro-bind", JOURNAL_DEV_LOG, "/dev/log"]
+    if jail.runtime.shm is not None:
+        # runtime.shm: the jail's own (bwrap's tmpfs mounts are nosuid and nodev)
+        argv += ["--size", str(jail.runtime.shm), "--perms", "1777", "--tmpfs", "/dev/shm"]
     argv += ["--tmpfs", "/run"]
     for target in _under_run(jail):
         # the tree's own entries under /run would be hidden by the tmpfs

@@ -328,6 +328,11 @@ def build_contents(loaded: Loaded, host: Host) -> tuple[Contents, list[Problem]]
     if jail.tree.rootfs is not None:
         _rootfs(loaded, contents, problems)
     _libraries(loaded, contents, host, problems)
+    for place in jail.runtime_binds:  # the time zone and the locales: bound from the host, read-only
+        kind, mode = (EntryKind.DIR, 0o755) if place.directory else (EntryKind.MOUNTPOINT, 0o444)
+        contents.add(Entry(place.path, kind, mode, "root", "root", f"{place.key}: host {place.path} (bind, ro)"))
+        contents.binds.append(Bind(place.path, place.path))
+        contents.inputs.add(place.path)  # (render refuses them absent; /etc/localtime's zone is its fingerprint)
     passwd, group, shadow = _host_users(jail, loaded, host, contents, problems)
     contents.add(Entry("/etc/passwd", EntryKind.FILE, 0o644, "root", "root", "users from the host's /etc/passwd",
                        passwd))

@@ -19,6 +19,9 @@ class Mechanism:
     launched: bool  # bubblewrap builds the jail, under jailmgr-init
     program_is_pid1: bool  # `init: false` in a PID namespace: the init execs the program instead of being its parent
     nosetid: bool  # bubblewrap loads the set-id filter: systemd >= 257's RestrictSUIDSGID= would stop it (setid.py)
+    # Without the launcher, systemd >= 257 binds journald's three sockets (syslog, native, stdout) into the root
+    # unless told BindLogSockets=no: the unit says no, and binds the syslog one alone when runtime.syslog asks.
+    log_sockets: bool = False
 
     @property
     def init(self) -> bool:
@@ -29,7 +32,8 @@ class Mechanism:
 def decide(jail: Jail, host: Host) -> Mechanism:
     launched = jail.uses_launcher()
     return Mechanism(launched=launched, program_is_pid1=launched and jail.namespaces.pid and not jail.namespaces.init,
-                     nosetid=launched and host.systemd_version >= 257)
+                     nosetid=launched and host.systemd_version >= 257,
+                     log_sockets=not launched and host.systemd_version >= 257)
 
 
 NATIVE = Mechanism(launched=False, program_is_pid1=False, nosetid=False)

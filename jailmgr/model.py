@@ -25,7 +25,17 @@ from .fields import (
     WordOrRecord,
     spec,
 )
-from .paths import UnitRole, default_root, jail_units, netns_unit_name, unit_name  # noqa: F401  (re-exported)
+from .paths import (  # noqa: F401  (re-exported)
+    JOURNAL_DEV_LOG,
+    LOCALES,
+    LOCALTIME,
+    ZONEINFO,
+    UnitRole,
+    default_root,
+    jail_units,
+    netns_unit_name,
+    unit_name,
+)
 
 
 class Libraries(StrEnum):
@@ -255,6 +265,40 @@ class Security:
 
 
 @dataclass(frozen=True)
+class Runtime:
+    """What daemons expect of a system as they run, each given from the host, and what each exposes."""
+
+    syslog: bool | None = spec(
+        Flag(), "/dev/log is the host journal's syslog socket (" + JOURNAL_DEV_LOG + ", bound read-only): the "
+        "program's syslog() lines reach the journal under the jail's unit. Exposes: sending log lines to the "
+        "host's journal, which stamps them with the jail's unit, pid and uid (nothing of the journal can be "
+        "read). Default true; false when security.address_families leaves out AF_UNIX or a mount already "
+        "targets /dev/log", None)
+    shm: int | None = spec(
+        Size(off=True, finite=True), "A private tmpfs at /dev/shm of this size (mode 1777, nosuid, nodev), for "
+        "POSIX shared memory and semaphores (shm_open, sem_open); false: none. Exposes nothing of the host: "
+        "it is the jail's own, empty at each start, its pages counted in the jail's memory. Default false "
+        "(without the launcher, systemd's /dev would hold the host's /dev/shm: it is covered)", None)
+    timezone: bool = spec(
+        Flag(), "The host's time zone: " + ZONEINFO + " (the tz database) bound read-only, and " + LOCALTIME +
+        " bound read-only from the host's, whose zone is followed at each start. Exposes: which time zone "
+        "the host is set to, and the public tz database", False)
+    locales: bool = spec(
+        Flag(), "The host's compiled locales: " + LOCALES + " bound read-only (C.UTF-8, and the locales "
+        "locale-gen made into locale-archive), for setlocale(). Exposes: which locales the host has "
+        "generated", False)
+
+
+@dataclass(frozen=True)
+class RuntimeBind:
+    """A host path that a `runtime:` key binds read-only at the same path in the jail."""
+
+    key: str  # the jail file key that asks for it (runtime.timezone)
+    path: str
+    directory: bool  # a directory (its mount point a directory of the tree), or a file
+
+
+@dataclass(frozen=True)
 class Jail:
     """One jail: a confined service."""
 
@@ -286,6 +330,8 @@ class Jail:
     network: Network | None = spec(Record(Network), "veth addresses for namespaces.net: private", None)
     limits: Limits = spec(Record(Limits), "cgroup limits", Limits())
     security: Security = spec(Record(Security), "Security settings", Security())
+    runtime: Runtime = spec(Record(Runtime), "What daemons expect as they run, from the host: syslog to the "
+                            "journal, a private /dev/shm, the time zone, the locales", Runtime())
 
     @property
     def unit_name(self) -> str:
@@ -320,6 +366,38 @@ class Jail:
         # (A jail without the launcher has no PID namespace, so its program is never root
         # (spec._check_isolation): systemd's MAINPID= from a root sender can't come from one.)
         return ns.pid or ns.uts or ns.cgroup or ns.user or ns.net == "private"
+
+    @property
+    def syslog(self) -> bool:
+        """Whether the jail's /dev/log is journald's syslog socket: runtime.syslog as set, or by default on,
+        unless security.address_families leaves out AF_UNIX (the program could not send to it) or a mount of
+        the file already targets /dev/log (a jail file from before the key binds it by hand)."""
+        if self.runtime.syslog is not None:
+            return self.runtime.syslog
+        families = self.security.address_families
+        return (families is None or "AF_UNIX" in families) and not any(m.target == "/dev/log" for m in self.mounts)
+
+    @property
+    def runtime_binds(self) -> list[RuntimeBind]:
+        """The host paths `runtime:` binds read-only at the same place in the jail (syslog and shm are not
+        binds of the tree: they land in the jail's own /dev)."""
+        binds = []
+        if self.runtime.timezone:
+            binds += [RuntimeBind("runtime.timezone", ZONEINFO, True),
+                      RuntimeBind("runtime.timezone", LOCALTIME, False)]
+        if self.runtime.locales:
+            binds.append(RuntimeBind("runtime.locales", LOCALES, True))
+        return binds
+
+    @property
+    def runtime_targets(self) -> dict[str, str]:
+        """Every path `runtime:` puts in the jail, with the key that puts it there."""
+        out = {b.path: b.key for b in self.runtime_binds}
+        if self.syslog:
+            out["/dev/log"] = "runtime.syslog"
+        if self.runtime.shm is not None:
+            out["/dev/shm"] = "runtime.shm"
+        return out
 
     @property
     def id_shift(self) -> int:

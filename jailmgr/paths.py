@@ -28,6 +28,11 @@ NOTIFY_IN_JAIL = "/run/host/notify"  # where a launched program's NOTIFY_SOCKET 
 NSENTER = "/usr/bin/nsenter"  # util-linux: joins the netns of net: private
 IP = "/usr/bin/ip"  # iproute2: makes that netns and its veth pair
 SYSTEMD = "/usr/lib/systemd/systemd"  # its upgrade renders the launcher's jails again
+# What a jail file's `runtime:` gives the jail from the host (model.Runtime), each bound read-only:
+JOURNAL_DEV_LOG = "/run/systemd/journal/dev-log"  # journald's syslog socket, the jail's /dev/log
+ZONEINFO = "/usr/share/zoneinfo"  # the tz database (tzdata)
+LOCALTIME = "/etc/localtime"  # the host's zone (a symlink into ZONEINFO on Debian; followed at each start)
+LOCALES = "/usr/lib/locale"  # the compiled locales: C.utf8 (libc-bin), locale-archive (locale-gen)
 # The user-namespace helper (userns.py), run by the units of `user: true` jails:
 # Debian's python3 in isolated mode, so nothing of the environment is read.
 USERNS_HELPER = ("/usr/bin/python3", "-I", "-m", "jailmgr.userns")

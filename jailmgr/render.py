@@ -14,11 +14,15 @@ from . import setid
 from .host import Host
 from .manifest import Contents, build_contents, ids, jail_users
 from .mechanism import Mechanism, decide
-from .paths import BWRAP, IP, SYSTEMD
+from .paths import BWRAP, IP, LOCALES, LOCALTIME, SYSTEMD, ZONEINFO
 from .problems import Problem
 from .spec import Loaded
 from .unit import has_proc, render_units
 from .unitsyntax import UnitValueError
+
+# What brings each path runtime: binds, for the message that says it is missing.
+_PROVIDES = {ZONEINFO: "apt install tzdata", LOCALTIME: "set the host's zone (timedatectl set-timezone ZONE)",
+             LOCALES: "apt install --reinstall libc-bin (its C.utf8)"}
 
 
 @dataclass
@@ -71,6 +75,10 @@ def render(loaded: Loaded, host: Host) -> tuple[Rendered | None, list[Problem]]:
                                        "(apt install bubblewrap), or set them to false"))
     if jail.namespaces.net == "private" and not host.has(IP):
         problems.append(loaded.problem("namespaces.net", f"net: private needs {IP} (apt install iproute2)"))
+    for place in jail.runtime_binds:
+        if place.path not in host.runtime_paths:
+            problems.append(loaded.problem(place.key, f"{place.key} binds {place.path}, which is not on this host: "
+                                           f"{_PROVIDES[place.path]}, or set {place.key.split('.')[1]}: false"))
     if problems:
         return None, problems
     # Whether the tools exist decides what is refused; systemd's version decides some directives.

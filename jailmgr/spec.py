@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from . import yamlsrc
 from .fields import INVALID, Ctx, Record
-from .model import Jail
+from .model import JOURNAL_DEV_LOG, Jail
 from .problems import InvalidJails, Problem, parent_key
 
 DEFAULT_DIR = "/etc/jailmgr/jails.d"
@@ -268,6 +268,9 @@ def host_resolved(jail: Jail) -> list[Place]:
               if m.type == "bind" and m.source]
     places += [Place(norm(f.from_), f"tree.files[{i}].from") for i, f in enumerate(jail.tree.files) if f.from_]
     places += [Place(norm(b), f"tree.binaries[{i}]") for i, b in enumerate(jail.tree.binaries)]
+    places += [Place(b.path, b.key) for b in jail.runtime_binds]
+    if jail.syslog:
+        places.append(Place(JOURNAL_DEV_LOG, "runtime.syslog"))
     places.append(Place(norm(jail.root_dir), "root"))
     return places
 
@@ -440,8 +443,32 @@ def _check_lifecycle(jail: Jail, ctx: Ctx) -> None:
                    "put it elsewhere")
 
 
+def _check_runtime(jail: Jail, ctx: Ctx) -> None:
+    """What `runtime:` puts in the jail is its own: no mount or tree entry at or below it; and /dev/log is
+    useful only to a program that may open a Unix socket."""
+    families = jail.security.address_families
+    if jail.runtime.syslog and families is not None and "AF_UNIX" not in families:
+        ctx.at("runtime.syslog", "the program can't send to /dev/log: security.address_families leaves out "
+               "AF_UNIX; add AF_UNIX, or set syslog: false")
+    placed = [(m.target or "/proc", f"mounts[{i}].target") for i, m in enumerate(jail.mounts)]
+    placed += [(d.path, f"tree.dirs[{i}].path") for i, d in enumerate(jail.tree.dirs)]
+    placed += [(f.path, f"tree.files[{i}].path") for i, f in enumerate(jail.tree.files)]
+    placed += [(b, f"tree.binaries[{i}]") for i, b in enumerate(jail.tree.binaries)]
+    for path, key in placed:
+        if not isinstance(path, str):
+            continue  # (a placeholder for a missing key, reported where it is)
+        for target, runtime_key in jail.runtime_targets.items():
+            if at_or_below(path, target):
+                ctx.at(key, f"{path}: {runtime_key} puts {target} there already; remove this entry, or set "
+                       f"{runtime_key.split('.')[1]}: false")
+            elif key.startswith("mounts[") and below(target, path):
+                ctx.at(key, f"{path} would cover {target}, which {runtime_key} puts there; mount it elsewhere, "
+                       f"or set {runtime_key.split('.')[1]}: false")
+
+
 CHECKS = (_check_root, _check_tree, _check_exec, _check_mounts, _check_network, _check_misc,
-          _check_writable_layout, _check_resolved, _check_run, _check_isolation, _check_lifecycle)
+          _check_writable_layout, _check_resolved, _check_run, _check_isolation, _check_lifecycle,
+          _check_runtime)
 
 
 def parse_text(text: str, name: str) -> tuple[Jail | None, list[Problem]]:

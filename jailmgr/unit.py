@@ -11,7 +11,8 @@ use systemd's directives alone (mechanism.py decides which, once per jail):
   own /proc (ProcSubset=pid, ProtectKernelTunables=: /proc/sys read-only or
   absent), a minimal /dev (PrivateDevices=) where DevicePolicy=closed and
   DeviceAllow= let the program open only the declared nodes, and an empty
-  /run (so the tree may put nothing there: spec.py refuses it).
+  /run (so the tree may put nothing there: spec.py refuses it); `runtime:`
+  adds journald's syslog socket and a /dev/shm of the jail's own (_runtime).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from .launcher import LAUNCHER_SYSCALLS, bwrap_argv, launcher_caps, supervisor_a
 from .manifest import Contents, ids, primary_gid, supplementary_gids
 from .mechanism import Mechanism
 from .model import SIGNAL_NUMBERS, USERNS_COUNT, Jail, UnitRole, veth_names
-from .paths import IP, JAILMGR_INIT, NSENTER, USERNS_HELPER, runtime_dir
+from .paths import IP, JAILMGR_INIT, JOURNAL_DEV_LOG, NSENTER, USERNS_HELPER, runtime_dir
 from .unitsyntax import assignment, bind, exec_argv, path, specifiers, text, unit_file
 
 
@@ -46,6 +47,25 @@ def _namespaces(jail: Jail) -> list[str]:
         lines.append("PrivateIPC=yes")
     if ns.uts:
         lines.append("ProtectHostname=yes")
+    return lines
+
+
+def _runtime(jail: Jail, mechanism: Mechanism) -> list[str]:
+    """runtime.syslog and runtime.shm without the launcher: both land in systemd's own /dev (PrivateDevices=).
+
+    That /dev holds the host's /dev/shm, bound (systemd 252 and 257 alike): it is always covered, by the
+    jail's own tmpfs (runtime.shm) or an empty read-only one, unless a mount of the file puts something there.
+    /dev/log is systemd's symlink to journald's socket under /run (252), where the jail's fresh /run has
+    nothing, or absent (257 with BindLogSockets=no, which keeps journald's other two sockets out too): the
+    bind onto it lands on the socket's path in the jail either way.
+    """
+    lines = ["BindLogSockets=no"] if mechanism.log_sockets else []
+    if jail.syslog:
+        lines.append(f"BindReadOnlyPaths={bind(JOURNAL_DEV_LOG, '/dev/log')}")
+    if jail.runtime.shm is not None:
+        lines.append(f"TemporaryFileSystem=/dev/shm:mode=1777,nosuid,nodev,size={jail.runtime.shm}")
+    elif not any(m.target == "/dev/shm" for m in jail.mounts):
+        lines.append("TemporaryFileSystem=/dev/shm:ro,nosuid,nodev,noexec,mode=0000")
     return lines
 
 
@@ -219,6 +239,7 @@ def render_unit(jail: Jail, contents: Contents, mechanism: Mechanism, source: st
     service.append(f"TimeoutStopSec={jail.stop_timeout}s")
     if not launched:
         service += _mounts(jail, contents)
+        service += _runtime(jail, mechanism)
         service += _namespaces(jail)
     if jail.namespaces.net == "none":
         # systemd's own directive: a network namespace with only lo (bwrap

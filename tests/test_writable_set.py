@@ -44,7 +44,9 @@ def test_the_set_holds_writable_dirs_rw_sources_and_a_rootfs_tree() -> None:
     assert {(p.path, p.key) for p in spec.host_writable(j)} == {
         ("/srv/a/root/data", "tree.dirs[0].path"), ("/srv/rw", "mounts[0].source"), ("/srv/a/root", "tree.rootfs")}
     assert {p.path for p in spec.jail_writable(j)} == {"/data", "/rw"}
-    assert {p.path for p in spec.host_resolved(j)} == {"/srv/rw", "/srv/ro", "/usr/bin/true", "/srv/a/root"}
+    # (journald's syslog socket: runtime.syslog is on by default)
+    assert {p.path for p in spec.host_resolved(j)} == {"/srv/rw", "/srv/ro", "/usr/bin/true", "/srv/a/root",
+                                                       "/run/systemd/journal/dev-log"}
 
 
 @pytest.mark.parametrize(("text", "wanted"), [
@@ -62,6 +64,11 @@ def test_the_set_holds_writable_dirs_rw_sources_and_a_rootfs_tree() -> None:
      "mounts[0].source: /srv/t holds the jail's own tree"),
     ("name: a\nroot: /srv/t/root\nmounts: [{source: /srv/t/root/etc, target: /e, mode: rw}]\n",
      "mounts[0].source: /srv/t/root/etc lies inside the jail's own tree"),
+    # what runtime: binds from the host is resolved as root at each start too
+    ("name: a\nruntime: {timezone: true}\nmounts: [{source: /usr/share, target: /share, mode: rw}]\n",
+     "runtime.timezone: /usr/share/zoneinfo lies below /usr/share (mounts[0].source)"),
+    ("name: a\nmounts: [{source: /run/systemd, target: /sd, mode: rw}]\n",
+     "runtime.syslog: /run/systemd/journal/dev-log lies below /run/systemd (mounts[0].source)"),
 ])
 def test_what_root_resolves_through_the_set_is_refused_at_validate(text: str, wanted: str) -> None:
     found = problems(text)

@@ -148,6 +148,19 @@ def test_postgresql_stops_cleanly_on_restart_and_reloads_with_the_same_main_pid(
     assert journal(life, unit).count("received SIGHUP") == before + 1  # once: not again through the launcher
 
 
+def test_postgresql_keeps_its_dynamic_shared_memory_in_the_jails_own_dev_shm(life: Testbed) -> None:
+    """runtime.shm: Debian's default (posix), in a /dev/shm of the jail's own: a parallel query uses it,
+    and nothing of it is in the host's /dev/shm.  runtime.timezone: the host's zone data for timezone='UTC'."""
+    psql = "runuser -u postgres -- psql -Atc"
+    assert sh(life, f"{psql} 'show dynamic_shared_memory_type'").strip() == "posix"
+    parallel = ("set max_parallel_workers_per_gather = 2; set parallel_setup_cost = 0; set parallel_tuple_cost = 0; "
+                "set min_parallel_table_scan_size = 0; explain (analyze, costs off) select count(*) from kept")
+    plan = sh(life, f'{psql} "{parallel}"')
+    assert "Workers Launched: 2" in plan, plan  # (their shared state is a dynamic shared memory segment)
+    assert sh(life, f"{psql} \"select now() at time zone 'Europe/Paris' is not null\"").strip() == "t"
+    assert not list(life.path("/dev/shm").glob("PostgreSQL.*"))
+
+
 # --- nginx: reload keeps its master; a port someone else holds is a failed start ----------------------
 
 def test_nginx_reload_serves_the_new_configuration_with_the_same_main_pid(life: Testbed) -> None:

@@ -41,10 +41,11 @@ def test_copy_mode_writable_dir_and_read_only_tree(bed: Testbed) -> None:
     lines = journal(bed, "jail-probe.service")
     assert "data-writable" in lines
     assert "etc-readonly" in lines
-    # Only the declared device nodes; mqueue is the POSIX message queue mount
-    # that PrivateIPC= puts under /dev (a directory, not a device).
+    # Only the declared device nodes, and log: journald's syslog socket (runtime.syslog, on by
+    # default); mqueue is the POSIX message queue mount that PrivateIPC= puts under /dev (a
+    # directory, not a device).
     listing = next(line for line in lines if "null" in line)
-    assert set(listing.split()) - {"mqueue"} == {"null", "urandom"}
+    assert set(listing.split()) - {"mqueue"} == {"null", "urandom", "log"}
     root = bed.path("/var/lib/jailmgr/jails/probe/root")
     # copy mode: the libraries are real files in the tree, not mount points
     assert (root / "lib/x86_64-linux-gnu/libc.so.6").stat().st_size > 1_000_000
