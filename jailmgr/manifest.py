@@ -341,6 +341,10 @@ def build_contents(loaded: Loaded, host: Host) -> tuple[Contents, list[Problem]]
         contents.add(Entry("/etc/shadow", EntryKind.FILE, 0o600, "root", "root", "the users' host shadow entries",
                            shadow))
     contents.add(Entry("/etc/nsswitch.conf", EntryKind.FILE, 0o644, "root", "root", "jailmgr default", NSSWITCH))
+    # localhost resolves (PostgreSQL's listen_addresses, many defaults); a tree.files entry replaces it.
+    contents.add(Entry("/etc/hosts", EntryKind.FILE, 0o644, "root", "root", "jailmgr default",
+                       f"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{jail.uts_name}\n"
+                       .encode()))
     for dir_entry in jail.tree.dirs:
         contents.add(Entry(dir_entry.path, EntryKind.DIR, dir_entry.mode, dir_entry.owner, dir_entry.group,
                            "tree.dirs (writable)" if dir_entry.writable else "tree.dirs",

@@ -5,8 +5,8 @@ on a bed that has never seen them, and must serve their real client at once, byt
 memccp/memccat and memcached's text protocol, curl with a directory listing (mod_dirlisting,
 a module the package brings), tftp, dig.  Then two jails written as a user writes them from
 the docs (the package, exec, user, one writable dir, the port): PostgreSQL 15 over TCP and
-lighttpd with its access log.  What jailmgr can't yet give them (time zones, locales, /dev/shm,
-a name for localhost) is worked around in their text, each with its comment.  Each apply's
+lighttpd with its access log; PostgreSQL takes the time zone, locales and /dev/shm initdb's
+configuration wants from `runtime:`.  Each apply's
 time is printed (`pytest -s`).
 """
 
@@ -188,22 +188,17 @@ POSTGRESQL = """\
 # PostgreSQL 15 from its package, its data dir made by initdb on the host (/srv/pg/data).
 name: pg
 exec: [/usr/lib/postgresql/15/bin/postgres, -D, /var/lib/postgresql/15/data, -p, "5433",
-       # jailmgr writes no /etc/hosts: "localhost" (initdb's listen_addresses) does not resolve.
-       -h, 127.0.0.1,
        # No Unix socket: Debian's /var/run/postgresql is not in the jail; clients come over TCP.
        -k, ""]
 user: postgres
 ready: {port: 5433}
 tree:
-  # tzdata: initdb wrote timezone = 'Etc/UTC', read from /usr/share/zoneinfo (runtime.timezone).
-  packages: [postgresql-15, tzdata]
+  packages: [postgresql-15]
   users: [postgres]
 mounts:
   - {source: /srv/pg/data, target: /var/lib/postgresql/15/data, mode: rw}
-  # initdb wrote lc_messages = 'C.UTF-8': glibc reads it from /usr/lib/locale (runtime.locales).
-  - {source: /usr/lib/locale/C.utf8, target: /usr/lib/locale/C.utf8}
-  # dynamic_shared_memory_type = posix (initdb's choice) needs a /dev/shm (runtime.shm).
-  - {type: tmpfs, target: /dev/shm, size: 64M, owner: postgres}
+# initdb wrote timezone = 'Etc/UTC' and lc_messages = 'C.UTF-8'; dynamic_shared_memory_type = posix.
+runtime: {timezone: true, locales: true, shm: 64M}
 """
 
 
