@@ -28,13 +28,13 @@ class Loaded:
     positions: dict[str, tuple[int, int]]
     sha256: str = ""  # of the text that was parsed (what a record says was applied)
 
-    def problem(self, key: str, message: str) -> Problem:
+    def problem(self, key: str, message: str, hint: str = "") -> Problem:
         """A problem found after loading (a missing template, say), at its key's position."""
         probe = key
         while probe and probe not in self.positions:
             probe = parent_key(probe)
         line, col = self.positions.get(probe, (1, 1))
-        return Problem(str(self.source), line, col, key, message)
+        return Problem(str(self.source), line, col, key, message, hint)
 
 
 def _check_root(jail: Jail, ctx: Ctx) -> None:
