@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from . import elf
-from .host import Host
+from .host import Db, Host
 from .model import ROOT_MARKER, Jail
 from .problems import Problem
 from .spec import Loaded
@@ -87,14 +87,25 @@ class Contents:
 
 def _host_users(jail: Jail, loaded: Loaded, host: Host, contents: Contents,
                 problems: list[Problem]) -> tuple[bytes, bytes, bytes]:
+    from .fields import close
+
+    def did_you_mean(name: str, known: Db, what: str, make: str) -> str:
+        """The host's closest name to a missing user or group (as spec.py's keys have), or how to make it."""
+        near = close(name, sorted(known))
+        return (f"did you mean {near[0]!r}? (a {what} of this host)" if near else
+                f"create it first ({make} {name}), or name a {what} this host has")
+
     wanted = ["root", *[u for u in jail.tree.users if u != "root"]]
     passwd, groups = host.passwd, host.group
     contents.inputs |= {"/etc/passwd", "/etc/group"} | ({"/etc/shadow"} if jail.tree.shadow else set())
     out_pw, gids = [], set()
-    for i, user in enumerate(wanted):
+    missing = set()
+    for user in wanted:
         if user not in passwd:
-            key = f"tree.users[{i - 1}]" if user != "root" else "tree.users"
-            problems.append(loaded.problem(key, f"user {user!r} does not exist on this host"))
+            missing.add(user)
+            key = f"tree.users[{jail.tree.users.index(user)}]" if user in jail.tree.users else "tree.users"
+            problems.append(loaded.problem(key, f"user {user!r} does not exist on this host",
+                                           did_you_mean(user, passwd, "user", "adduser --system")))
             continue
         fields = list(passwd[user])
         fields[1] = "x"
@@ -104,6 +115,20 @@ def _host_users(jail: Jail, loaded: Loaded, host: Host, contents: Contents,
     for name, entry in groups.items():
         if entry[2] in gids or name in wanted:
             out_gr.append(":".join([entry[0], "x", entry[2], ""]))
+    # Every group the jail file names must be in the group file written here: the unit's ids and the
+    # tree's owners are read from it (a group it lacks was the launcher's KeyError, or root's group).
+    have = {line.split(":")[0] for line in out_gr}
+    named = [("group", jail.group)] if jail.group is not None else []
+    named += [(f"tree.dirs[{i}].group", d.group) for i, d in enumerate(jail.tree.dirs)]
+    named += [(f"tree.files[{i}].group", f.group) for i, f in enumerate(jail.tree.files)]
+    for key, group in named:
+        if group in have or group in missing:  # (a missing user is said once, where tree.users names it)
+            continue
+        own = passwd.get(group)
+        primary = next((n for n, e in groups.items() if own is not None and e[2] == own[3]), None)
+        hint = (f"the group of user {group} is {primary!r}" if primary else
+                did_you_mean(group, groups, "group", "addgroup --system"))
+        problems.append(loaded.problem(key, f"group {group!r} does not exist on this host", hint))
     shadow = b""
     if jail.tree.shadow:
         sh = host.shadow or {}
