@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from . import elf
-from .host import Db, Host
+from .host import SEARCH_PATH, Db, Host
 from .model import ROOT_MARKER, Jail
 from .problems import Problem
 from .spec import Loaded
@@ -207,11 +207,34 @@ def _libraries(loaded: Loaded, contents: Contents, host: Host, problems: list[Pr
     for key, binary in wanted:
         try:
             libs, missing = host.libraries.closure(binary)
-        except (OSError, elf.ElfError) as exc:
-            problems.append(loaded.problem(key, f"cannot read {binary}: {getattr(exc, 'strerror', None) or exc}"))
+        except FileNotFoundError:
+            # Where the name is when it is elsewhere on PATH (/usr/bin/X for a wrong /usr/sbin/X), or the
+            # closest name in its own directory or on PATH; the jail's exec names the same path when it runs it.
+            name = os.path.basename(binary)
+            also = " and in exec[0]" if jail.exec[:1] == (binary,) else ""
+            found = host.programs.where(name)
+            hint = f"{name} is {' and '.join(found)} on this host: name that here{also}" if found else ""
+            if not found:
+                for directory in (os.path.dirname(binary), *SEARCH_PATH):
+                    # (closer than spec's keys need: program names are short, and many on PATH)
+                    near = difflib.get_close_matches(name, host.programs.names(directory), 1, 0.8)
+                    if near:
+                        hint = f"did you mean {os.path.join(directory, near[0])!r}? (name it here{also})"
+                        break
+            problems.append(loaded.problem(key, f"{binary} does not exist on this host", hint or
+                                           "install the package that brings it, or name the path it has here"))
+            continue
+        except elf.ElfError as exc:
+            problems.append(loaded.problem(key, f"cannot read {binary}: {exc}", "tree.binaries names ELF programs; "
+                                           "a script goes in tree.files (from:), its interpreter here"))
+            continue
+        except OSError as exc:
+            problems.append(loaded.problem(key, f"cannot read {binary}: {exc.strerror or exc}"))
             continue
         if missing:
-            problems.append(loaded.problem(key, f"{binary} needs {', '.join(missing)}, not found on this host"))
+            problems.append(loaded.problem(key, f"{binary} needs {', '.join(missing)}, not found on this host",
+                                           "install the packages that bring them (the loader would not start "
+                                           "the program without them)"))
         contents.inputs.update([binary, *libs])
         for path in [binary, *libs]:
             if path in contents.entries:

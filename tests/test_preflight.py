@@ -31,6 +31,28 @@ def said(problems: list[Problem]) -> list[tuple[int, int, str, str, str]]:
     return [(p.line, p.col, p.key, p.message, p.hint) for p in problems]
 
 
+# --- binaries: where the name does exist ---------------------------------------------------------------
+
+def test_a_binary_named_in_the_wrong_directory_is_found_by_its_name_on_path(tmp_path: Path) -> None:
+    problems = rendered_problems(tmp_path, "name: m\nexec: [/usr/sbin/memcached]\n"
+                                 "tree: {binaries: [/usr/sbin/memcached]}\n", fake_host(absent={"/usr/sbin/memcached"}))
+    assert said(problems) == [(3, 19, "tree.binaries[0]", "/usr/sbin/memcached does not exist on this host",
+                               "memcached is /usr/bin/memcached on this host: name that here and in exec[0]")]
+
+
+def test_a_misspelt_binary_gets_the_closest_name_of_its_directory(tmp_path: Path) -> None:
+    problems = rendered_problems(tmp_path, "name: m\nexec: [/usr/bin/true]\n"
+                                 "tree: {binaries: [/usr/bin/true, /usr/sbin/vsfptd]}\n",
+                                 fake_host(absent={"/usr/sbin/vsfptd"}))
+    assert said(problems) == [(3, 34, "tree.binaries[1]", "/usr/sbin/vsfptd does not exist on this host",
+                               "did you mean '/usr/sbin/vsftpd'? (name it here)")]
+
+
+def test_a_binary_found_nowhere_says_what_to_do(tmp_path: Path) -> None:
+    problems = rendered_problems(tmp_path, "name: m\nexec: [/nonexistent/x]\ntree: {binaries: [/nonexistent/x]}\n")
+    assert [p.hint for p in problems] == ["install the package that brings it, or name the path it has here"]
+
+
 # --- users and groups: did-you-mean from the host's passwd and group -----------------------------------
 
 def test_a_missing_user_gets_the_closest_host_name(tmp_path: Path) -> None:
