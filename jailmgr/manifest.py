@@ -170,11 +170,97 @@ def _render_template(loaded: Loaded, index: int, host: Host, contents: Contents,
     variables.setdefault("jail", {"name": loaded.jail.name, "hostname": loaded.jail.uts_name})
     try:
         return env.get_template(entry.template or "").render(variables).encode()
-    except jinja2.TemplateNotFound:
+    except jinja2.TemplateNotFound as exc:
         dirs = ", ".join(template_dirs(loaded, host))
-        problems.append(loaded.problem(key, f"template {entry.template!r} not found in {dirs}"))
+        included = f" (included by {entry.template})" if exc.name != entry.template else ""
+        problems.append(loaded.problem(key, f"template {exc.name!r}{included} not found in {dirs}"))
     except jinja2.UndefinedError as exc:
-        problems.append(loaded.problem(f"tree.files[{index}].vars", f"{entry.template}: {exc.message}"))
+        import contextlib
+        from collections.abc import Iterator
+        from typing import Any
+
+        import jinja2.meta
+        from jinja2.utils import missing
+
+        from .fields import close
+
+        # Every variable the template and those it includes use without a value, not only the first:
+        # rendered again with an Undefined that notes each use (what StrictUndefined fails on) and goes
+        # on.  Only uses count: find_undeclared_variables alone would also name those given a
+        # `| default(...)` or tested `is defined`, as most of the shipped templates' are.
+        used: dict[str, None] = {}  # (ordered: as the template uses them)
+        misses: dict[str, None] = {}  # an attribute or item of a value that has none (jail.nmae)
+
+        class Noted(jinja2.ChainableUndefined):
+            def _note(self) -> None:
+                if self._undefined_obj is missing and self._undefined_name is not None:
+                    used.setdefault(self._undefined_name)
+                else:
+                    misses.setdefault(self._undefined_message)
+
+            def _go_on(self, *args: Any, **kwargs: Any) -> Noted:
+                self._note()
+                return self
+
+            def __str__(self) -> str:
+                self._note()
+                return ""
+
+            def __iter__(self) -> Iterator[Any]:
+                self._note()
+                return iter(())
+
+            def __bool__(self) -> bool:
+                self._note()
+                return False
+
+            def __len__(self) -> int:
+                self._note()
+                return 0
+
+            def __eq__(self, other: object) -> bool:
+                self._note()
+                return False
+
+            def __ne__(self, other: object) -> bool:
+                self._note()
+                return True
+
+            __hash__ = jinja2.ChainableUndefined.__hash__
+
+        # The rest of what StrictUndefined fails on (arithmetic, comparisons, a call) goes on too (int() and
+        # float() of one end this rendering, with what it noted by then).
+        for attr, value in vars(jinja2.Undefined).items():
+            if value is jinja2.Undefined._fail_with_undefined_error and attr not in vars(Noted):
+                setattr(Noted, attr, Noted._go_on)
+        noting = jinja2.sandbox.SandboxedEnvironment(loader=env.loader, undefined=Noted, keep_trailing_newline=True,
+                                                     autoescape=False)
+        with contextlib.suppress(Exception):  # (only what it noted is wanted of this rendering)
+            noting.get_template(entry.template or "").render(variables)
+        # Which template uses each: the file named, or one it includes.
+        owner: dict[str, str] = {}
+        todo, seen = [entry.template or ""], set()
+        while todo:
+            name = todo.pop(0)
+            if name in seen:
+                continue
+            seen.add(name)
+            try:
+                tree = env.parse(Loader(template_dirs(loaded, host)).get_source(env, name)[0])
+            except jinja2.TemplateError:
+                continue
+            for var in jinja2.meta.find_undeclared_variables(tree):
+                owner.setdefault(var, name)
+            todo += [t for t in jinja2.meta.find_referenced_templates(tree) if t]
+        names = [f"{n!r}" + (f" (in {owner[n]}, included)" if owner.get(n, entry.template) != entry.template else "")
+                 for n in used]
+        said = [f"{', '.join(names)} {'is' if len(names) == 1 else 'are'} undefined"] if names else []
+        said += list(misses)
+        near = {n: close(n, [v for v in variables if v != "jail"]) for n in used}
+        hint = (f"give {'it' if len(used) == 1 else 'them'} in tree.files[{index}].vars" if used else "")
+        hint += "".join(f" ({n!r}: did you mean {c[0]!r}?)" for n, c in near.items() if c)
+        problems.append(loaded.problem(f"tree.files[{index}].vars",
+                                       f"{entry.template}: {'; '.join(said) or exc.message}", hint))
     except jinja2.TemplateError as exc:
         lineno = getattr(exc, "lineno", None)  # syntax errors carry a place, other template errors don't
         where = f"{getattr(exc, 'filename', None) or entry.template}:{lineno}: " if lineno else ""
