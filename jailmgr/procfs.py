@@ -166,11 +166,20 @@ NET_TABLE = 64 << 20  # a host with very many sockets
 
 def socket_inodes(pids: list[int]) -> set[int]:
     """The inodes of every socket these processes hold open (their fd links say socket:[N])."""
-    inodes = set()
+    return held_sockets(pids)[0]
+
+
+def held_sockets(pids: list[int]) -> tuple[set[int], bool]:
+    """socket_inodes, and whether every one of the processes' descriptors could be looked at (another user's
+    can't, but by root): a socket not among them may still be theirs when it is False."""
+    inodes, complete = set(), True
     for pid in pids:
         try:
             fds = os.listdir(f"/proc/{pid}/fd")
+        except FileNotFoundError:
+            continue  # (it has exited)
         except OSError:
+            complete = False
             continue
         for fd in fds:
             try:
@@ -179,7 +188,31 @@ def socket_inodes(pids: list[int]) -> set[int]:
                 continue
             if link.startswith("socket:[") and link.endswith("]") and link[8:-1].isdigit():
                 inodes.add(int(link[8:-1]))
-    return inodes
+    return inodes, complete
+
+
+def socket_holders(inodes: set[int]) -> list[int]:
+    """The processes that hold any of these sockets, as far as this user can see (every one, as root)."""
+    return sorted(pid for pid in processes() if held_sockets([pid])[0] & inodes)
+
+
+def unit_pids(unit: str) -> list[int]:
+    """The processes in a unit's control group (its own, or one below it), from /proc/PID/cgroup."""
+    wanted = f"/{unit}"
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            data, _ = read(entry, "cgroup")
+        except OSError:
+            continue
+        for line in text(data, LIMITS["cgroup"]).splitlines():
+            path = line.split(":", 2)[-1]
+            if path.endswith(wanted) or f"{wanted}/" in path:
+                found.append(int(entry))
+                break
+    return found
 
 
 def listening_inodes(pid: int, port: int) -> set[int]:
