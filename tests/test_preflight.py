@@ -10,10 +10,10 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from jailmgr import render, spec
+from jailmgr import preflight, render, spec, state
 from jailmgr.host import Host
 from jailmgr.problems import Problem
-from tests.fakehost import fake_host
+from tests.fakehost import FakeDisk, fake_host, node
 
 
 def jail_file(tmp_path: Path, text: str) -> spec.Loaded:
@@ -91,3 +91,135 @@ def _host_with_user(name: str) -> Host:
     entry = (name, "x", "500", "500", name, "/nonexistent", "/usr/sbin/nologin")
     group = (name, "x", "500", "")
     return dataclasses.replace(host, passwd={**host.passwd, name: entry}, group={**host.group, name: group})
+
+
+# --- the host's state: preflight.check -----------------------------------------------------------------
+
+class FakePorts:
+    """Listeners by port (socket inodes), the sockets each unit's processes hold (None: can't be seen),
+    and who holds each socket."""
+
+    def __init__(self, listening: dict[int, set[int]], units: dict[str, set[int] | None],
+                 holders: dict[int, str]) -> None:
+        self.by_port, self.units, self.by_inode = listening, units, holders
+
+    def listening(self, port: int) -> set[int]:
+        return self.by_port.get(port, set())
+
+    def unit_sockets(self, unit: str) -> set[int] | None:
+        return self.units.get(unit, set())
+
+    def holders(self, inodes: set[int]) -> list[str]:
+        return [self.by_inode[i] for i in sorted(inodes) if i in self.by_inode]
+
+
+def checked(tmp_path: Path, text: str, host: Host | None = None, ports: FakePorts | None = None,
+            records: state.Records | None = None) -> preflight.Found:
+    item = jail_file(tmp_path, text)
+    host = host or fake_host(disk=FakeDisk(everything=False))
+    rendered, problems = render.render(item, host)
+    assert problems == [], problems
+    assert rendered is not None
+    return preflight.check([item], [rendered], host, records or {}, ports=ports or FakePorts({}, {}, {}))
+
+
+NATIVE = "namespaces: {pid: false, uts: false, cgroup: false}\nuser: nobody\n"
+JAIL = "name: j\nexec: [/usr/bin/true]\ntree: {binaries: [/usr/bin/true], users: [nobody, postgres]}\n"
+
+
+def test_a_missing_bind_source_is_said_with_create_as_the_way_out(tmp_path: Path) -> None:
+    disk = FakeDisk({"/srv/here": node()}, everything=False)
+    found = checked(tmp_path, JAIL + "mounts:\n  - {source: /srv/here, target: /a}\n"
+                    "  - {source: /srv/gone, target: /b}\n  - {source: /srv/new, target: /c, create: true}\n",
+                    fake_host(disk=disk))
+    assert found.across == [] and list(found.own) == ["j"]
+    assert said(found.own["j"]) == [(6, 14, "mounts[1].source", "/srv/gone does not exist on this host",
+                                     "make it (mkdir -p /srv/gone, or install what brings it), or set `create: true` "
+                                     "on this mount (with owner:) for apply to make it")]
+
+
+def test_the_owner_and_group_of_a_created_source_are_the_hosts(tmp_path: Path) -> None:
+    found = checked(tmp_path, JAIL + "mounts: [{source: /srv/new, target: /c, create: true, owner: postgress, "
+                    "group: nogrop}]\n")
+    assert said(found.own["j"]) == [
+        (4, 62, "mounts[0].owner", "user 'postgress' does not exist on this host",
+         "did you mean 'postgres'? (a user of this host)"),
+        (4, 80, "mounts[0].group", "group 'nogrop' does not exist on this host",
+         "did you mean 'nogroup'? (a group of this host)")]
+
+
+PG_DISK = {"/var/lib/jail-pg": node(0o700, uid=103), "/var/lib/jail-pg/data": node(0o700, uid=103),
+           "/nowhere/root": node(0o700), "/nowhere/root/data": node()}
+
+
+def test_the_launcher_must_be_able_to_pass_every_parent_of_a_bind_source(tmp_path: Path) -> None:
+    """bubblewrap, root without CAP_DAC_OVERRIDE, passes a directory of another owner as others: PostgreSQL's
+    data below a 0700 directory of postgres was `bwrap: Can't find source path ...: Permission denied` at the
+    start.  Root's own 0700 directories it passes as their owner."""
+    host = fake_host(disk=FakeDisk(PG_DISK))
+    mounts = ("mounts: [{source: /var/lib/jail-pg/data, target: /d, mode: rw}, "
+              "{source: /nowhere/root/data, target: /r}]\n")
+    found = checked(tmp_path, JAIL + mounts, host)
+    assert said(found.own["j"]) == [
+        (4, 19, "mounts[0].source", "bubblewrap can't reach /var/lib/jail-pg/data: /var/lib/jail-pg is 0700 "
+         "postgres:postgres, and the launcher (root without CAP_DAC_OVERRIDE) may pass it only as others, who may "
+         "not search it", "chmod o+x /var/lib/jail-pg (they may then pass through it, not list it), or bind a "
+         "directory outside it")]
+    assert checked(tmp_path, JAIL + NATIVE + mounts, host).own == {}  # systemd binds it, with every capability
+    assert checked(tmp_path, JAIL + mounts + "security: {capabilities: [CAP_DAC_READ_SEARCH]}\n", host).own == {}
+    # Under `user: true` bubblewrap is root of the jail's namespace, a host uid that owns none of the host's.
+    found = checked(tmp_path, JAIL + mounts + "namespaces: {user: true}\n", host)
+    assert [p.key for p in found.own["j"]] == ["mounts[0].source", "mounts[1].source"]
+    assert "/nowhere/root is 0700 root:root, and the launcher (the jail's root, host uid " in found.own["j"][1].message
+
+
+def test_the_launcher_must_be_able_to_pass_the_trees_own_directories(tmp_path: Path) -> None:
+    """A writable dir is bound from the tree, and a mount target looked up in it, by bubblewrap too."""
+    found = checked(tmp_path, JAIL.replace("users: [nobody, postgres]}", "users: [postgres],\n  dirs: [") +
+                    "{path: /var/lib/app, mode: '0700', owner: postgres}, "
+                    "{path: /var/lib/app/data, writable: true, owner: postgres}]}\n"
+                    "mounts: [{type: tmpfs, target: /var/lib/app/tmp}]\n")
+    cause = ("the tree's /var/lib/app is 0700 postgres:root, and the launcher (root without CAP_DAC_OVERRIDE) may "
+             "pass it only as its group (root), who may not search it")
+    hint = ("give tree.dirs[0] (/var/lib/app) a mode its group may search (0710), or keep what the launcher passes "
+            "out of it")
+    assert said(found.own["j"]) == [
+        (5, 61, "tree.dirs[1].path", "bubblewrap can't reach /var/lib/jailmgr/jails/j/root/var/lib/app/data (the "
+         f"tree's /var/lib/app/data): {cause}", hint),
+        (6, 32, "mounts[0].target", f"bubblewrap can't reach /var/lib/app/tmp: {cause}", hint)]
+
+
+PORT = JAIL + "ready: {port: 5432}\n"
+
+
+def test_a_ready_port_another_process_listens_on_is_taken(tmp_path: Path) -> None:
+    ports = FakePorts({5432: {11}}, {}, {11: "PID 99 (postgres -D /var/lib/postgresql/15/main)"})
+    found = checked(tmp_path, PORT, ports=ports)
+    assert said(found.own["j"]) == [(4, 15, "ready.port", "port 5432 is taken: PID 99 (postgres -D "
+                                     "/var/lib/postgresql/15/main) listens on it, not this jail", "stop it, or give "
+                                     "the jail (and its program) another port; `ss -ltnp 'sport = :5432'` names the "
+                                     "listener")]
+
+
+def test_a_running_jail_applied_again_keeps_its_own_port(tmp_path: Path) -> None:
+    assert checked(tmp_path, PORT, ports=FakePorts({5432: {11, 12}}, {"jail-j.service": {11, 12, 13}}, {})).own == {}
+    found = checked(tmp_path, PORT, ports=FakePorts({5432: {11, 12}}, {"jail-j.service": {11}}, {12: "PID 7 (nc)"}))
+    assert "PID 7 (nc) listens on it" in found.own["j"][0].message
+    # Without root another user's sockets can't be seen: said, not guessed.
+    found = checked(tmp_path, PORT, ports=FakePorts({5432: {11}}, {"jail-j.service": None}, {}))
+    assert found.own == {} and found.notes == [f"{tmp_path / 'j.yaml'}: ready.port 5432 is in use, and whether by "
+                                               "jail-j.service itself can't be seen without root"]
+    # A jail of its own network has ports of its own.
+    private = PORT + "namespaces: {net: private}\nnetwork: {host: 10.9.0.1/30, jail: 10.9.0.2/30}\n"
+    assert checked(tmp_path, private, ports=FakePorts({5432: {11}}, {}, {11: "PID 7 (nc)"})).own == {}
+
+
+def test_two_jails_waiting_on_one_port_refuse_the_run(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    items = [jail_file(tmp_path / d, PORT.replace("name: j", f"name: {d}")) for d in ("a", "b")]
+    found = preflight.check(items, [], fake_host(disk=FakeDisk(everything=False)), {}, ports=FakePorts({}, {}, {}))
+    assert said(found.across) == [(4, 15, "ready.port", "port 5432 is also the ready port of jail a, and both listen "
+                                   "on the host's network", "give one of them another port (or namespaces.net: "
+                                   "private)")]
+    assert found.across[0].file.endswith("b/j.yaml")
