@@ -29,7 +29,7 @@ from .host import Db, Host, Node
 from .mechanism import decide
 from .model import USERNS_COUNT, Jail
 from .problems import Problem
-from .render import Rendered
+from .render import Rendered, render_all
 from .safefs import host_symlink
 from .spec import Loaded
 
@@ -90,6 +90,33 @@ def check(loaded: list[Loaded], rendered: list[Rendered], host: Host, records: s
         if mine:
             found.own[item.jail.name] = mine
     return found
+
+
+def validate_host(loaded: list[Loaded]) -> tuple[list[Problem], list[str]]:
+    """`validate --host`: what plan and apply would find (rendering, then check), writing nothing and taking
+    no lock; without root, what needs root (/etc/shadow, the records, files only root may read) is a note."""
+    import dataclasses
+
+    notes: list[str] = []
+    root = os.geteuid() == 0
+    shadow = any(item.jail.tree.shadow for item in loaded)
+    host = Host.read(shadow=shadow and root)
+    if shadow and not root:
+        host = dataclasses.replace(host, shadow={})  # (each user's entry is then locked: checked, not read)
+        notes.append("/etc/shadow (tree.shadow) can't be read without root")
+    rendered, problems = render_all(loaded, host)
+    if not root:
+        denied = [p for p in problems if "Permission denied" in p.message]
+        notes += [f"{p} (without root)" for p in denied]
+        problems = [p for p in problems if p not in denied]
+    try:
+        records = state.read_records(notes.append)
+    except PermissionError:
+        records = {}
+        notes.append(f"the records in {state.state_dir()} can't be read without root: the jails were checked "
+                     "against each other, not against those applied before")
+    found = check(loaded, rendered, host, records)
+    return [*problems, *found.problems], [*notes, *found.notes]
 
 
 # --- across jails ------------------------------------------------------------------------------------------

@@ -32,15 +32,17 @@ PAM_MODULES = {"unix", "deny", "permit", "nologin"}
 
 
 class FakeLibraries:
-    """Every absolute binary exists except under /nonexistent and those `absent` names; a pam_NAME module exists
-    for PAM_MODULES."""
+    """Every absolute binary exists except under /nonexistent and those `absent` names (and those `denied` this
+    user may not read); a pam_NAME module exists for PAM_MODULES."""
 
-    def __init__(self, absent: Iterable[str] = ()) -> None:
-        self.absent = frozenset(absent)
+    def __init__(self, absent: Iterable[str] = (), denied: Iterable[str] = ()) -> None:
+        self.absent, self.denied = frozenset(absent), frozenset(denied)
 
     def closure(self, binary: str) -> tuple[list[str], list[str]]:
         if binary.startswith("/nonexistent") or not binary.startswith("/") or binary in self.absent:
             raise FileNotFoundError(2, "No such file or directory", binary)
+        if binary in self.denied:
+            raise PermissionError(13, "Permission denied", binary)
         libs = [LOADER, LIBC]
         if binary in PAM_LINKED:
             libs.append(LIBPAM)
@@ -143,8 +145,9 @@ class FakeDisk:
 
 
 def fake_host(systemd_version: int = 252, tools: tuple[str, ...] = (BWRAP, IP), *, absent: Iterable[str] = (),
-              programs: Iterable[str] = PROGRAMS, disk: FakeDisk | None = None) -> Host:
-    return Host(systemd_version, frozenset(tools), PASSWD, GROUP, FakeLibraries(absent), SHADOW, "", TEMPLATE_DIRS,
+              denied: Iterable[str] = (), programs: Iterable[str] = PROGRAMS, disk: FakeDisk | None = None) -> Host:
+    return Host(systemd_version, frozenset(tools), PASSWD, GROUP, FakeLibraries(absent, denied), SHADOW, "",
+                TEMPLATE_DIRS,
                 FakePackages(), FakePrograms(programs), disk or FakeDisk())
 
 

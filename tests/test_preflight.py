@@ -8,9 +8,14 @@ variables); preflight.py what the host's state refuses (bind sources, the launch
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
 from pathlib import Path
 
+import pytest
+
 from jailmgr import preflight, render, spec, state
+from jailmgr.cli import main
 from jailmgr.host import Host
 from jailmgr.problems import Problem
 from tests.fakehost import FakeDisk, fake_host, node
@@ -223,3 +228,63 @@ def test_two_jails_waiting_on_one_port_refuse_the_run(tmp_path: Path) -> None:
                                    "on the host's network", "give one of them another port (or namespaces.net: "
                                    "private)")]
     assert found.across[0].file.endswith("b/j.yaml")
+
+
+# --- validate --host: the same preflight, writing nothing ---------------------------------------------
+
+BAD = """\
+name: bad
+exec: [/usr/sbin/memcached]
+user: memcached
+tree: {binaries: [/usr/sbin/memcached], users: [memcached]}
+mounts: [{source: /srv/gone, target: /data}]
+ready: {port: 11211}
+"""
+
+
+def test_validate_checks_the_file_alone_and_validate_host_checks_the_host_too(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "bad.yaml").write_text(BAD)
+    (tmp_path / "good.yaml").write_text("name: good\nexec: [/usr/bin/true]\ntree: {binaries: [/usr/bin/true]}\n")
+    host = dataclasses.replace(_host_with_user("memcache"), libraries=fake_host(absent={"/usr/sbin/memcached"})
+                               .libraries, disk=FakeDisk(everything=False))
+    monkeypatch.setattr(Host, "read", classmethod(lambda cls, shadow=False: host))
+    monkeypatch.setattr(preflight, "HostPorts", lambda: FakePorts({11211: {5}}, {}, {5: "PID 9 (memcached)"}))
+    monkeypatch.setenv("JAILMGR_STATE_DIR", str(tmp_path / "state"))
+    assert main(["validate", str(tmp_path)]) == 0  # (the files alone are fine)
+    capsys.readouterr()
+    assert main(["--json", "validate", "--host", str(tmp_path)]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["jails"] == [{"name": "good", "file": str(tmp_path / "good.yaml")}]
+    assert [(p["line"], p["key"], p["hint"].split(":")[0]) for p in doc["problems"]] == [
+        (4, "tree.binaries[0]", "memcached is /usr/bin/memcached on this host"),
+        (4, "tree.users[0]", "did you mean 'memcache'? (a user of this host)"),
+        (5, "mounts[0].source", "make it (mkdir -p /srv/gone, or install what brings it), or set `create"),
+        (6, "ready.port", "stop it, or give the jail (and its program) another port; `ss -ltnp 'sport = ")]
+    assert main(["validate", "--host", str(tmp_path)]) == 1
+    err = capsys.readouterr()
+    assert err.out == f"{tmp_path / 'good.yaml'}: ok (good)\n"
+    assert err.err.count("; hint: ") == 4 and "jailmgr: warning" not in err.err
+
+
+def test_validate_host_without_root_says_what_it_could_not_see(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "j.yaml").write_text("name: j\nexec: [/usr/bin/true]\ntree: {binaries: [/usr/bin/true, /usr/bin/x], "
+                                     "shadow: true}\n")
+    host = fake_host(denied={"/usr/bin/x"}, disk=FakeDisk(everything=False))
+    monkeypatch.setattr(Host, "read", classmethod(lambda cls, shadow=False: dataclasses.replace(
+        host, shadow=host.shadow if shadow else None)))
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+
+    def unreadable(warn: object) -> state.Records:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(state, "read_records", unreadable)
+    assert main(["validate", "--host", str(tmp_path / "j.yaml")]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        "jailmgr: warning: not checked: /etc/shadow (tree.shadow) can't be read without root",
+        f"jailmgr: warning: not checked: {tmp_path / 'j.yaml'}:3:34: tree.binaries[1]: cannot read /usr/bin/x: "
+        "Permission denied (without root)",
+        f"jailmgr: warning: not checked: the records in {state.state_dir()} can't be read without root: the jails "
+        "were checked against each other, not against those applied before"]
