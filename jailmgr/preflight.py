@@ -64,15 +64,31 @@ class Ports(Protocol):
 
 
 class HostPorts:
+    """/proc, read once for every jail that asks: the listeners of this network namespace, and which
+    service each process belongs to."""
+
+    def __init__(self) -> None:
+        self._listening: dict[int, set[int]] | None = None
+        self._units: dict[int, str] | None = None
+
+    def _unit_of(self) -> dict[int, str]:
+        if self._units is None:
+            self._units = procfs.units_of_processes()
+        return self._units
+
     def listening(self, port: int) -> set[int]:
-        return procfs.listening_inodes(os.getpid(), port)
+        if self._listening is None:
+            self._listening = procfs.listeners(os.getpid())
+        return self._listening.get(port, set())
 
     def unit_sockets(self, unit: str) -> set[int] | None:
-        inodes, complete = procfs.held_sockets(procfs.unit_pids(unit))
+        inodes, complete = procfs.held_sockets([pid for pid, u in self._unit_of().items() if u == unit])
         return inodes if complete else None
 
     def holders(self, inodes: set[int]) -> list[str]:
-        return [f"PID {pid} ({procfs.command(pid)[:60]})" for pid in procfs.socket_holders(inodes)]
+        units = self._unit_of()
+        return [f"PID {pid} ({procfs.command(pid)[:60]})" + (f" of {units[pid]}" if pid in units else "")
+                for pid in procfs.socket_holders(inodes)]
 
 
 def check(loaded: list[Loaded], rendered: list[Rendered], host: Host, records: state.Records,
@@ -84,11 +100,16 @@ def check(loaded: list[Loaded], rendered: list[Rendered], host: Host, records: s
     found.across += check_own_uids(rendered, records)
     found.across += check_host_paths(loaded, records, leaving, found.notes)
     found.across += _shared_ports(loaded)
+    ports = ports or HostPorts()
+    # The Mechanism rendering decided (for a jail whose rendering failed, decided here: the same answer).
+    launched = {item.name: item.mechanism.launched for item in rendered}
     for item in loaded:
+        name = item.jail.name
         mine = [*_mount_sources(item, host, found.notes), *_mount_owners(item, host),
-                *_launcher_reach(item, host, found.notes), *_ready_port(item, ports or HostPorts(), found.notes)]
+                *_launcher_reach(item, host, launched.get(name, decide(item.jail, host).launched), found.notes),
+                *_ready_port(item, ports, found.notes)]
         if mine:
-            found.own[item.jail.name] = mine
+            found.own[name] = mine
     return found
 
 
@@ -394,7 +415,7 @@ def _tree_block(jail: Jail, path: str, host: Host, uid: int, gid: int,
     return None
 
 
-def _launcher_reach(item: Loaded, host: Host, notes: list[str]) -> list[Problem]:
+def _launcher_reach(item: Loaded, host: Host, launched: bool, notes: list[str]) -> list[Problem]:
     """bubblewrap runs as root without CAP_DAC_OVERRIDE or CAP_DAC_READ_SEARCH (the unit's bounding set), so
     every directory on its way to what it binds (the tree, the bind sources, the writable dirs' host paths,
     the binaries) and to each mount target in the jail must let it search: as their owner when root owns
@@ -402,7 +423,7 @@ def _launcher_reach(item: Loaded, host: Host, notes: list[str]) -> list[Problem]
     first id, and owns none of the host's).  PostgreSQL's data in a 0700 directory of postgres failed at the
     start with "bwrap: Can't find source path ...: Permission denied"."""
     jail = item.jail
-    if not decide(jail, host).launched or any(c in jail.security.capabilities for c in _DAC_CAPS):
+    if not launched or any(c in jail.security.capabilities for c in _DAC_CAPS):
         return []
     uid = gid = jail.id_shift
     who = f"the jail's root, host uid {uid}," if uid else "root"

@@ -196,10 +196,10 @@ def socket_holders(inodes: set[int]) -> list[int]:
     return sorted(pid for pid in processes() if held_sockets([pid])[0] & inodes)
 
 
-def unit_pids(unit: str) -> list[int]:
-    """The processes in a unit's control group (its own, or one below it), from /proc/PID/cgroup."""
-    wanted = f"/{unit}"
-    found = []
+def units_of_processes() -> dict[int, str]:
+    """Each process in a service's control group, with that service (from /proc/PID/cgroup): one reading
+    of the process table for every unit asked about."""
+    found = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -208,16 +208,16 @@ def unit_pids(unit: str) -> list[int]:
         except OSError:
             continue
         for line in text(data, LIMITS["cgroup"]).splitlines():
-            path = line.split(":", 2)[-1]
-            if path.endswith(wanted) or f"{wanted}/" in path:
-                found.append(int(entry))
+            unit = next((part for part in line.split(":", 2)[-1].split("/") if part.endswith(".service")), "")
+            if unit:
+                found[int(entry)] = unit
                 break
     return found
 
 
-def listening_inodes(pid: int, port: int) -> set[int]:
-    """The sockets listening on TCP `port` in pid's network namespace."""
-    found = set()
+def listeners(pid: int) -> dict[int, set[int]]:
+    """Every TCP port something listens on in pid's network namespace, with the sockets' inodes."""
+    found: dict[int, set[int]] = {}
     for table in ("tcp", "tcp6"):
         try:
             data, cut = read_capped(f"/proc/{pid}/net/{table}", NET_TABLE)
@@ -226,13 +226,16 @@ def listening_inodes(pid: int, port: int) -> set[int]:
         for line in lines(data, cut)[1:]:
             fields = line.split()
             if len(fields) > 9 and fields[3] == _LISTEN and fields[9].isdigit():
-                local_port = fields[1].rpartition(b":")[2]
                 try:
-                    if int(local_port, 16) == port:
-                        found.add(int(fields[9]))
+                    found.setdefault(int(fields[1].rpartition(b":")[2], 16), set()).add(int(fields[9]))
                 except ValueError:
                     continue
     return found
+
+
+def listening_inodes(pid: int, port: int) -> set[int]:
+    """The sockets listening on TCP `port` in pid's network namespace."""
+    return listeners(pid).get(port, set())
 
 
 def command(pid: int) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from jailmgr import preflight, render, spec, state
+from jailmgr import preflight, procfs, render, spec, state
 from jailmgr.cli import main
 from jailmgr.host import Host
 from jailmgr.problems import Problem
@@ -288,3 +288,21 @@ def test_validate_host_without_root_says_what_it_could_not_see(
         "Permission denied (without root)",
         f"jailmgr: warning: not checked: the records in {state.state_dir()} can't be read without root: the jails "
         "were checked against each other, not against those applied before"]
+
+
+def test_the_hosts_ports_are_read_from_proc(tmp_path: Path) -> None:
+    """HostPorts on this machine (no root needed): a socket this process listens on, found by its port, held
+    by this process, and not the socket of a unit it is not in."""
+    import socket
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        ports = preflight.HostPorts()
+        inodes = ports.listening(port)
+        assert len(inodes) == 1
+        assert inodes <= procfs.held_sockets([os.getpid()])[0]
+        assert ports.unit_sockets("jail-nosuchjail.service") == set()
+        assert any(f"PID {os.getpid()} (" in holder for holder in ports.holders(inodes))
+    assert procfs.listening_inodes(os.getpid(), port) == set()
