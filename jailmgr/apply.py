@@ -253,7 +253,8 @@ def apply(paths: list[str], say: Say, warn: Say, check: bool = False, prune: boo
         outcomes += [Outcome(recorded.name, JailPlan(recorded.name, recorded)) for recorded in found.unchanged]
         pruned = [Outcome(plan.name, plan, error=plan.refused) for plan in found.removals]
         # Refused by the preflight: nothing of them is written (the others go on, as when a start failed).
-        refused = [Outcome(name, JailPlan(name, found.records.get(name)), problems=problems,
+        # (Planned as nothing: a restart its record left pending waits, like the rest of it.)
+        refused = [Outcome(name, JailPlan(name), problems=problems,
                            error=f"{name}: refused before anything was written: {_count(problems)} above")
                    for name, problems in found.refused.items()]
         for note in found.notes:

@@ -306,3 +306,34 @@ def test_the_hosts_ports_are_read_from_proc(tmp_path: Path) -> None:
         assert ports.unit_sockets("jail-nosuchjail.service") == set()
         assert any(f"PID {os.getpid()} (" in holder for holder in ports.holders(inodes))
     assert procfs.listening_inodes(os.getpid(), port) == set()
+
+
+# --- survey (plan and apply's one pass): what refuses the run, what refuses one jail ---------------------
+
+def test_survey_says_every_problem_at_once_and_refuses_a_jail_for_its_host_state_alone(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from jailmgr import apply
+    from jailmgr.problems import InvalidJails
+
+    monkeypatch.setenv("JAILMGR_STATE_DIR", str(tmp_path / "state"))
+    host = fake_host(absent={"/usr/sbin/memcached"}, disk=FakeDisk(everything=False))
+    monkeypatch.setattr(Host, "read", classmethod(lambda cls, shadow=False: host))
+    monkeypatch.setattr(preflight, "HostPorts", lambda: FakePorts({}, {}, {}))
+    monkeypatch.setattr(apply, "plan_all", lambda rendered, *args: [apply.JailPlan(r.name) for r in rendered])
+    jails = tmp_path / "jails"
+    jails.mkdir()
+    (jails / "good.yaml").write_text("name: good\nexec: [/usr/bin/true]\ntree: {binaries: [/usr/bin/true]}\n")
+    (jails / "gone.yaml").write_text("name: gone\nexec: [/usr/bin/true]\ntree: {binaries: [/usr/bin/true]}\n"
+                                     "mounts: [{source: /srv/gone, target: /data}]\n")
+    (jails / "typo.yaml").write_text("name: typo\nexec: [/usr/sbin/memcached]\n"
+                                     "tree: {binaries: [/usr/sbin/memcached]}\n"
+                                     "mounts: [{source: /srv/gone, target: /data}]\n")
+    with pytest.raises(InvalidJails) as refused:  # a file's problem: nothing at all, every problem said
+        apply.survey([str(jails)], lambda _: None)
+    assert [(Path(p.file).name, p.key) for p in refused.value.problems] == [
+        ("gone.yaml", "mounts[0].source"), ("typo.yaml", "tree.binaries[0]"), ("typo.yaml", "mounts[0].source")]
+    (jails / "typo.yaml").unlink()
+    found = apply.survey([str(jails)], lambda _: None)  # the host's state of one jail: that jail alone
+    assert [item.name for item in found.rendered] == ["good"] and [p.name for p in found.plans] == ["good"]
+    assert {name: [p.key for p in problems] for name, problems in found.refused.items()} == {
+        "gone": ["mounts[0].source"]}
