@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 
 from . import diagnose, fingerprint, journal, ops, preflight, readiness, spec, state, systemd, unchanged
 from .destroy import remove_tree_of, remove_units_of
+from .host import Host
 from .plan import Doomed, JailPlan, observe, plan_jail, plan_removal
-from .problems import InvalidJails, JailError
+from .problems import InvalidJails, JailError, Problem
 from .procfs import program_pid
 from .render import Rendered, render_all
 from .safefs import Tree, TreeError
-from .spec import jail_files, load_or_raise
+from .spec import jail_files, load, load_or_raise
 
 Say = Callable[[str], None]
 
@@ -35,6 +36,7 @@ class Outcome:
     restarted: bool = False
     left: list[str] = field(default_factory=list)
     error: str = ""  # this jail failed (the others went on); the message says what and where
+    problems: list[Problem] = field(default_factory=list)  # the preflight refused it: its host state, in its file
 
 
 def prepare(paths: list[str]) -> list[Rendered]:
@@ -69,31 +71,40 @@ class Survey:
     unchanged: list[state.JailState]  # nothing to do: not even parsed (unchanged.py)
     records: state.Records
     removals: list[JailPlan]  # --prune: managed jails no longer defined under the paths
+    refused: dict[str, list[Problem]] = field(default_factory=dict)  # jails the host's state refuses, left as they are
+    notes: list[str] = field(default_factory=list)  # what the preflight could not check
 
 
 def survey(paths: list[str], warn: Say, prune: bool = False) -> Survey:
-    """Validate and plan: jail files whose fingerprints say nothing changed are skipped; the others are
-    loaded (every problem of every file first: one bad file changes nothing), rendered and planned."""
+    """Validate, check the host and plan: jail files whose fingerprints say nothing changed are skipped; the
+    others are loaded, rendered and checked against the host (preflight.py), every problem of every file at
+    once, before anything is written.  A problem of a file, or between jails, changes nothing at all; one
+    of a jail's host state (a bind source missing, a port taken) leaves that jail alone, and the others
+    are planned."""
     files, problems = jail_files(paths)
     if problems:
         raise InvalidJails(problems)
     records = state.read_records(warn)
     split = unchanged.split(files, records)
-    rendered = prepare(split.changed) if split.changed else []
+    loaded, problems = load(split.changed) if split.changed else ([], [])
     names = {recorded.name: recorded.source for recorded in split.unchanged}
-    clashes = [item.loaded.problem("name", f"jail {item.name!r} is also defined in {names[item.name]}")
-               for item in rendered if item.name in names]
-    if clashes:
-        raise InvalidJails(clashes)
-    plans = plan_all(rendered, warn, split.states, records)
-    defined = {item.name for item in rendered} | set(names)
-    removals = ([plan_removal(name, warn) for name in state.managed() if name not in defined]
-                if prune else [])  # (a jail whose record is damaged is managed, and pruned, too)
+    problems += [item.problem("name", f"jail {item.jail.name!r} is also defined in {names[item.jail.name]}")
+                 for item in loaded if item.jail.name in names]
+    host = Host.read(shadow=any(item.jail.tree.shadow for item in loaded)) if loaded else None
+    rendered: list[Rendered] = []
+    if host is not None:
+        rendered, found = render_all(loaded, host)
+        problems += found
+    defined = {item.jail.name for item in loaded} | set(names)
+    leaving = [name for name in state.managed() if name not in defined] if prune else []
     # What only the host shows, checked here so that `plan` refuses what `apply` would.
-    preflight.check_id_ranges(rendered, records)
-    preflight.check_own_uids(rendered, records)
-    preflight.check_host_paths(rendered, records, frozenset(plan.name for plan in removals))
-    return Survey(rendered, plans, split.unchanged, records, removals)
+    checked = preflight.check(loaded, rendered, host, records, frozenset(leaving)) if host else preflight.Found()
+    if problems or checked.across:
+        raise InvalidJails(sorted([*problems, *checked.problems]))
+    rendered = [item for item in rendered if item.name not in checked.own]
+    plans = plan_all(rendered, warn, split.states, records)
+    removals = [plan_removal(name, warn) for name in leaving]  # (a damaged record is managed, and pruned, too)
+    return Survey(rendered, plans, split.unchanged, records, removals, checked.own, checked.notes)
 
 
 def tree_prints(item: Rendered) -> dict[str, str]:
@@ -241,8 +252,15 @@ def apply(paths: list[str], say: Say, warn: Say, check: bool = False, prune: boo
         outcomes = [Outcome(plan.name, plan) for plan in found.plans]
         outcomes += [Outcome(recorded.name, JailPlan(recorded.name, recorded)) for recorded in found.unchanged]
         pruned = [Outcome(plan.name, plan, error=plan.refused) for plan in found.removals]
+        # Refused by the preflight: nothing of them is written (the others go on, as when a start failed).
+        # (Planned as nothing: a restart its record left pending waits, like the rest of it.)
+        refused = [Outcome(name, JailPlan(name), problems=problems,
+                           error=f"{name}: refused before anything was written: {_count(problems)} above")
+                   for name, problems in found.refused.items()]
+        for note in found.notes:
+            warn(f"not checked: {note}")
         if check:
-            return outcomes + pruned
+            return outcomes + refused + pruned
         built: list[tuple[Rendered, Outcome]] = []
         prints: dict[str, dict[str, str]] = {}
         reload_needed = False
@@ -279,7 +297,11 @@ def apply(paths: list[str], say: Say, warn: Say, check: bool = False, prune: boo
             state.save(_new_state(item, pending=False, built=prints[item.name]))
         for outcome, d in doomed:
             outcome.left = remove_tree_of(d, say)
-        return outcomes + pruned
+        return outcomes + refused + pruned
+
+
+def _count(problems: list[Problem]) -> str:
+    return "1 problem" if len(problems) == 1 else f"{len(problems)} problems"
 
 
 VERBS = {"+": "create", "~": "update", "-": "remove"}

@@ -14,13 +14,23 @@ from .termtext import visible, visible_lines
 
 
 def cmd_validate(args: argparse.Namespace, out: Output) -> int:
+    """The files alone; with --host, also what plan and apply would find on this host (preflight.py)."""
     from . import spec
 
     read_stdin_as(args)
     loaded, problems = spec.load(args.paths or spec.default_paths())
+    if args.host:
+        from .preflight import validate_host
+
+        found, notes = validate_host(loaded)
+        problems = sorted([*problems, *found])
+        for note in notes:
+            out.warn(f"not checked: {note}")
     out.problems(problems)
-    out.doc["jails"] = [{"name": item.jail.name, "file": str(item.source)} for item in loaded]
-    for item in loaded:
+    bad = {p.file for p in problems}
+    good = [item for item in loaded if str(item.source) not in bad]
+    out.doc["jails"] = [{"name": item.jail.name, "file": str(item.source)} for item in good]
+    for item in good:
         out.line(f"{item.source}: ok ({item.jail.name})")
     return EXIT_ERROR if problems else EXIT_OK
 
@@ -91,6 +101,9 @@ def build_parser(commands: dict[str, Callable[..., int]]) -> argparse.ArgumentPa
     stdin_help = "read the jail file PATH from standard input (it need not exist): what it would do once written"
     validate = add("validate", "check jail files; change nothing")
     validate.add_argument("paths", nargs="*", metavar="PATH")
+    validate.add_argument("--host", action="store_true",
+                          help="also check them against this host as plan and apply do (binaries, users, templates, "
+                               "mount sources, ports); root sees everything, others what they may")
     validate.add_argument("--stdin-as", metavar="PATH", help=stdin_help)
     add("render", "print the unit and the tree apply would build").add_argument("path", metavar="PATH")
     add("schema", "print the JSON Schema of a jail file")

@@ -76,6 +76,10 @@ def cmd_plan(args: argparse.Namespace, out: Output) -> int:
     with state.locked():
         found = survey(_paths(args), out.warn, prune=args.prune)
         rendered, plans = found.rendered, found.plans
+        if found.refused:
+            out.problems(sorted(p for problems in found.refused.values() for p in problems))
+        for note in found.notes:
+            out.warn(f"not checked: {note}")
         for item in rendered:
             for warning in item.warnings:
                 out.warn(warning)
@@ -86,7 +90,9 @@ def cmd_plan(args: argparse.Namespace, out: Output) -> int:
     refused = [plan.refused for plan in found.removals if plan.refused]
     for reason in refused:  # (apply would leave these jails and fail the same way)
         out.error(reason)
-    if refused:
+    for name in found.refused:  # (the preflight's problems of their host state, said above)
+        out.error(f"{name}: apply would refuse it, and write nothing of it", hint="fix what is said above")
+    if refused or found.refused:
         return EXIT_ERROR
     if not changed:
         out.line("nothing to change")
@@ -103,6 +109,8 @@ def cmd_apply(args: argparse.Namespace, out: Output) -> int:
             print(f"jailmgr: [{done}/{total}] {name}", file=sys.stderr, flush=True)
     outcomes = apply(_paths(args), say=out.line, warn=out.warn, check=args.check, prune=args.prune,
                      detail=out.line if args.verbose else lambda _: None, progress=progress)
+    if any(o.problems for o in outcomes):
+        out.problems(sorted(p for o in outcomes for p in o.problems))
     changed = _show_plans([o.plan for o in outcomes], out) if args.check else any(
         o.plan.restart_needed or o.restarted or o.plan.destroy for o in outcomes)
     for outcome in outcomes:

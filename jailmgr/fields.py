@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-def _close(word: str, choices: list[str] | tuple[str, ...]) -> list[str]:
+def close(word: str, choices: list[str] | tuple[str, ...]) -> list[str]:
     """Did-you-mean candidates; difflib is imported only when there is a mistake.
 
     A word that begins exactly one choice is a name cut short (CAP_NET_BIND
@@ -372,7 +372,7 @@ class Choice(Kind):
                 return self.enum(self.false_means) if self.enum else self.false_means
             if node.tag == STR and node.value in self.values:
                 return self.enum(node.value) if self.enum else node.value
-            hint = _close(node.value, self.values)
+            hint = close(node.value, self.values)
             extra = f"; did you mean {hint[0]!r}?" if hint else ""
             known = f"one of {', '.join(self.values)}" if len(self.values) <= 8 else "a known value"
             return ctx.fail(node, key, f"{node.value!r} is not {known}{extra}")
@@ -472,7 +472,7 @@ class Record(Kind):
             present.add(name)
             field = table.get(name)
             if field is None:
-                hint = _close(name, list(table))
+                hint = close(name, list(table))
                 extra = f"; did you mean {hint[0]!r}?" if hint else ""
                 ctx.fail(knode, ckey, f"unknown key{extra}")
                 continue

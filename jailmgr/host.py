@@ -6,12 +6,16 @@ iproute2), the users and groups, and which libraries each binary needs.
 They are all here, read at one moment, so no step looks at the machine again
 and decides differently; tests build a Host of their own to render for a
 systemd 252 or 257 machine with any architecture's libraries, on any machine.
+What the preflight (preflight.py) asks of the disk, and where a program's
+name is found on PATH when a jail names it in the wrong place, are views of
+the Host too, read when first asked.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -159,6 +163,79 @@ class HostPackages:
             os.close(fd)
 
 
+# root's PATH on Debian: where a program named in the wrong directory is looked for by its name.
+SEARCH_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
+
+
+class Programs(Protocol):
+    """The programs in SEARCH_PATH's directories (HostPrograms on a real host)."""
+
+    def where(self, name: str) -> list[str]:
+        """Every executable file called `name` there, one path for each place, in SEARCH_PATH's order."""
+
+    def names(self, directory: str) -> list[str]:
+        """The names in one directory (what a misspelt program's name is compared with)."""
+
+
+class HostPrograms:
+    """The real PATH directories, looked at only when a jail names a binary that is not there."""
+
+    @staticmethod
+    def _dirs() -> list[str]:
+        # One of each: on a merged-/usr Debian /bin is /usr/bin, and /sbin is /usr/sbin.
+        seen, out = set(), []
+        for directory in SEARCH_PATH:
+            real = os.path.realpath(directory)
+            if real not in seen and os.path.isdir(real):
+                seen.add(real)
+                out.append(directory)
+        return out
+
+    def where(self, name: str) -> list[str]:
+        found = [os.path.join(d, name) for d in self._dirs()]
+        return [p for p in found if os.path.isfile(p) and os.access(p, os.X_OK)]
+
+    def names(self, directory: str) -> list[str]:
+        try:
+            return sorted(os.listdir(directory))
+        except OSError:
+            return []
+
+
+@dataclass(frozen=True)
+class Node:
+    """What lstat says of one host path, as much as a permission check needs."""
+
+    mode: int  # st_mode: the type and the permission bits
+    uid: int
+    gid: int
+
+    @property
+    def is_dir(self) -> bool:
+        return stat.S_ISDIR(self.mode)
+
+    @property
+    def is_link(self) -> bool:
+        return stat.S_ISLNK(self.mode)
+
+
+class Disk(Protocol):
+    """The host's paths, as the preflight looks at them (HostDisk on a real host)."""
+
+    def lstat(self, path: str) -> Node | None:
+        """The path itself (a symlink is not followed); None when there is no such path.  Raises
+        PermissionError when this process can't look (a directory above it it may not search)."""
+
+
+class HostDisk:
+    def lstat(self, path: str) -> Node | None:
+        try:
+            st = os.lstat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return Node(st.st_mode, st.st_uid, st.st_gid)
+
+
 @dataclass(frozen=True)
 class Host:
     systemd_version: int  # its major version, 0 when it can't be told
@@ -171,6 +248,8 @@ class Host:
     template_dirs: tuple[str, ...] = TEMPLATE_DIRS
     packages: Packages = field(default_factory=HostPackages, compare=False)
     runtime_paths: frozenset[str] = frozenset(RUNTIME_PATHS)  # which of RUNTIME_PATHS exist
+    programs: Programs = field(default_factory=HostPrograms, compare=False)
+    disk: Disk = field(default_factory=HostDisk, compare=False)
 
     def has(self, tool: str) -> bool:
         return tool in self.tools
@@ -185,8 +264,9 @@ class Host:
             except OSError as exc:
                 error = exc.strerror or str(exc)
         return cls(systemd_version(), frozenset(t for t in TOOLS if os.path.exists(t)), read_db("/etc/passwd"),
-                   read_db("/etc/group"), HostLibraries(), shadow_db, error, TEMPLATE_DIRS, HostPackages(),
-                   frozenset(p for p in RUNTIME_PATHS if os.path.exists(p)))
+                   read_db("/etc/group"), HostLibraries(), shadow_db, error, TEMPLATE_DIRS, packages=HostPackages(),
+                   runtime_paths=frozenset(p for p in RUNTIME_PATHS if os.path.exists(p)), programs=HostPrograms(),
+                   disk=HostDisk())
 
 
 def read_db(path: str) -> dict[str, tuple[str, ...]]:

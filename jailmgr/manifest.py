@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from . import elf
-from .host import Host
+from .host import SEARCH_PATH, Db, Host
 from .model import ROOT_MARKER, Jail
 from .problems import Problem
 from .spec import Loaded
@@ -87,14 +87,25 @@ class Contents:
 
 def _host_users(jail: Jail, loaded: Loaded, host: Host, contents: Contents,
                 problems: list[Problem]) -> tuple[bytes, bytes, bytes]:
+    from .fields import close
+
+    def did_you_mean(name: str, known: Db, what: str, make: str) -> str:
+        """The host's closest name to a missing user or group (as spec.py's keys have), or how to make it."""
+        near = close(name, sorted(known))
+        return (f"did you mean {near[0]!r}? (a {what} of this host)" if near else
+                f"create it first ({make} {name}), or name a {what} this host has")
+
     wanted = ["root", *[u for u in jail.tree.users if u != "root"]]
     passwd, groups = host.passwd, host.group
     contents.inputs |= {"/etc/passwd", "/etc/group"} | ({"/etc/shadow"} if jail.tree.shadow else set())
     out_pw, gids = [], set()
-    for i, user in enumerate(wanted):
+    missing = set()
+    for user in wanted:
         if user not in passwd:
-            key = f"tree.users[{i - 1}]" if user != "root" else "tree.users"
-            problems.append(loaded.problem(key, f"user {user!r} does not exist on this host"))
+            missing.add(user)
+            key = f"tree.users[{jail.tree.users.index(user)}]" if user in jail.tree.users else "tree.users"
+            problems.append(loaded.problem(key, f"user {user!r} does not exist on this host",
+                                           did_you_mean(user, passwd, "user", "adduser --system")))
             continue
         fields = list(passwd[user])
         fields[1] = "x"
@@ -104,6 +115,20 @@ def _host_users(jail: Jail, loaded: Loaded, host: Host, contents: Contents,
     for name, entry in groups.items():
         if entry[2] in gids or name in wanted:
             out_gr.append(":".join([entry[0], "x", entry[2], ""]))
+    # Every group the jail file names must be in the group file written here: the unit's ids and the
+    # tree's owners are read from it (a group it lacks was the launcher's KeyError, or root's group).
+    have = {line.split(":")[0] for line in out_gr}
+    named = [("group", jail.group)] if jail.group is not None else []
+    named += [(f"tree.dirs[{i}].group", d.group) for i, d in enumerate(jail.tree.dirs)]
+    named += [(f"tree.files[{i}].group", f.group) for i, f in enumerate(jail.tree.files)]
+    for key, group in named:
+        if group in have or group in missing:  # (a missing user is said once, where tree.users names it)
+            continue
+        own = passwd.get(group)
+        primary = next((n for n, e in groups.items() if own is not None and e[2] == own[3]), None)
+        hint = (f"the group of user {group} is {primary!r}" if primary else
+                did_you_mean(group, groups, "group", "addgroup --system"))
+        problems.append(loaded.problem(key, f"group {group!r} does not exist on this host", hint))
     shadow = b""
     if jail.tree.shadow:
         sh = host.shadow or {}
@@ -145,11 +170,97 @@ def _render_template(loaded: Loaded, index: int, host: Host, contents: Contents,
     variables.setdefault("jail", {"name": loaded.jail.name, "hostname": loaded.jail.uts_name})
     try:
         return env.get_template(entry.template or "").render(variables).encode()
-    except jinja2.TemplateNotFound:
+    except jinja2.TemplateNotFound as exc:
         dirs = ", ".join(template_dirs(loaded, host))
-        problems.append(loaded.problem(key, f"template {entry.template!r} not found in {dirs}"))
+        included = f" (included by {entry.template})" if exc.name != entry.template else ""
+        problems.append(loaded.problem(key, f"template {exc.name!r}{included} not found in {dirs}"))
     except jinja2.UndefinedError as exc:
-        problems.append(loaded.problem(f"tree.files[{index}].vars", f"{entry.template}: {exc.message}"))
+        import contextlib
+        from collections.abc import Iterator
+        from typing import Any
+
+        import jinja2.meta
+        from jinja2.utils import missing
+
+        from .fields import close
+
+        # Every variable the template and those it includes use without a value, not only the first:
+        # rendered again with an Undefined that notes each use (what StrictUndefined fails on) and goes
+        # on.  Only uses count: find_undeclared_variables alone would also name those given a
+        # `| default(...)` or tested `is defined`, as most of the shipped templates' are.
+        used: dict[str, None] = {}  # (ordered: as the template uses them)
+        misses: dict[str, None] = {}  # an attribute or item of a value that has none (jail.nmae)
+
+        class Noted(jinja2.ChainableUndefined):
+            def _note(self) -> None:
+                if self._undefined_obj is missing and self._undefined_name is not None:
+                    used.setdefault(self._undefined_name)
+                else:
+                    misses.setdefault(self._undefined_message)
+
+            def _go_on(self, *args: Any, **kwargs: Any) -> Noted:
+                self._note()
+                return self
+
+            def __str__(self) -> str:
+                self._note()
+                return ""
+
+            def __iter__(self) -> Iterator[Any]:
+                self._note()
+                return iter(())
+
+            def __bool__(self) -> bool:
+                self._note()
+                return False
+
+            def __len__(self) -> int:
+                self._note()
+                return 0
+
+            def __eq__(self, other: object) -> bool:
+                self._note()
+                return False
+
+            def __ne__(self, other: object) -> bool:
+                self._note()
+                return True
+
+            __hash__ = jinja2.ChainableUndefined.__hash__
+
+        # The rest of what StrictUndefined fails on (arithmetic, comparisons, a call) goes on too (int() and
+        # float() of one end this rendering, with what it noted by then).
+        for attr, value in vars(jinja2.Undefined).items():
+            if value is jinja2.Undefined._fail_with_undefined_error and attr not in vars(Noted):
+                setattr(Noted, attr, Noted._go_on)
+        noting = jinja2.sandbox.SandboxedEnvironment(loader=env.loader, undefined=Noted, keep_trailing_newline=True,
+                                                     autoescape=False)
+        with contextlib.suppress(Exception):  # (only what it noted is wanted of this rendering)
+            noting.get_template(entry.template or "").render(variables)
+        # Which template uses each: the file named, or one it includes.
+        owner: dict[str, str] = {}
+        todo, seen = [entry.template or ""], set()
+        while todo:
+            name = todo.pop(0)
+            if name in seen:
+                continue
+            seen.add(name)
+            try:
+                tree = env.parse(Loader(template_dirs(loaded, host)).get_source(env, name)[0])
+            except jinja2.TemplateError:
+                continue
+            for var in jinja2.meta.find_undeclared_variables(tree):
+                owner.setdefault(var, name)
+            todo += [t for t in jinja2.meta.find_referenced_templates(tree) if t]
+        names = [f"{n!r}" + (f" (in {owner[n]}, included)" if owner.get(n, entry.template) != entry.template else "")
+                 for n in used]
+        said = [f"{', '.join(names)} {'is' if len(names) == 1 else 'are'} undefined"] if names else []
+        said += list(misses)
+        near = {n: close(n, [v for v in variables if v != "jail"]) for n in used}
+        hint = (f"give {'it' if len(used) == 1 else 'them'} in tree.files[{index}].vars" if used else "")
+        hint += "".join(f" ({n!r}: did you mean {c[0]!r}?)" for n, c in near.items() if c)
+        problems.append(loaded.problem(f"tree.files[{index}].vars",
+                                       f"{entry.template}: {'; '.join(said) or exc.message}", hint))
     except jinja2.TemplateError as exc:
         lineno = getattr(exc, "lineno", None)  # syntax errors carry a place, other template errors don't
         where = f"{getattr(exc, 'filename', None) or entry.template}:{lineno}: " if lineno else ""
@@ -182,11 +293,34 @@ def _libraries(loaded: Loaded, contents: Contents, host: Host, problems: list[Pr
     for key, binary in wanted:
         try:
             libs, missing = host.libraries.closure(binary)
-        except (OSError, elf.ElfError) as exc:
-            problems.append(loaded.problem(key, f"cannot read {binary}: {getattr(exc, 'strerror', None) or exc}"))
+        except FileNotFoundError:
+            # Where the name is when it is elsewhere on PATH (/usr/bin/X for a wrong /usr/sbin/X), or the
+            # closest name in its own directory or on PATH; the jail's exec names the same path when it runs it.
+            name = os.path.basename(binary)
+            also = " and in exec[0]" if jail.exec[:1] == (binary,) else ""
+            found = host.programs.where(name)
+            hint = f"{name} is {' and '.join(found)} on this host: name that here{also}" if found else ""
+            if not found:
+                for directory in (os.path.dirname(binary), *SEARCH_PATH):
+                    # (closer than spec's keys need: program names are short, and many on PATH)
+                    near = difflib.get_close_matches(name, host.programs.names(directory), 1, 0.8)
+                    if near:
+                        hint = f"did you mean {os.path.join(directory, near[0])!r}? (name it here{also})"
+                        break
+            problems.append(loaded.problem(key, f"{binary} does not exist on this host", hint or
+                                           "install the package that brings it, or name the path it has here"))
+            continue
+        except elf.ElfError as exc:
+            problems.append(loaded.problem(key, f"cannot read {binary}: {exc}", "tree.binaries names ELF programs; "
+                                           "a script goes in tree.files (from:), its interpreter here"))
+            continue
+        except OSError as exc:
+            problems.append(loaded.problem(key, f"cannot read {binary}: {exc.strerror or exc}"))
             continue
         if missing:
-            problems.append(loaded.problem(key, f"{binary} needs {', '.join(missing)}, not found on this host"))
+            problems.append(loaded.problem(key, f"{binary} needs {', '.join(missing)}, not found on this host",
+                                           "install the packages that bring them (the loader would not start "
+                                           "the program without them)"))
         contents.inputs.update([binary, *libs])
         for path in [binary, *libs]:
             if path in contents.entries:

@@ -16,21 +16,26 @@ def parent_key(key: str) -> str:
 
 @dataclass(frozen=True, order=True)
 class Problem:
-    """One mistake in a jail file, printed as ``FILE:LINE:COL: key.path: message``."""
+    """One mistake in a jail file, printed as ``FILE:LINE:COL: key.path: message[; hint: what to do]``."""
 
     file: str
     line: int
     col: int
     key: str
     message: str
+    hint: str = ""  # what to do about it, when the message alone does not say (the host's own name, the fix)
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}:{self.col}" if self.line else self.file
-        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+        said = f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+        return f"{said}; hint: {self.hint}" if self.hint else said
 
     def as_dict(self) -> dict[str, object]:
-        return {"file": self.file, "line": self.line, "column": self.col,
-                "key": self.key, "message": self.message}
+        found: dict[str, object] = {"file": self.file, "line": self.line, "column": self.col,
+                                    "key": self.key, "message": self.message}
+        if self.hint:
+            found["hint"] = self.hint
+        return found
 
 
 class JailError(Exception):

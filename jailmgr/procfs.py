@@ -166,11 +166,20 @@ NET_TABLE = 64 << 20  # a host with very many sockets
 
 def socket_inodes(pids: list[int]) -> set[int]:
     """The inodes of every socket these processes hold open (their fd links say socket:[N])."""
-    inodes = set()
+    return held_sockets(pids)[0]
+
+
+def held_sockets(pids: list[int]) -> tuple[set[int], bool]:
+    """socket_inodes, and whether every one of the processes' descriptors could be looked at (another user's
+    can't, but by root): a socket not among them may still be theirs when it is False."""
+    inodes, complete = set(), True
     for pid in pids:
         try:
             fds = os.listdir(f"/proc/{pid}/fd")
+        except FileNotFoundError:
+            continue  # (it has exited)
         except OSError:
+            complete = False
             continue
         for fd in fds:
             try:
@@ -179,12 +188,36 @@ def socket_inodes(pids: list[int]) -> set[int]:
                 continue
             if link.startswith("socket:[") and link.endswith("]") and link[8:-1].isdigit():
                 inodes.add(int(link[8:-1]))
-    return inodes
+    return inodes, complete
 
 
-def listening_inodes(pid: int, port: int) -> set[int]:
-    """The sockets listening on TCP `port` in pid's network namespace."""
-    found = set()
+def socket_holders(inodes: set[int]) -> list[int]:
+    """The processes that hold any of these sockets, as far as this user can see (every one, as root)."""
+    return sorted(pid for pid in processes() if held_sockets([pid])[0] & inodes)
+
+
+def units_of_processes() -> dict[int, str]:
+    """Each process in a service's control group, with that service (from /proc/PID/cgroup): one reading
+    of the process table for every unit asked about."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            data, _ = read(entry, "cgroup")
+        except OSError:
+            continue
+        for line in text(data, LIMITS["cgroup"]).splitlines():
+            unit = next((part for part in line.split(":", 2)[-1].split("/") if part.endswith(".service")), "")
+            if unit:
+                found[int(entry)] = unit
+                break
+    return found
+
+
+def listeners(pid: int) -> dict[int, set[int]]:
+    """Every TCP port something listens on in pid's network namespace, with the sockets' inodes."""
+    found: dict[int, set[int]] = {}
     for table in ("tcp", "tcp6"):
         try:
             data, cut = read_capped(f"/proc/{pid}/net/{table}", NET_TABLE)
@@ -193,13 +226,16 @@ def listening_inodes(pid: int, port: int) -> set[int]:
         for line in lines(data, cut)[1:]:
             fields = line.split()
             if len(fields) > 9 and fields[3] == _LISTEN and fields[9].isdigit():
-                local_port = fields[1].rpartition(b":")[2]
                 try:
-                    if int(local_port, 16) == port:
-                        found.add(int(fields[9]))
+                    found.setdefault(int(fields[1].rpartition(b":")[2], 16), set()).add(int(fields[9]))
                 except ValueError:
                     continue
     return found
+
+
+def listening_inodes(pid: int, port: int) -> set[int]:
+    """The sockets listening on TCP `port` in pid's network namespace."""
+    return listeners(pid).get(port, set())
 
 
 def command(pid: int) -> str:

@@ -28,13 +28,13 @@ class Loaded:
     positions: dict[str, tuple[int, int]]
     sha256: str = ""  # of the text that was parsed (what a record says was applied)
 
-    def problem(self, key: str, message: str) -> Problem:
+    def problem(self, key: str, message: str, hint: str = "") -> Problem:
         """A problem found after loading (a missing template, say), at its key's position."""
         probe = key
         while probe and probe not in self.positions:
             probe = parent_key(probe)
         line, col = self.positions.get(probe, (1, 1))
-        return Problem(str(self.source), line, col, key, message)
+        return Problem(str(self.source), line, col, key, message, hint)
 
 
 def _check_root(jail: Jail, ctx: Ctx) -> None:
@@ -364,8 +364,9 @@ def sets_of(jail: Jail) -> Sets:
     return Sets(jail.name, tuple(host_writable(jail)), tuple(host_resolved(jail)))
 
 
-def cross_conflicts(mine: Sets, others: list[Sets]) -> list[str]:
-    """What `mine` resolves through another jail's writable set, or another resolves through mine."""
+def cross_conflicts(mine: Sets, others: list[Sets]) -> list[tuple[str, str]]:
+    """(key of `mine`, message) for what `mine` resolves through another jail's writable set, or another
+    resolves through mine."""
     found = []
     for other in others:
         if other.name == mine.name:
@@ -374,23 +375,24 @@ def cross_conflicts(mine: Sets, others: list[Sets]) -> list[str]:
             hit = next((w for w in other.writable if below(place.path, w.path)
                         or (place.key == "root" and place.path == w.path)), None)
             if hit is not None:
-                found.append(f"{mine.name}: {place.key} {place.path} lies below {hit.path}, which jail {other.name} "
-                             "can write: it could swap the way there for a symlink and root would follow it")
+                found.append((place.key, f"{place.path} lies below {hit.path}, which jail {other.name} can write: it "
+                              "could swap the way there for a symlink and root would follow it"))
         for place in other.resolved:
             hit = next((w for w in mine.writable if below(place.path, w.path)
                         or (place.key == "root" and place.path == w.path)), None)
             if hit is not None:
-                found.append(f"{mine.name}: {hit.key} {hit.path} is writable to it, and jail {other.name} resolves "
-                             f"{place.path} below it as root ({place.key})")
+                found.append((hit.key, f"{hit.path} is writable to this jail, and jail {other.name} resolves "
+                              f"{place.path} below it as root ({place.key})"))
         # A writable place inside another jail's tree: its read-only part (programs, mount targets) would be
         # the writer's to change.
         for writer, tree_of in ((mine, other), (other, mine)):
             for root in (p for p in tree_of.resolved if p.key == "root"):
                 hit = next((w for w in writer.writable if below(w.path, root.path)), None)
                 if hit is not None:
-                    found.append(f"{mine.name}: {hit.key} {hit.path} lies inside the tree of jail {tree_of.name} "
-                                 f"({root.path}), writable to jail {writer.name}: it could change what the other "
-                                 "jail runs and the paths its start resolves as root")
+                    key = hit.key if writer is mine else "root"
+                    found.append((key, f"{hit.path} ({hit.key}) lies inside the tree of jail {tree_of.name} "
+                                  f"({root.path}), writable to jail {writer.name}: it could change what the other "
+                                  "jail runs and the paths its start resolves as root"))
     return found
 
 

@@ -4,12 +4,16 @@ The users and groups of a Debian host with the daemons of the shipped jails,
 and a loader's view in which every binary needs the loader and libc (those
 that link PAM, libpam too): the units and trees rendered from them are the
 same on every machine and architecture, with or without bubblewrap and
-systemd installed.
+systemd installed.  The programs on its PATH, and a disk of the paths a test
+names (for the preflight's checks), are the test's to choose.
 """
 
 from __future__ import annotations
 
-from jailmgr.host import TEMPLATE_DIRS, Host
+import stat
+from collections.abc import Iterable, Mapping
+
+from jailmgr.host import SEARCH_PATH, TEMPLATE_DIRS, Host, Node
 from jailmgr.paths import BWRAP, IP
 
 USERS = {"root": 0, "daemon": 1, "bin": 2, "www-data": 33, "nobody": 65534, "systemd-network": 998,
@@ -29,11 +33,17 @@ PAM_MODULES = {"unix", "deny", "permit", "nologin"}
 
 
 class FakeLibraries:
-    """Every absolute binary exists except under /nonexistent; a pam_NAME module exists for PAM_MODULES."""
+    """Every absolute binary exists except under /nonexistent and those `absent` names (and those `denied` this
+    user may not read); a pam_NAME module exists for PAM_MODULES."""
+
+    def __init__(self, absent: Iterable[str] = (), denied: Iterable[str] = ()) -> None:
+        self.absent, self.denied = frozenset(absent), frozenset(denied)
 
     def closure(self, binary: str) -> tuple[list[str], list[str]]:
-        if binary.startswith("/nonexistent") or not binary.startswith("/"):
+        if binary.startswith("/nonexistent") or not binary.startswith("/") or binary in self.absent:
             raise FileNotFoundError(2, "No such file or directory", binary)
+        if binary in self.denied:
+            raise PermissionError(13, "Permission denied", binary)
         libs = [LOADER, LIBC]
         if binary in PAM_LINKED:
             libs.append(LIBPAM)
@@ -119,9 +129,55 @@ class FakePackages:
         return path.endswith(".key")
 
 
-def fake_host(systemd_version: int = 252, tools: tuple[str, ...] = (BWRAP, IP)) -> Host:
-    return Host(systemd_version, frozenset(tools), PASSWD, GROUP, FakeLibraries(), SHADOW, "", TEMPLATE_DIRS,
-                FakePackages())
+# What the fake host's PATH holds (the shipped jails' programs, and a few more to be found by name).
+PROGRAMS = ("/usr/sbin/vsftpd", "/usr/sbin/sshd", "/usr/sbin/dnsmasq", "/usr/sbin/nginx", "/usr/bin/rsync",
+            "/usr/bin/redis-server", "/usr/bin/true", "/usr/bin/sleep", "/usr/bin/memcached", "/usr/bin/sh")
+
+
+class FakePrograms:
+    """A PATH holding exactly these files."""
+
+    def __init__(self, paths: Iterable[str] = PROGRAMS) -> None:
+        self.paths = frozenset(paths)
+
+    def where(self, name: str) -> list[str]:
+        return [f"{d}/{name}" for d in SEARCH_PATH if f"{d}/{name}" in self.paths]
+
+    def names(self, directory: str) -> list[str]:
+        return sorted(p.rsplit("/", 1)[1] for p in self.paths if p.rsplit("/", 1)[0] == directory)
+
+
+def node(mode: int = 0o755, uid: int = 0, gid: int | None = None, kind: int = stat.S_IFDIR) -> Node:
+    """A path of the fake disk: a root-owned 0755 directory unless said otherwise."""
+    return Node(kind | mode, uid, uid if gid is None else gid)
+
+
+class FakeDisk:
+    """The paths a test names (and the directories above them, root's and 0755 unless named); with
+    `everything`, every other path too.  Paths below a name in `hidden` can't be looked at (EACCES)."""
+
+    def __init__(self, nodes: Mapping[str, Node] | None = None, everything: bool = True,
+                 hidden: Iterable[str] = ()) -> None:
+        self.nodes = dict(nodes or {})
+        self.everything = everything
+        self.hidden = tuple(hidden)
+        for path in list(self.nodes):
+            while path not in ("/", ""):
+                path = path.rsplit("/", 1)[0] or "/"
+                self.nodes.setdefault(path, node())
+
+    def lstat(self, path: str) -> Node | None:
+        if any(path.startswith(h + "/") for h in self.hidden):
+            raise PermissionError(13, "Permission denied", path)
+        if path in self.nodes:
+            return self.nodes[path]
+        return node() if self.everything else None
+
+
+def fake_host(systemd_version: int = 252, tools: tuple[str, ...] = (BWRAP, IP), *, absent: Iterable[str] = (),
+              denied: Iterable[str] = (), programs: Iterable[str] = PROGRAMS, disk: FakeDisk | None = None) -> Host:
+    return Host(systemd_version, frozenset(tools), PASSWD, GROUP, FakeLibraries(absent, denied), SHADOW, "",
+                TEMPLATE_DIRS, packages=FakePackages(), programs=FakePrograms(programs), disk=disk or FakeDisk())
 
 
 DEBIAN_12 = fake_host(252)

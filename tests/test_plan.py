@@ -78,14 +78,15 @@ def test_a_killed_apply_leaves_a_restart_pending(env: Path) -> None:
 
 def test_user_namespace_id_blocks_never_overlap(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from jailmgr import model
-    from jailmgr.problems import JailError
 
     item = rendered(env, extra="namespaces: {user: true}\n")
     recorded = apply._new_state(item, pending=False)
     recorded.name = "other"
     state.save(recorded)  # another jail already holds this block
-    with pytest.raises(JailError, match="are those of jail other"):
-        preflight.check_id_ranges([item], state.read_records(lambda _: None))
+    found = preflight.check_id_ranges([item.loaded], state.read_records(lambda _: None))
+    assert [(p.key, p.hint) for p in found] == [("namespaces.user", "rename one of the two jails (the block is picked "
+                                                 "from the name)")]
+    assert "are those of jail other" in found[0].message and found[0].line > 0
     assert item.loaded.jail.id_shift == model.userns_base("p") >= 1 << 20
-    preflight.check_id_ranges([item], {})
+    assert preflight.check_id_ranges([item.loaded], {}) == []
 

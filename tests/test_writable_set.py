@@ -7,10 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from jailmgr import fingerprint, preflight, render, spec, state, unchanged
-from jailmgr.problems import JailError
+from jailmgr import fingerprint, preflight, spec, state, unchanged
 from jailmgr.safefs import Tree, host_symlink
-from tests.fakehost import DEBIAN_12
 
 
 def full(text: str) -> str:
@@ -97,14 +95,18 @@ def test_another_jails_writable_set_is_known_across_jails() -> None:
     assert spec.cross_conflicts(same, [a, same]) == []  # sharing the dir itself is the author's to grant
     below_tree = sets("name: d\nmounts: [{source: /var/lib/jailmgr/jails/e/root/data/x, target: /x}]\n")
     e = sets("name: e\ntree:\n  binaries: [/usr/bin/true]\n  dirs: [{path: /data, writable: true}]\n")
-    assert "jail e can write" in spec.cross_conflicts(below_tree, [below_tree, e])[0]
+    assert "jail e can write" in spec.cross_conflicts(below_tree, [below_tree, e])[0][1]
     inside = sets("name: f\nroot: /srv/shared/f\n")
-    assert "root /srv/shared/f lies below /srv/shared" in spec.cross_conflicts(inside, [inside, a])[0]
+    assert spec.cross_conflicts(inside, [inside, a])[0] == (
+        "root", "/srv/shared/f lies below /srv/shared, which jail a can write: it could swap the way there for a "
+        "symlink and root would follow it")
     # An rw mount into another jail's tree (its read-only part): refused from either side (red team).
     intruder = sets("name: g\nmounts: [{source: /var/lib/jailmgr/jails/h/root/opt, target: /v, mode: rw}]\n")
     victim = sets("name: h\n")
-    assert "lies inside the tree of jail h" in spec.cross_conflicts(intruder, [intruder, victim])[0]
-    assert "lies inside the tree of jail h" in spec.cross_conflicts(victim, [intruder, victim])[0]
+    assert spec.cross_conflicts(intruder, [intruder, victim])[0][0] == "mounts[0].source"
+    assert "lies inside the tree of jail h" in spec.cross_conflicts(intruder, [intruder, victim])[0][1]
+    assert spec.cross_conflicts(victim, [intruder, victim])[0][0] == "root"
+    assert "lies inside the tree of jail h" in spec.cross_conflicts(victim, [intruder, victim])[0][1]
 
 
 def test_a_record_carries_the_sets_and_an_old_one_what_its_entries_show(tmp_path: Path) -> None:
@@ -122,14 +124,15 @@ def test_check_host_paths_refuses_another_jails_writable_dir_and_host_symlinks(t
     source = tmp_path / "j.yaml"
     source.write_text(f"name: j\nroot: {tmp_path}/root\nexec: [/usr/bin/true]\ntree: {{binaries: [/usr/bin/true]}}\n"
                       f"mounts: [{{source: {tmp_path}/link, target: /l}}]\n")
-    item, found = render.render(spec.load_or_raise([str(source)])[0], DEBIAN_12)
-    assert item is not None and found == []
-    with pytest.raises(JailError, match="is a symlink on the host"):
-        preflight.check_host_paths([item], {})
+    loaded = spec.load_or_raise([str(source)])[0]
+    found = preflight.check_host_paths([loaded], {})
+    assert [(p.line, p.col, p.key) for p in found] == [(5, 19, "mounts[0].source")]
+    assert "is a symlink on the host" in found[0].message and found[0].hint == f"name the path it resolves to now: " \
+        f"{tmp_path}/real"
     other = state.JailState(name="k", source="", root="/x", unit="jail-k.service",
                             host_writable={str(tmp_path): "mounts[0].source"}, host_resolved={})
-    with pytest.raises(JailError, match="which jail k can write"):
-        preflight.check_host_paths([item], {"k": other})
+    found = preflight.check_host_paths([loaded], {"k": other})
+    assert [p.key for p in found if "which jail k can write" in p.message] == ["mounts[0].source", "root"]
 
 
 def test_a_declared_file_rewritten_without_a_new_fingerprint_is_still_seen(tmp_path: Path) -> None:

@@ -184,13 +184,20 @@ def _reload_nginx(life: Testbed) -> None:
     assert show(life, unit, "MainPID")["MainPID"] == main
 
 
-def test_a_port_held_by_another_process_is_a_failed_start_not_a_ready_one(life: Testbed) -> None:
-    life.run(["systemd-run", "--unit=squatter", "--", "python3", "-m", "http.server", "--bind", "127.0.0.1", "8082"])
+# Binds the port as soon as apply has written the unit: after the preflight, which refuses a port already
+# taken (tests/integration/test_preflight.py), and before the start.
+SQUATTER = ("import os, socket, time\n"
+            "while not os.path.exists('/etc/systemd/system/jail-late.service'): time.sleep(0.002)\n"
+            "s = socket.socket(); s.bind(('127.0.0.1', 8082)); s.listen(); time.sleep(600)\n")
+
+
+def test_a_port_taken_after_the_preflight_is_a_failed_start_not_a_ready_one(life: Testbed) -> None:
+    life.run(["systemd-run", "--unit=squatter", "--", "python3", "-c", SQUATTER])
     try:
-        assert eventually(lambda: "127.0.0.1:8082 " in life.run(["ss", "-Htln"]).stdout)
         path = example(life, "nginx", {"name: nginx": "name: late", "port: 8080": "port: 8082",  # ready's too
                                        "/var/log/jail-nginx": "/var/log/jail-late"}, as_name="late")
         proc = life.run(["jailmgr", "apply", path], check=False)
+        assert "127.0.0.1:8082 " in life.run(["ss", "-Htln"]).stdout
         assert proc.returncode == 1, proc.stdout + proc.stderr
         assert "jail-late.service did not start" in proc.stderr
         assert "Address already in use" in proc.stderr

@@ -31,13 +31,15 @@ class Jailmgr(object):
         return rc, doc, err
 
     def fail(self, what, rc, doc, err, **extra):
-        """Fail with jailmgr's own words, and its problems (file, line, column, key, message) as data."""
+        """Fail with jailmgr's own words, and its problems (file, line, column, key, message, hint) as data."""
         problems = doc.get("problems") or []
         errors = doc.get("errors") or ([doc["error"]] if doc.get("error") else [])
         if problems:
             first = problems[0]
             msg = "%s: %s:%s:%s: %s" % (what, first.get("file"), first.get("line"), first.get("column"),
                                         first.get("message"))
+            if first.get("hint"):
+                msg += "; hint: %s" % first["hint"]
             if len(problems) > 1:
                 msg += " (and %d more problems)" % (len(problems) - 1)
         elif errors:

@@ -123,7 +123,7 @@ exposure:
   type: float
   sample: 2.9
 problems:
-  description: On failure, the jail file's problems, each with file, line, column, key and message.
+  description: On failure, the jail file's problems, each with file, line, column, key, message and (when jailmgr has one) hint.
   returned: failure
   type: list
   elements: dict

@@ -69,7 +69,7 @@ failed_jails:
   returned: failure
   type: dict
 problems:
-  description: On failure, the jail files' problems, each with file, line, column, key and message.
+  description: On failure, the jail files' problems, each with file, line, column, key, message and (when jailmgr has one) hint.
   returned: failure
   type: list
   elements: dict
