@@ -20,7 +20,7 @@ import pytest
 from tests.integration.test_boundary import ATTACK, ATTACK_SRC, journal
 from tests.testbed import Testbed
 
-NAMES = ["rt3priv", "rt3conf", "rt3rw", "rt3hint", "rt3pty"]
+NAMES = ["rt3priv", "rt3conf", "rt3rw", "rt3link", "rt3hint", "rt3pty"]
 BUILD = "/srv/rt3pkg-build"
 SECRET = "/srv/rt3secret"  # a host file only root may read (0600), outside ProtectHome=: no jail may read it
 
@@ -39,7 +39,11 @@ PACKAGE = {
     "/etc/rt3pkg/rt3pkg.conf": (0o644, "setting=default\n"),
     "/etc/rt3pkg/private": (0o700, None),
     "/etc/rt3pkg/private/conf.key": (0o644, "rt3 etc secret\n"),
+    "/var/lib/rt3pkg": (0o755, None),
+    "/var/lib/rt3pkg/state.conf": (0o644, "state default\n"),
 }
+# Links the package ships, as many do from /etc or /usr/share into their state under /var/lib.
+LINKS = {"/etc/rt3pkg/state.conf": "/var/lib/rt3pkg/state.conf"}
 CONTROL = """\
 Package: rt3pkg
 Version: 1.0
@@ -82,6 +86,8 @@ def red3(bed: Testbed) -> Iterator[Testbed]:
             target.write_text(content)
     for path, (mode, _) in PACKAGE.items():
         os.chmod(root / path.lstrip("/"), mode)
+    for path, target in LINKS.items():
+        os.symlink(target, root / path.lstrip("/"))
     bed.run(["dpkg-deb", "--root-owner-group", "--build", BUILD, "/srv/rt3pkg.deb"])
     bed.run(["dpkg", "-i", "/srv/rt3pkg.deb"])
     bed.run(["sh", "-c", f"umask 077 && echo 'rt3 host secret' > {SECRET}"])
@@ -89,7 +95,8 @@ def red3(bed: Testbed) -> Iterator[Testbed]:
     for name in NAMES:
         bed.run(["jailmgr", "destroy", name], check=False, timeout=60)
     bed.run(["dpkg", "--purge", "rt3pkg"], check=False)
-    bed.run(["rm", "-rf", "/opt/rt3pkg", "/etc/rt3pkg", BUILD, "/srv/rt3pkg.deb", SECRET], check=False)
+    bed.run(["rm", "-rf", "/opt/rt3pkg", "/etc/rt3pkg", "/var/lib/rt3pkg", BUILD, "/srv/rt3pkg.deb", SECRET],
+            check=False)
     bed.run(["userdel", "rt3pty"], check=False)
 
 
@@ -162,6 +169,35 @@ def test_a_package_file_below_an_rw_mount_source_is_never_bound_from_where_the_j
         red3.run(["jailmgr", "destroy", "rt3rw"], check=False, timeout=60)
         red3.run(["sh", "-c", "cd /opt/rt3pkg/data && rm -f default.conf state && "
                               "echo 'package default' > default.conf && rm -f default.conf.old"], check=False)
+
+
+def test_a_package_link_into_the_jails_state_dir_is_never_followed_to_where_the_jail_points(
+        red3: Testbed) -> None:
+    """No exotic mount this time: the jail file mounts the daemon's state dir /var/lib/rt3pkg read-write,
+    as the docs say state should be.  The package ships /etc/rt3pkg/state.conf as a link to
+    /var/lib/rt3pkg/state.conf (as packages link their configuration to their state); tree.packages binds
+    the link by its path, and at each start root resolves it, through the jail's state dir.  The jail
+    makes state.conf a symlink to a host file; at its next start it reads the host file."""
+    mounts = ("mounts: [{type: proc}, {type: tmpfs, target: /tmp}, "
+              "{type: bind, source: /var/lib/rt3pkg, target: /var/lib/rt3pkg, mode: rw}]\n")
+    proc = _apply(red3, "rt3link", jail_text("rt3link", [
+        "rename=/var/lib/rt3pkg/state.conf:/var/lib/rt3pkg/state.old", f"symlink={SECRET}:/var/lib/rt3pkg/state.conf"],
+        mounts))
+    try:
+        if proc.returncode != 0:  # refused: safe, if it says why
+            assert "/etc/rt3pkg/state.conf" in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+            return
+        assert 'read "state default"' in _exec(red3, "rt3link", "cat=/var/lib/rt3pkg/state.old")
+        red3.run(["systemctl", "restart", "jail-rt3link.service"], check=False)
+        journal(red3, "rt3link", "serving")
+        said = _exec(red3, "rt3link", "cat=/etc/rt3pkg/state.conf")
+        assert "rt3 host secret" not in said, (
+            f"root followed the package's link /etc/rt3pkg/state.conf into the jail's state dir, and on to "
+            f"the jail's symlink -> {SECRET}, at the next start: {said.strip()!r}")
+    finally:
+        red3.run(["jailmgr", "destroy", "rt3link"], check=False, timeout=60)
+        red3.run(["sh", "-c", "cd /var/lib/rt3pkg && rm -f state.conf state.old && "
+                              "echo 'state default' > state.conf"], check=False)
 
 
 # --- failed-start hints: the jail's lines are data, never advice --------------------------------------
