@@ -20,9 +20,10 @@ import pytest
 from tests.integration.test_boundary import ATTACK, ATTACK_SRC, journal
 from tests.testbed import Testbed
 
-NAMES = ["rt3priv", "rt3conf", "rt3rw", "rt3link", "rt3hint", "rt3pty"]
+NAMES = ["rt3priv", "rt3conf", "rt3rw", "rt3link", "rt3linknat", "rt3hint", "rt3pty"]
 BUILD = "/srv/rt3pkg-build"
 SECRET = "/srv/rt3secret"  # a host file only root may read (0600), outside ProtectHome=: no jail may read it
+CLOSED = "/srv/rt3closed/secret"  # readable (0644), in a directory only root may enter (0700)
 
 # path in the package -> (mode, content); a directory when content is None
 PACKAGE = {
@@ -90,14 +91,17 @@ def red3(bed: Testbed) -> Iterator[Testbed]:
         os.symlink(target, root / path.lstrip("/"))
     bed.run(["dpkg-deb", "--root-owner-group", "--build", BUILD, "/srv/rt3pkg.deb"])
     bed.run(["dpkg", "-i", "/srv/rt3pkg.deb"])
-    bed.run(["sh", "-c", f"umask 077 && echo 'rt3 host secret' > {SECRET}"])
+    bed.run(["sh", "-c", f"umask 077 && echo 'rt3 host secret' > {SECRET} && mkdir -p /srv/rt3closed && "
+                         f"echo 'rt3 host secret' > {CLOSED} && chmod 0644 {CLOSED}"])
     yield bed
     for name in NAMES:
         bed.run(["jailmgr", "destroy", name], check=False, timeout=60)
     bed.run(["dpkg", "--purge", "rt3pkg"], check=False)
-    bed.run(["rm", "-rf", "/opt/rt3pkg", "/etc/rt3pkg", "/var/lib/rt3pkg", BUILD, "/srv/rt3pkg.deb", SECRET],
+    bed.run(["rm", "-rf", "/opt/rt3pkg", "/etc/rt3pkg", "/var/lib/rt3pkg", BUILD, "/srv/rt3pkg.deb", SECRET,
+                  "/srv/rt3closed"],
             check=False)
     bed.run(["userdel", "rt3pty"], check=False)
+    bed.run(["userdel", "rt3nat"], check=False)
 
 
 # --- tree.packages: nothing others may not read on the host ---------------------------------------
@@ -171,33 +175,44 @@ def test_a_package_file_below_an_rw_mount_source_is_never_bound_from_where_the_j
                               "echo 'package default' > default.conf && rm -f default.conf.old"], check=False)
 
 
+@pytest.mark.parametrize("shape", ["launcher", "native"])
 def test_a_package_link_into_the_jails_state_dir_is_never_followed_to_where_the_jail_points(
-        red3: Testbed) -> None:
+        red3: Testbed, shape: str) -> None:
     """No exotic mount this time: the jail file mounts the daemon's state dir /var/lib/rt3pkg read-write,
     as the docs say state should be.  The package ships /etc/rt3pkg/state.conf as a link to
     /var/lib/rt3pkg/state.conf (as packages link their configuration to their state); tree.packages binds
-    the link by its path, and at each start root resolves it, through the jail's state dir.  The jail
-    makes state.conf a symlink to a host file; at its next start it reads the host file."""
+    the link by its path, and at each start root resolves it (bubblewrap, or systemd's
+    BindReadOnlyPaths=), through the jail's state dir.  The jail makes state.conf a symlink to a host
+    file; at its next start it reads the host file: root's 0600 one as root of a launched jail, one in a
+    directory only root may enter as the native jail's user."""
+    name, secret, extra = "rt3link", SECRET, ""
+    if shape == "native":
+        name, secret = "rt3linknat", CLOSED
+        red3.run(["useradd", "--system", "--no-create-home", "-s", "/usr/sbin/nologin", "rt3nat"], check=False)
+        extra = "user: rt3nat\nnamespaces: {pid: false, uts: false, cgroup: false}\n"
     mounts = ("mounts: [{type: proc}, {type: tmpfs, target: /tmp}, "
               "{type: bind, source: /var/lib/rt3pkg, target: /var/lib/rt3pkg, mode: rw}]\n")
-    proc = _apply(red3, "rt3link", jail_text("rt3link", [
-        "rename=/var/lib/rt3pkg/state.conf:/var/lib/rt3pkg/state.old", f"symlink={SECRET}:/var/lib/rt3pkg/state.conf"],
-        mounts))
+    text = jail_text(name, ["rename=/var/lib/rt3pkg/state.conf:/var/lib/rt3pkg/state.old",
+                            f"symlink={secret}:/var/lib/rt3pkg/state.conf"], mounts)
+    if shape == "native":
+        text = text.replace("tree:\n", extra + "tree:\n  users: [rt3nat]\n")
+        red3.run(["chown", "rt3nat", "/var/lib/rt3pkg", "/var/lib/rt3pkg/state.conf"])
+    proc = _apply(red3, name, text)
     try:
         if proc.returncode != 0:  # refused: safe, if it says why
             assert "/etc/rt3pkg/state.conf" in proc.stdout + proc.stderr, proc.stdout + proc.stderr
             return
-        assert 'read "state default"' in _exec(red3, "rt3link", "cat=/var/lib/rt3pkg/state.old")
-        red3.run(["systemctl", "restart", "jail-rt3link.service"], check=False)
-        journal(red3, "rt3link", "serving")
-        said = _exec(red3, "rt3link", "cat=/etc/rt3pkg/state.conf")
+        assert 'read "state default"' in _exec(red3, name, "cat=/var/lib/rt3pkg/state.old")
+        red3.run(["systemctl", "restart", f"jail-{name}.service"], check=False)
+        journal(red3, name, "serving")
+        said = _exec(red3, name, "cat=/etc/rt3pkg/state.conf")
         assert "rt3 host secret" not in said, (
             f"root followed the package's link /etc/rt3pkg/state.conf into the jail's state dir, and on to "
-            f"the jail's symlink -> {SECRET}, at the next start: {said.strip()!r}")
+            f"the jail's symlink -> {secret}, at the next start: {said.strip()!r}")
     finally:
-        red3.run(["jailmgr", "destroy", "rt3link"], check=False, timeout=60)
+        red3.run(["jailmgr", "destroy", name], check=False, timeout=60)
         red3.run(["sh", "-c", "cd /var/lib/rt3pkg && rm -f state.conf state.old && "
-                              "echo 'state default' > state.conf"], check=False)
+                              "echo 'state default' > state.conf && chown -R root: /var/lib/rt3pkg"], check=False)
 
 
 # --- failed-start hints: the jail's lines are data, never advice --------------------------------------
