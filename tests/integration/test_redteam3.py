@@ -264,3 +264,36 @@ def test_a_native_jails_ptys_are_not_made_in_the_hosts_devpts(red3: Testbed) -> 
                             f"/dev/pts ({made[:3]}...{made[-3:]}) while it holds them; it said "
                             f"{[line for line in said.splitlines() if 'ptmx' in line]}; /dev/pts/0: "
                             f"{listed.strip()!r}")
+
+
+def test_dev_shm_is_neither_shared_between_jails_nor_kept_across_a_restart(red3: Testbed) -> None:
+    """runtime.shm: what one jail leaves in its /dev/shm is seen by no other jail (launcher or native), and
+    not by itself after a restart (a fresh tmpfs at each start)."""
+    red3.run(["useradd", "--system", "--no-create-home", "-s", "/usr/sbin/nologin", "rt3shm"], check=False)
+    texts = {"rt3shm1": jail_text("rt3shm1", ["write=/dev/shm/left-by-rt3shm1"], "runtime: {shm: 4M}\n", "[]"),
+             "rt3shm2": jail_text("rt3shm2", ["write=/dev/shm/left-by-rt3shm2"], "runtime: {shm: 4M}\n", "[]")
+             .replace("tree:\n", "user: rt3shm\nnamespaces: {pid: false, uts: false, cgroup: false}\n"
+                      "tree:\n  users: [rt3shm]\n")}
+    try:
+        for name, text in texts.items():
+            proc = _apply(red3, name, text + "mounts: [{type: proc}, {type: tmpfs, target: /tmp}]\n")
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+            assert "write: ok" in journal(red3, name, "serving")
+        seen = {name: _exec(red3, name, "cat=/dev/shm/left-by-rt3shm1", "cat=/dev/shm/left-by-rt3shm2")
+                for name in texts}
+        assert 'cat /dev/shm/left-by-rt3shm2: read' not in seen["rt3shm1"], seen
+        assert 'cat /dev/shm/left-by-rt3shm1: read' not in seen["rt3shm2"], seen
+        red3.run(["systemctl", "stop", "jail-rt3shm1.service"])
+        red3.path("/srv/rt3shm1.yaml").write_text(red3.path("/srv/rt3shm1.yaml").read_text().replace(
+            '"write=/dev/shm/left-by-rt3shm1"', '"sleep=0"'))
+        proc = red3.run(["jailmgr", "apply", "/srv/rt3shm1.yaml"], check=False)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        journal(red3, "rt3shm1", "serving")
+        again = _exec(red3, "rt3shm1", "cat=/dev/shm/left-by-rt3shm1")
+        assert "refused (No such file or directory)" in again, again
+        on_host = red3.run(["ls", "/dev/shm"]).stdout.split()
+        assert not [n for n in on_host if n.startswith("left-by-")], on_host
+    finally:
+        for name in texts:
+            red3.run(["jailmgr", "destroy", name], check=False, timeout=60)
+        red3.run(["userdel", "rt3shm"], check=False)
