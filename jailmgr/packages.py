@@ -13,13 +13,10 @@
   packages gets a bind per file of this one.
 - /etc is never bound as a directory, so a template in tree.files replaces
   one configuration file and keeps the others.
-<<<<<<< HEAD
 - What others may not read on the host (a key, a password file) is left
   out: a package never hands a jail a secret; a jail file binds one itself.
-=======
 - A directory it lists that the host has as a link (/lib, /bin, /sbin on
   a merged-/usr host) is never bound: it would bring the link's target.
->>>>>>> wt-daemons
 - Libraries come from the ELF headers of every program and module it
   brings (host.Libraries.closure), never from Depends, which would pull in
   whole distributions. A module whose own library is not installed is left

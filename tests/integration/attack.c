@@ -14,7 +14,8 @@
  * notify=LINE;LINE... (sd_notify, with a descriptor of / attached),
  * initfds (reach the init's pipes: its fd table, our own; signal it), vforkhang (stay in vfork for good),
  * notifyflood=N (N datagrams of forbidden lines, 20 descriptors each),
- * sigkill=PID, killuid=UID (SIGKILL every visible process of real uid UID outside our own cgroup)
+ * sigkill=PID, killuid=UID (SIGKILL every visible process of real uid UID outside our own cgroup),
+ * cat=PATH (its first line), say=TEXT (printed, '~' as ESC), exit=N, ptmx=N (open N ptys, held)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -479,6 +480,42 @@ static void kill_uid(long uid) {
     fflush(stdout);
 }
 
+static void cat_file(const char *path) {
+    char line[512] = "";
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        printf("cat %s: refused (%s)\n", path, strerror(errno));
+    } else {
+        if (!fgets(line, sizeof line, f))
+            line[0] = 0;
+        line[strcspn(line, "\n")] = 0;
+        printf("cat %s: read \"%s\"\n", path, line);
+        fclose(f);
+    }
+    fflush(stdout);
+}
+
+static void open_ptys(int n) {
+    /* Each pty made through the jail's /dev/ptmx, held open: whose devpts holds them? */
+    int made = 0, first = -1, last = -1;
+    for (int i = 0; i < n; i++) {
+        int fd = open("/dev/ptmx", O_RDWR | O_NOCTTY);
+        if (fd < 0) {
+            printf("ptmx: refused (%s)\n", strerror(errno));
+            break;
+        }
+        int num = -1;
+        if (ioctl(fd, TIOCGPTN, &num) == 0) {
+            if (first < 0)
+                first = num;
+            last = num;
+        }
+        made++;
+    }
+    printf("ptmx: %d opened (pts %d to %d)\n", made, first, last);
+    fflush(stdout);
+}
+
 static void action(const char *a) {
     if (strcmp(a, "caps") == 0) {
         caps();
@@ -607,6 +644,21 @@ static void action(const char *a) {
         say(what, kill(atoi(a + 8), SIGKILL));
     } else if (strncmp(a, "killuid=", 8) == 0) {
         kill_uid(atol(a + 8));
+    } else if (strncmp(a, "cat=", 4) == 0) {
+        cat_file(a + 4);
+    } else if (strncmp(a, "say=", 4) == 0) {
+        char *text = strdup(a + 4);
+        for (char *c = text; *c; c++)
+            if (*c == '~')
+                *c = '\033';
+        printf("%s\n", text);
+        fflush(stdout);
+        free(text);
+    } else if (strncmp(a, "exit=", 5) == 0) {
+        fflush(stdout);
+        _exit(atoi(a + 5));
+    } else if (strncmp(a, "ptmx=", 5) == 0) {
+        open_ptys(atoi(a + 5));
     } else if (strcmp(a, "cgroup") == 0) {
         const char *all[] = {"", NULL};
         show_file("/proc/self/cgroup", all);
