@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import diagnose, fingerprint, journal, ops, preflight, readiness, spec, state, systemd, unchanged
+from . import diagnose, fingerprint, journal, ops, preflight, readiness, state, systemd, unchanged
 from .destroy import remove_tree_of, remove_units_of
 from .host import Host
 from .plan import Doomed, JailPlan, observe, plan_jail, plan_removal
@@ -118,7 +118,7 @@ def _new_state(item: Rendered, pending: bool, built: dict[str, str] | None = Non
     """The record of a jail; with `built` (tree_prints, taken before the start), the fingerprints a later
     apply compares against."""
     jail = item.loaded.jail
-    sets = spec.sets_of(jail)
+    sets = preflight.sets_of(item.loaded, item)
     return state.JailState(
         inputs=item.fingerprints if built is not None else {},
         source_sha256=item.loaded.sha256 if built is not None else "", built=built or {},

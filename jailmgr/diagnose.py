@@ -18,6 +18,7 @@ def _path(name: str = "path") -> str:
 
 
 PATH = _path()
+LINE_LIMIT = 4096  # of each line the jail wrote, matched: the rules' work stays linear in what it writes
 RULES = (
     (re.compile(rf"dlopen\(\) failed for:? {PATH}|{_path('path2')}: cannot open shared object file"),
      "the program loads {path} itself: name its Debian package in tree.packages, or add the file to "
@@ -32,7 +33,7 @@ RULES = (
      "getifaddrs() and routing need AF_NETLINK)"),
     (re.compile(r"Address already in use|EADDRINUSE"),
      "another process already listens on the program's port: `ss -ltnp` names it"),
-    (re.compile(rf"{PATH}['\"]?: No such file or directory|No such file or directory[^/]*{_path('path2')}"),
+    (re.compile(rf"{PATH}['\"]?: No such file or directory|No such file or directory[^/]{{0,200}}{_path('path2')}"),
      "{path} is not in the jail's tree: add it (tree.files, tree.dirs, tree.packages or a mount)"),
     (re.compile(r"status=71/OSERR|code=exited, status=71"),
      "exit status 71 (EX_OSERR) with nothing said: a daemon that logs only to syslog does that when the jail "
@@ -44,7 +45,7 @@ def hints(lines: list[str]) -> list[str]:
     """A hint for each rule that is the first to match some line (a line says one thing), in the rules' order,
     one per rule."""
     found: dict[int, str] = {}
-    for line in lines:
+    for line in (text[:LINE_LIMIT] for text in lines):  # (the rules look at the start of what the jail wrote)
         for index, (rule, text) in enumerate(RULES):
             match = rule.search(line)
             if match:

@@ -15,6 +15,7 @@ the host path the loader would open.
 from __future__ import annotations
 
 import os
+import stat
 import struct
 import sys
 from dataclasses import dataclass, field
@@ -40,9 +41,20 @@ class ElfInfo:
     runpath: list[str] = field(default_factory=list)
 
 
+MAX_ELF = 1 << 30  # read no more of a file than the largest library there is (libLLVM: 120 MB)
+
+
 def read_elf(path: str) -> ElfInfo:
     """Read an ELF file's loader, needed sonames and search paths."""
-    with open(path, "rb") as f:
+    # A regular file only, opened without blocking: a name could lead to /dev/zero or a FIFO (a module below a
+    # place a jail writes), which would be read forever.
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ElfError(f"{path}: not a regular file")
+        if st.st_size > MAX_ELF:
+            raise ElfError(f"{path}: larger than any library ({st.st_size} bytes)")
         data = f.read()
     if data[:4] != b"\x7fELF":
         raise ElfError(f"{path}: not an ELF file")

@@ -88,7 +88,11 @@ class Packages(Protocol):
         """A directory (not a symlink to one)."""
 
     def private(self, path: str) -> bool:
-        """Not readable by others (a key, a password file): never bound into a jail from a package."""
+        """Not readable by others (a key, a password file), or in a directory others may not pass: never
+        bound into a jail from a package."""
+
+    def resolve(self, path: str) -> str:
+        """Where the path leads on the host now (its symlinks followed)."""
 
 
 DPKG_INFO = "/var/lib/dpkg/info"
@@ -148,7 +152,20 @@ class HostPackages:
             mode = os.stat(path).st_mode  # (what a bind would show: a link's target)
         except OSError:
             return False
-        return not mode & 0o004
+        if not mode & 0o004 or (stat.S_ISDIR(mode) and not mode & 0o001):
+            return True
+        parent = os.path.dirname(os.path.realpath(path))
+        while parent != "/":  # a directory others may not pass keeps what is below it to those who may
+            try:
+                if not os.stat(parent).st_mode & 0o001:
+                    return True
+            except OSError:
+                return True
+            parent = os.path.dirname(parent)
+        return False
+
+    def resolve(self, path: str) -> str:
+        return os.path.realpath(path)
 
     def is_elf(self, path: str) -> bool:
         try:

@@ -404,10 +404,15 @@ def _packages(loaded: Loaded, contents: Contents, host: Host, problems: list[Pro
     """tree.packages: what each package brings (packages.py), bound read-only, with its programs' and
     modules' libraries."""
     from . import packages  # (only jails that name packages pay for it)
+    from .spec import host_writable, jail_writable
 
     jail = loaded.jail
     declared = {f.path for f in jail.tree.files} | {d.path for d in jail.tree.dirs}
     declared |= {m.target or "/proc" for m in jail.mounts}
+    # Nothing is bound from where the jail writes (root would bind what it put there at the next start),
+    # nor onto a place below where it writes (it could swap the mount point for a link between starts).
+    writable = tuple(p.path for p in host_writable(jail))
+    inside = tuple(p.path for p in jail_writable(jail))
     for i, name in enumerate(jail.tree.packages):
         listed = host.packages.files(name)
         if listed is None:
@@ -417,7 +422,10 @@ def _packages(loaded: Loaded, contents: Contents, host: Host, problems: list[Pro
                                            + hint))
             continue
         contents.inputs.add(host.packages.list_path(name))  # rewritten by every upgrade of the package
-        share = packages.brought(name, listed, host, declared)
+        share = packages.brought(name, listed, host, declared, writable, inside)
+        # Their stat fingerprints too: a file made private, or a directory that gained an entry, since the
+        # last apply renders the jail again (and is then left out).
+        contents.inputs.update([*share.dirs, *share.files])
         origin = f"package {name} (bind, ro)"
         for path in share.dirs:
             if path not in contents.entries:
@@ -438,6 +446,8 @@ def _packages(loaded: Loaded, contents: Contents, host: Host, problems: list[Pro
                 continue
             contents.inputs.update([path, *libs])
             for lib in libs:
+                if packages.reaches(lib, host, writable) or packages.under(lib, inside):
+                    continue  # (a module's library where the jail writes: its name is not enough)
                 if lib not in contents.entries and not any(lib.startswith(d + "/") for d in bound):
                     contents.add(Entry(lib, EntryKind.MOUNTPOINT, 0o444, "root", "root",
                                        f"library of package {name} (bind, ro)"))

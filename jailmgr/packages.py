@@ -57,35 +57,52 @@ class Brought:
     private: list[str] = field(default_factory=list)  # not readable by others: left out (a jail file may bind it)
 
 
-def _under(path: str, tops: tuple[str, ...] | list[str]) -> bool:
+def under(path: str, tops: tuple[str, ...] | list[str]) -> bool:
     return any(path == t or path.startswith(t.rstrip("/") + "/") for t in tops)
 
 
-def _whole_dir(path: str, owned: set[str], host: Host, declared: set[str]) -> bool:
-    """The package owns the directory's every entry on the disk, and the tree declares nothing below it."""
-    if not path.startswith(WHOLE_UNDER) or path.count("/") < 3:
+# Where a jail's state lives: a package path that leads there (a link into /var/lib/NAME) is not the
+# package's but whatever is there at the next start.
+VOLATILE = ("/var", "/run", "/tmp", "/dev/shm", "/home", "/root", "/srv")
+
+
+def _whole_dir(path: str, owned: set[str], host: Host, declared: set[str], writable: tuple[str, ...]) -> bool:
+    """The package owns the directory's every entry on the disk, the tree declares nothing below it, and no
+    place a jail writes lies below it."""
+    if not path.startswith(WHOLE_UNDER) or path.count("/") < 3 or host.packages.private(path):
         return False
-    if any(d == path or d.startswith(path + "/") for d in declared):
+    if any(d == path or d.startswith(path + "/") for d in (*declared, *writable)):
         return False
     return all(entry in owned and not host.packages.private(entry) for entry in host.packages.below(path))
 
 
-def brought(name: str, listed: tuple[str, ...], host: Host, declared: set[str]) -> Brought:
-    """What the package brings (`declared`: the paths the jail file itself puts in the tree: kept)."""
+def reaches(path: str, host: Host, writable: tuple[str, ...]) -> bool:
+    """The path, or where it leads on the host, is at or below a place a jail writes, or where state lives:
+    root binding it at a start would take whatever was put there."""
+    real = host.packages.resolve(path)
+    return under(path, writable) or under(real, writable) or under(real, VOLATILE)
+
+
+def brought(name: str, listed: tuple[str, ...], host: Host, declared: set[str],
+            writable: tuple[str, ...] = (), inside: tuple[str, ...] = ()) -> Brought:
+    """What the package brings (`declared`: the paths the jail file itself puts in the tree: kept;
+    `writable`: host paths the jail writes; `inside`: paths in the jail it writes: nothing is bound from
+    below the first or onto a place below the second)."""
     out = Brought(name)
     owned = set(listed)
     # A directory of the package (something it lists is below it) that the host has as a link: /lib on a
     # merged-/usr host, a link to usr/lib. It is the host's, not the package's: bound, it would bring the
     # link's whole target. What the package has below it is brought by its own paths.
     linked = {p for p in {posixpath.dirname(p) for p in listed} & owned if not host.packages.is_dir(p)}
-    wanted = [p for p in listed if not _under(p, SKIPPED) and p not in declared and p not in linked]
+    wanted = [p for p in listed if not under(p, SKIPPED) and p not in declared and p not in linked
+              and not under(p, inside) and not reaches(p, host, writable)]
     dirs = {p for p in wanted if host.packages.is_dir(p)}
     for path in sorted(dirs, key=lambda p: (p.count("/"), p)):
-        if not _under(path, out.dirs) and _whole_dir(path, owned, host, declared):
+        if not under(path, out.dirs) and _whole_dir(path, owned, host, declared, writable):
             out.dirs.append(path)
     parents = {posixpath.dirname(p) for p in wanted}
     for path in wanted:
-        if _under(path, out.dirs):
+        if under(path, out.dirs):
             continue
         if path in dirs:
             if path not in parents:  # (an empty one: the others come with what is bound below them)

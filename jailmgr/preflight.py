@@ -98,7 +98,7 @@ def check(loaded: list[Loaded], rendered: list[Rendered], host: Host, records: s
     found = Found()
     found.across += check_id_ranges(loaded, records)
     found.across += check_own_uids(rendered, records)
-    found.across += check_host_paths(loaded, records, leaving, found.notes)
+    found.across += check_host_paths(loaded, records, leaving, found.notes, rendered)
     found.across += _shared_ports(loaded)
     ports = ports or HostPorts()
     # The Mechanism rendering decided (for a jail whose rendering failed, decided here: the same answer).
@@ -174,8 +174,24 @@ def _recorded_sets(recorded: state.JailState) -> spec.Sets:
                      tuple(spec.Place(p, k) for p, k in resolved.items()))
 
 
+BOUND_KEY = "tree.packages"  # what a bound host file of the tree (a package's, a library) is reported under
+
+
+def bound_places(item: Rendered) -> list[spec.Place]:
+    """The host paths root binds into the jail from its tree (packages' files, libraries), at each start."""
+    return [spec.Place(spec.norm(b.source), BOUND_KEY) for b in item.contents.binds]
+
+
+def sets_of(loaded: Loaded, rendered: Rendered | None = None) -> spec.Sets:
+    """A jail's host sets: its file's, and once rendered, the host files its tree binds."""
+    sets = spec.sets_of(loaded.jail)
+    if rendered is None:
+        return sets
+    return spec.Sets(sets.name, sets.writable, (*bound_places(rendered), *sets.resolved))
+
+
 def check_host_paths(loaded: list[Loaded], records: state.Records, leaving: frozenset[str] = frozenset(),
-                     notes: list[str] | None = None) -> list[Problem]:
+                     notes: list[str] | None = None, rendered: list[Rendered] | None = None) -> list[Problem]:
     """What only the host shows: no path root resolves for a jail passes through another jail's writable set
     (those in this run, and the recorded ones), and no mount source passes through a symlink on the host.
 
@@ -184,7 +200,8 @@ def check_host_paths(loaded: list[Loaded], records: state.Records, leaving: froz
     """
     if not loaded:
         return []  # (a no-op apply: what the records hold was checked when they were written)
-    sets = [spec.sets_of(item.jail) for item in loaded]
+    by_name = {item.name: item for item in rendered or []}
+    sets = [sets_of(item, by_name.get(item.jail.name)) for item in loaded]
     names = {item.jail.name for item in loaded} | leaving
     sets += [_recorded_sets(recorded) for name, recorded in records.items() if name not in names]
     found = []

@@ -125,6 +125,9 @@ class FakePackages:
     def is_elf(self, path: str) -> bool:
         return path.endswith(".so") or path.startswith(("/usr/sbin/", "/usr/bin/"))
 
+    def resolve(self, path: str) -> str:
+        return path
+
     def private(self, path: str) -> bool:
         return path.endswith(".key")
 

@@ -12,14 +12,12 @@ import os
 import struct
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from jailmgr import diagnose, packages, preflight, render, spec
 from jailmgr.host import Host, HostLibraries, HostPackages
-from jailmgr.problems import JailError
 from tests.fakehost import GROUP, PASSWD, SHADOW, FakeLibraries, fake_host
 
 # --- a daemon's package, as dpkg lists it, with a data directory and a conf.d the jail file makes writable
@@ -49,6 +47,9 @@ class Rt3Packages:
 
     def is_elf(self, path: str) -> bool:
         return path.endswith(".so") or path.startswith("/usr/sbin/")
+
+    def resolve(self, path: str) -> str:
+        return path
 
     def private(self, path: str) -> bool:
         return False
@@ -94,8 +95,7 @@ def test_no_package_bind_source_lies_below_another_jails_rw_mount_source(tmp_pat
     p, problems = rendered(tmp_path, "p", "tree: {packages: [rt3pkg]}\n")
     if p is None:
         return  # refused: safe
-    with pytest.raises(JailError):
-        preflight.check_host_paths([p, w], {})
+    assert preflight.check_host_paths([p.loaded, w.loaded], {}, rendered=[p, w]) != []
 
 
 def test_no_package_file_is_mounted_onto_a_place_below_a_writable_dir(tmp_path: Path) -> None:
@@ -141,16 +141,18 @@ PREFIX = "Jan 01 00:00:00 rt3d[12]: "
 
 @pytest.mark.parametrize("message", [pytest.param("/" * 65536, id="slashes"),
                                      pytest.param("No such file or directory" * 2621, id="no-such-file")])
-def test_hints_on_eight_hostile_lines_take_linear_time(message: str) -> None:
+def test_hints_look_at_a_bounded_start_of_each_line(message: str) -> None:
     """apply reads the failed jail's last 8 journal lines (each up to 64 KiB, journal.MESSAGE_LIMIT) into
     diagnose.hints.  A path is `/[^...]{1,200}` followed by a literal: tried at every '/' of a line of
-    slashes, 200 steps each; `No such file or directory[^/]*` scans to the end of the line from every
-    repetition: quadratic.  SECURITY.md: what the jail writes is parsed in linear time."""
+    slashes, 200 steps each; an unbounded `[^/]*` scans to the end of the line from every repetition:
+    quadratic.  The rules see only LINE_LIMIT characters of a line, and no quantifier of theirs is unbounded,
+    so the work per line is bounded whatever the jail writes (SECURITY.md: parsed in linear time).
+    (Counted, not timed: speed is the benchmarks' business.)"""
     lines = [PREFIX + message] * 8
-    started = time.perf_counter()
-    diagnose.hints(lines)
-    took = time.perf_counter() - started
-    assert took < 0.5, f"diagnose.hints took {took:.2f} s on 8 lines of {len(message)} characters the jail wrote"
+    assert diagnose.hints(lines) == diagnose.hints([line[:diagnose.LINE_LIMIT] for line in lines])
+    assert diagnose.LINE_LIMIT <= 4096
+    for rule, _ in diagnose.RULES:
+        assert "*" not in rule.pattern.replace("\\*", ""), rule.pattern  # every repetition bounded
 
 
 # --- the ELF reader on a file a jail wrote (a package's module below an rw mount, as above) -----------
