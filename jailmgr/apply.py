@@ -187,7 +187,8 @@ def _start_failure(item: Rendered, failure: str, since: float) -> str:
     program = jail.exec[0].rsplit("/", 1)[-1]
     lines = journal.last_lines(unit, program=program, since=since)
     shown = "".join(f"\n  {line}" for line in lines)
-    shown += "".join(f"\n  hint: {hint}" for hint in diagnose.hints(lines))
+    sources = frozenset({m.source for m in jail.mounts if m.source} | {b.source for b in item.contents.binds})
+    shown += "".join(f"\n  hint: {hint}" for hint in diagnose.hints(lines, sources))
     return (f"{item.name}: {unit} did not start: {said}{shown}\n"
             f"  (`jailmgr logs {item.name}` shows its journal; the tree and unit are in place)")
 

@@ -41,7 +41,12 @@ RULES = (
 )
 
 
-def hints(lines: list[str]) -> list[str]:
+# Rules whose hint is advice to change the host: given only for a path that is one of the jail's own bind
+# sources (a jail could print such a line about any host path, to have the operator open it up).
+HOST_ADVICE = (1, 2)
+
+
+def hints(lines: list[str], sources: frozenset[str] = frozenset()) -> list[str]:
     """A hint for each rule that is the first to match some line (a line says one thing), in the rules' order,
     one per rule."""
     found: dict[int, str] = {}
@@ -50,6 +55,8 @@ def hints(lines: list[str]) -> list[str]:
             match = rule.search(line)
             if match:
                 path = next((v for k, v in match.groupdict().items() if k.startswith("path") and v), "")
+                if index in HOST_ADVICE and path not in sources:
+                    break  # (a line about a host path the jail file never named: said, not advised on)
                 found.setdefault(index, text.format(path=path))
                 break
     return [found[index] for index in sorted(found)]

@@ -23,8 +23,9 @@ def test_each_cause_users_met_gets_its_hint() -> None:
         "Dec 03 12:00:01 systemd[1]: jail-tftpd.service: Main process exited, code=exited, status=71/OSERR":
             "no /dev/log",
     }
+    sources = frozenset({"/var/lib/jail-pg/data", "/srv/nothing"})
     for line, wanted in seen.items():
-        found = hints([line])
+        found = hints([line], sources)
         assert len(found) == 1 and wanted in found[0], (line, found)
 
 
@@ -33,3 +34,10 @@ def test_nothing_known_says_nothing_and_a_path_is_cut_short() -> None:
     long = "/x" * 300
     (found,) = hints([f"app: {long}: No such file or directory"])
     assert len(found) < 300
+
+
+def test_advice_to_change_the_host_is_given_only_for_the_jails_own_sources() -> None:
+    """The jail writes the line: about a path the jail file never named, no advice to open the host up."""
+    line = "Dec 03 12:00:01 x[9]: bwrap: Can't find source path /root/.ssh: Permission denied"
+    assert hints([line]) == [] and hints([line], frozenset({"/srv/other"})) == []
+    assert "chmod o+x" in hints([line], frozenset({"/root/.ssh"}))[0]
