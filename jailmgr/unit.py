@@ -66,6 +66,10 @@ def _runtime(jail: Jail, mechanism: Mechanism) -> list[str]:
         lines.append(f"TemporaryFileSystem=/dev/shm:mode=1777,nosuid,nodev,size={jail.runtime.shm}")
     elif not any(m.target == "/dev/shm" for m in jail.mounts):
         lines.append("TemporaryFileSystem=/dev/shm:ro,nosuid,nodev,noexec,mode=0000")
+    # That /dev's pts is the host's devpts, and DevicePolicy=closed always lets ptmx and the ptys through: a
+    # pty the jail opened would be one of the host's (its terminals listed, kernel.pty.max used up). Covered:
+    # /dev/ptmx (systemd's link to pts/ptmx) then leads nowhere; such a jail has no terminals.
+    lines.append("TemporaryFileSystem=/dev/pts:ro,nosuid,nodev,noexec,mode=0000")
     return lines
 
 
