@@ -96,6 +96,10 @@ def brought(name: str, listed: tuple[str, ...], host: Host, declared: set[str],
     linked = {p for p in {posixpath.dirname(p) for p in listed} & owned if not host.packages.is_dir(p)}
     wanted = [p for p in listed if not under(p, SKIPPED) and p not in declared and p not in linked
               and not under(p, inside) and not reaches(p, host, writable)]
+    # A link the package ships to a directory (a compatibility name): a mount point in the tree is a file or a
+    # directory, fixed when apply builds it, so such a link is left out (what it leads to is the package's own
+    # or another's path, brought by that path).
+    wanted = [p for p in wanted if host.packages.is_dir(p) or not host.packages.is_dir(host.packages.resolve(p))]
     dirs = {p for p in wanted if host.packages.is_dir(p)}
     for path in sorted(dirs, key=lambda p: (p.count("/"), p)):
         if not under(path, out.dirs) and _whole_dir(path, owned, host, declared, writable):

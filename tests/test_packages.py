@@ -78,3 +78,14 @@ def test_headers_and_the_hooks_of_other_init_systems_and_resolvconf_are_left_out
     assert "/usr/share/memcached" in binds and "/etc/unbound/unbound.conf" in binds
     for left_out in ("/usr/include", "/etc/init/", "/etc/insserv.conf.d", "/etc/resolvconf", "/usr/lib/resolvconf"):
         assert not any(b.startswith(left_out) for b in binds), left_out
+
+
+def test_a_link_to_a_directory_is_left_out_not_bound_onto_a_file(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A package's link to a directory would be bound onto an empty-file mount point, and the start fail."""
+    from tests import fakehost
+
+    monkeypatch.setattr(fakehost.FakePackages, "resolve",
+                        lambda self, p: "/usr/lib/lighttpd" if p == "/usr/sbin/lighttpd-angel" else p)
+    item, problems = rendered(tmp_path, "  packages: [lighttpd]\n")
+    assert problems == [] and item is not None
+    assert "/usr/sbin/lighttpd-angel" not in {b.source for b in item.contents.binds}
