@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -29,9 +28,11 @@ from .paths import (  # noqa: F401  (re-exported)
     JOURNAL_DEV_LOG,
     LOCALES,
     LOCALTIME,
+    NAME_RE,
     ZONEINFO,
     UnitRole,
     default_root,
+    is_jail_name,
     jail_units,
     netns_unit_name,
     unit_name,
@@ -80,7 +81,6 @@ if TYPE_CHECKING:
 
     from .fields import Ctx
 
-NAME_RE = r"[a-z0-9][a-z0-9-]{0,62}"
 USER_RE = r"[a-z_][a-z0-9_-]{0,31}\$?"
 HOSTNAME_RE = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
@@ -410,10 +410,6 @@ class Jail:
 # default root), so a damaged or hand-edited record can't aim destroy at
 # another directory.  The top of the tree is read-only to the jail.
 ROOT_MARKER = "/.jailmgr-root"
-
-
-def is_jail_name(name: str) -> bool:
-    return re.fullmatch(NAME_RE, name) is not None
 
 
 USERNS_COUNT = 65536

@@ -38,6 +38,22 @@ LOCALES = "/usr/lib/locale"  # the compiled locales: C.utf8 (libc-bin), locale-a
 USERNS_HELPER = ("/usr/bin/python3", "-I", "-m", "jailmgr.userns")
 
 
+DEFAULT_JAILS_DIR = "/etc/jailmgr/jails.d"
+# `--stdin-as PATH`: the text read from stdin, standing in for the jail file at PATH (output.read_stdin_as).
+STDIN: dict[str, str] = {}
+
+
+def yaml_files(raw: str) -> list[str] | None:
+    """The jail files one PATH argument names: itself, or every *.yaml in it (sorted); None when it is neither
+    a file nor a directory."""
+    if os.path.isdir(raw):
+        with os.scandir(raw) as entries:
+            return sorted(e.path for e in entries if e.name.endswith(".yaml") and e.is_file())
+    if os.path.isfile(raw):
+        return [raw]
+    return None
+
+
 def runtime_dir(name: str) -> str:
     """A launched jail's RuntimeDirectory= (relative to /run), made and removed by systemd."""
     return f"jailmgr/{name}"
@@ -58,6 +74,13 @@ def unit_dir() -> str:
 
 def lock_path() -> str:
     return os.environ.get("JAILMGR_LOCK", "/run/jailmgr.lock")
+
+
+NAME_RE = r"[a-z0-9][a-z0-9-]{0,62}"  # a jail's name: its unit's, its record's, its root's
+
+
+def is_jail_name(name: str) -> bool:
+    return re.fullmatch(NAME_RE, name) is not None
 
 
 def unit_name(name: str) -> str:

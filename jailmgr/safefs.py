@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import secrets
 import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -116,7 +115,7 @@ class _Dir:
         st = self.stat(name)
         if st is not None and stat.S_ISDIR(st.st_mode):
             self.remove(name)
-        temp = f".{name[:64]}{TEMP_MARK}{secrets.token_hex(6)}"
+        temp = f".{name[:64]}{TEMP_MARK}{os.urandom(6).hex()}"
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
                      dir_fd=self.fd)
         try:
@@ -215,7 +214,7 @@ class _Dir:
                     os.unlink(entry.name, dir_fd=frame.dir.fd)
                     continue
                 if full:  # too deep to open one more: move it up, and meet it again from there
-                    moved = f".jailmgr-deep.{secrets.token_hex(8)}"
+                    moved = f".jailmgr-deep.{os.urandom(8).hex()}"
                     os.rename(entry.name, moved, src_dir_fd=frame.dir.fd, dst_dir_fd=top.dir.fd)
                     top.acted = True
                     continue
@@ -382,7 +381,7 @@ class Tree:
                 return False
             if st is not None and stat.S_ISDIR(st.st_mode):
                 parent.remove(name)
-            temp = f".{name[:64]}{TEMP_MARK}{secrets.token_hex(6)}"
+            temp = f".{name[:64]}{TEMP_MARK}{os.urandom(6).hex()}"
             os.symlink(target, temp, dir_fd=parent.fd)
             os.rename(temp, name, src_dir_fd=parent.fd, dst_dir_fd=parent.fd)
             return True
@@ -404,7 +403,7 @@ class Tree:
                     return False
                 if st is not None and stat.S_ISDIR(st.st_mode):
                     parent.remove(name)
-                temp = f".{name[:64]}{TEMP_MARK}{secrets.token_hex(6)}"
+                temp = f".{name[:64]}{TEMP_MARK}{os.urandom(6).hex()}"
                 os.link(sname, temp, src_dir_fd=sdir.fd, dst_dir_fd=parent.fd, follow_symlinks=False)
                 os.rename(temp, name, src_dir_fd=parent.fd, dst_dir_fd=parent.fd)
                 return True

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from . import yamlsrc
 from .fields import INVALID, Ctx, Record
 from .model import JOURNAL_DEV_LOG, Jail
+from .paths import DEFAULT_JAILS_DIR, STDIN, yaml_files
 from .problems import InvalidJails, Problem, parent_key
 
-DEFAULT_DIR = "/etc/jailmgr/jails.d"
+DEFAULT_DIR = DEFAULT_JAILS_DIR
 # Roots that would put a jail over the host's own system: refused as the root
 # itself, and (first group) anywhere below too.
 _SYSTEM_TREES = ("/etc", "/usr", "/boot", "/proc", "/sys", "/dev", "/run", "/bin", "/sbin")
@@ -499,7 +500,6 @@ def parse_with_positions(text: str, name: str
 # file (which may not exist yet).  Everything else (messages, templates found
 # beside it, the record it is compared with) goes by PATH: what a jail file
 # would do before it is written, as Ansible's check mode asks.
-STDIN: dict[str, str] = {}
 
 
 def jail_files(paths: list[str]) -> tuple[list[str], list[Problem]]:
@@ -509,15 +509,14 @@ def jail_files(paths: list[str]) -> tuple[list[str], list[Problem]]:
     for raw in paths or [DEFAULT_DIR]:
         if raw in STDIN:
             files.append(raw)
-        elif os.path.isdir(raw):
-            with os.scandir(raw) as entries:
-                found = sorted(e.path for e in entries if e.name.endswith(".yaml") and e.is_file())
-            files.extend(found)
-            files.extend(sorted(p for p in STDIN if os.path.dirname(p) == raw.rstrip("/") and p not in found))
-        elif os.path.isfile(raw):
-            files.append(raw)
-        else:
+            continue
+        found = yaml_files(raw)
+        if found is None:
             problems.append(Problem(raw, 0, 0, "", "no such file or directory"))
+            continue
+        files.extend(found)
+        if os.path.isdir(raw):
+            files.extend(sorted(p for p in STDIN if os.path.dirname(p) == raw.rstrip("/") and p not in found))
     return files, problems
 
 

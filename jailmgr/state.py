@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 
-from .paths import lock_path, state_dir, unit_dir  # noqa: F401  (state.unit_dir() and friends stay)
+from .paths import is_jail_name, lock_path, state_dir, unit_dir  # noqa: F401  (state.unit_dir() and friends stay)
 from .safefs import write_file_atomic
 
 STATE_VERSION = 1
@@ -79,8 +79,6 @@ class StateProblem(Exception):
 
 
 def _path(name: str) -> str:
-    from .model import is_jail_name
-
     if not is_jail_name(name):  # never a path of its own: "../x" must not name a file elsewhere
         raise StateProblem(f"{name!r} is not a jail name")
     return os.path.join(state_dir(), f"{name}.json")
@@ -123,8 +121,6 @@ def managed() -> list[str]:
         names = os.listdir(state_dir())
     except FileNotFoundError:
         return []
-    from .model import is_jail_name
-
     return sorted(n[:-5] for n in names if n.endswith(".json") and is_jail_name(n[:-5]))
 
 

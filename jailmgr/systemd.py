@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 import time
 from collections.abc import Callable
 
@@ -122,6 +121,8 @@ def exposure(unit: str, offline_text: str | None = None) -> float | None:
     """systemd-analyze security's overall exposure (0 best, 10 worst) of a loaded unit,
     or of unit text not installed yet (--offline); None when it can't be had."""
     argv = ["systemd-analyze", "security", "--no-pager"]
+    import tempfile  # (only the exposure score needs it: not the no-op apply)
+
     with tempfile.TemporaryDirectory(prefix="jailmgr-score-") as tmp:
         if offline_text is not None:
             path = f"{tmp}/{unit}"

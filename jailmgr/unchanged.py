@@ -16,6 +16,7 @@ import os
 from dataclasses import dataclass, field
 
 from . import fingerprint, state, systemd
+from .paths import STDIN
 
 
 @dataclass
@@ -83,8 +84,6 @@ def split(files: list[str], records: dict[str, state.JailState]) -> Split:
     """The jail files to load, and the records of the jails with nothing to do."""
     by_source = {r.source: r for r in records.values() if r.source}
     out = Split(states=systemd.overview(sorted({r.unit for r in records.values()})))
-    from .spec import STDIN
-
     for path in files:
         recorded = by_source.get(os.path.realpath(path))
         if path in STDIN or recorded is None or why_changed(path, recorded, out.states.get(recorded.unit, {})):

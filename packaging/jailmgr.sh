@@ -1,5 +1,5 @@
 #!/usr/bin/python3
 """jailmgr: chroot jails for services (see jailmgr --help)."""
-from jailmgr.cli import run
+from jailmgr.entry import run
 
 run()
