@@ -105,6 +105,7 @@ class HostPackages:
     def __init__(self, info: str = DPKG_INFO, status: str = DPKG_STATUS) -> None:
         self.info, self.status = info, status
         self._installed: frozenset[str] | None = None
+        self._passable_dirs: dict[str, bool] = {}
 
     def installed(self) -> frozenset[str]:
         if self._installed is None:
@@ -154,15 +155,21 @@ class HostPackages:
             return False
         if not mode & 0o004 or (stat.S_ISDIR(mode) and not mode & 0o001):
             return True
-        parent = os.path.dirname(os.path.realpath(path))
-        while parent != "/":  # a directory others may not pass keeps what is below it to those who may
+        # A directory others may not pass keeps what is below it to those who may.
+        return not self._passable(os.path.dirname(os.path.realpath(path)))
+
+    def _passable(self, directory: str) -> bool:
+        """Others may pass the directory and every one above it (asked once per directory: a package's
+        thousand files share a few dozen)."""
+        if directory == "/":
+            return True
+        if directory not in self._passable_dirs:
             try:
-                if not os.stat(parent).st_mode & 0o001:
-                    return True
+                here = bool(os.stat(directory).st_mode & 0o001)
             except OSError:
-                return True
-            parent = os.path.dirname(parent)
-        return False
+                here = False
+            self._passable_dirs[directory] = here and self._passable(os.path.dirname(directory))
+        return self._passable_dirs[directory]
 
     def resolve(self, path: str) -> str:
         return os.path.realpath(path)

@@ -9,7 +9,6 @@ exactly that, so the two can't disagree.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import os
 import posixpath
@@ -301,6 +300,8 @@ def _libraries(loaded: Loaded, contents: Contents, host: Host, problems: list[Pr
             found = host.programs.where(name)
             hint = f"{name} is {' and '.join(found)} on this host: name that here{also}" if found else ""
             if not found:
+                import difflib  # (only when a binary is missing)
+
                 for directory in (os.path.dirname(binary), *SEARCH_PATH):
                     # (closer than spec's keys need: program names are short, and many on PATH)
                     near = difflib.get_close_matches(name, host.programs.names(directory), 1, 0.8)
@@ -404,6 +405,7 @@ def _packages(loaded: Loaded, contents: Contents, host: Host, problems: list[Pro
     """tree.packages: what each package brings (packages.py), bound read-only, with its programs' and
     modules' libraries."""
     from . import packages  # (only jails that name packages pay for it)
+    from .fields import close
     from .spec import host_writable, jail_writable
 
     jail = loaded.jail
@@ -416,8 +418,8 @@ def _packages(loaded: Loaded, contents: Contents, host: Host, problems: list[Pro
     for i, name in enumerate(jail.tree.packages):
         listed = host.packages.files(name)
         if listed is None:
-            close = difflib.get_close_matches(name, sorted(host.packages.installed()), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f" (apt install {name})"
+            near = close(name, sorted(host.packages.installed()))
+            hint = f"; did you mean {near[0]!r}?" if near else f" (apt install {name})"
             problems.append(loaded.problem(f"tree.packages[{i}]", f"package {name!r} is not installed on this host"
                                            + hint))
             continue
@@ -438,7 +440,6 @@ def _packages(loaded: Loaded, contents: Contents, host: Host, problems: list[Pro
             if path not in contents.entries:
                 contents.add(Entry(path, EntryKind.MOUNTPOINT, 0o444, "root", "root", origin))
                 contents.binds.append(Bind(path, path))
-        bound = [*share.dirs]
         for path in share.elf:
             try:
                 libs, _ = host.libraries.closure(path)  # (a module's missing library: it fails only if loaded)
@@ -448,7 +449,7 @@ def _packages(loaded: Loaded, contents: Contents, host: Host, problems: list[Pro
             for lib in libs:
                 if packages.reaches(lib, host, writable) or packages.under(lib, inside):
                     continue  # (a module's library where the jail writes: its name is not enough)
-                if lib not in contents.entries and not any(lib.startswith(d + "/") for d in bound):
+                if lib not in contents.entries and not packages.under(lib, share.dirs):
                     contents.add(Entry(lib, EntryKind.MOUNTPOINT, 0o444, "root", "root",
                                        f"library of package {name} (bind, ro)"))
                     contents.binds.append(Bind(lib, lib))

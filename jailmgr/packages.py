@@ -79,7 +79,10 @@ def _whole_dir(path: str, owned: set[str], host: Host, declared: set[str], writa
 def reaches(path: str, host: Host, writable: tuple[str, ...]) -> bool:
     """The path, or where it leads on the host, is at or below a place a jail writes, or where state lives:
     root binding it at a start would take whatever was put there."""
-    real = host.packages.resolve(path)
+    return _leads_where_written(path, host.packages.resolve(path), writable)
+
+
+def _leads_where_written(path: str, real: str, writable: tuple[str, ...]) -> bool:
     return under(path, writable) or under(real, writable) or under(real, VOLATILE)
 
 
@@ -94,13 +97,22 @@ def brought(name: str, listed: tuple[str, ...], host: Host, declared: set[str],
     # merged-/usr host, a link to usr/lib. It is the host's, not the package's: bound, it would bring the
     # link's whole target. What the package has below it is brought by its own paths.
     linked = {p for p in {posixpath.dirname(p) for p in listed} & owned if not host.packages.is_dir(p)}
-    wanted = [p for p in listed if not under(p, SKIPPED) and p not in declared and p not in linked
-              and not under(p, inside) and not reaches(p, host, writable)]
-    # A link the package ships to a directory (a compatibility name): a mount point in the tree is a file or a
-    # directory, fixed when apply builds it, so such a link is left out (what it leads to is the package's own
-    # or another's path, brought by that path).
-    wanted = [p for p in wanted if host.packages.is_dir(p) or not host.packages.is_dir(host.packages.resolve(p))]
-    dirs = {p for p in wanted if host.packages.is_dir(p)}
+    wanted: list[str] = []
+    dirs: set[str] = set()
+    for path in listed:
+        if under(path, SKIPPED) or path in declared or path in linked or under(path, inside):
+            continue
+        real = host.packages.resolve(path)
+        if _leads_where_written(path, real, writable):
+            continue
+        if host.packages.is_dir(path):
+            dirs.add(path)
+        elif host.packages.is_dir(real):
+            # A link the package ships to a directory (a compatibility name): a mount point in the tree is a
+            # file or a directory, fixed when apply builds it, so such a link is left out (what it leads to
+            # is the package's own or another's path, brought by that path).
+            continue
+        wanted.append(path)
     for path in sorted(dirs, key=lambda p: (p.count("/"), p)):
         if not under(path, out.dirs) and _whole_dir(path, owned, host, declared, writable):
             out.dirs.append(path)
