@@ -24,7 +24,7 @@ import stat
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from . import procfs, spec, state
+from . import crossjail, procfs, spec, state
 from .host import Db, Host, Node
 from .mechanism import decide
 from .model import USERNS_COUNT, Jail
@@ -205,9 +205,10 @@ def check_host_paths(loaded: list[Loaded], records: state.Records, leaving: froz
     names = {item.jail.name for item in loaded} | leaving
     sets += [_recorded_sets(recorded) for name, recorded in records.items() if name not in names]
     found = []
+    index = crossjail.Index(sets)
     for item, mine in zip(loaded, sets, strict=False):
         found += [item.problem(key, message, "a jail may share another's writable dir itself, never a path below it")
-                  for key, message in spec.cross_conflicts(mine, sets)]
+                  for key, message in index.conflicts(mine)]
         for i, mount in enumerate(item.jail.mounts):
             try:
                 link = host_symlink(mount.source) if mount.type == "bind" and mount.source else ""

@@ -365,38 +365,6 @@ def sets_of(jail: Jail) -> Sets:
     return Sets(jail.name, tuple(host_writable(jail)), tuple(host_resolved(jail)))
 
 
-def cross_conflicts(mine: Sets, others: list[Sets]) -> list[tuple[str, str]]:
-    """(key of `mine`, message) for what `mine` resolves through another jail's writable set, or another
-    resolves through mine."""
-    found = []
-    for other in others:
-        if other.name == mine.name:
-            continue
-        for place in mine.resolved:
-            hit = next((w for w in other.writable if below(place.path, w.path)
-                        or (place.key == "root" and place.path == w.path)), None)
-            if hit is not None:
-                found.append((place.key, f"{place.path} lies below {hit.path}, which jail {other.name} can write: it "
-                              "could swap the way there for a symlink and root would follow it"))
-        for place in other.resolved:
-            hit = next((w for w in mine.writable if below(place.path, w.path)
-                        or (place.key == "root" and place.path == w.path)), None)
-            if hit is not None:
-                found.append((hit.key, f"{hit.path} is writable to this jail, and jail {other.name} resolves "
-                              f"{place.path} below it as root ({place.key})"))
-        # A writable place inside another jail's tree: its read-only part (programs, mount targets) would be
-        # the writer's to change.
-        for writer, tree_of in ((mine, other), (other, mine)):
-            for root in (p for p in tree_of.resolved if p.key == "root"):
-                hit = next((w for w in writer.writable if below(w.path, root.path)), None)
-                if hit is not None:
-                    key = hit.key if writer is mine else "root"
-                    found.append((key, f"{hit.path} ({hit.key}) lies inside the tree of jail {tree_of.name} "
-                                  f"({root.path}), writable to jail {writer.name}: it could change what the other "
-                                  "jail runs and the paths its start resolves as root"))
-    return found
-
-
 def _check_resolved(jail: Jail, ctx: Ctx) -> None:
     """Nothing root resolves at a start (mount sources, the jail's root, the workdir, the program) or reads at
     apply (`from:` files, binaries) passes through what the jail can write, nor through /proc (the set above)."""

@@ -6,8 +6,10 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from jailmgr import fingerprint, preflight, spec, state, unchanged
+from jailmgr import crossjail, fingerprint, preflight, spec, state, unchanged
 from jailmgr.safefs import Tree, host_symlink
 
 
@@ -91,22 +93,22 @@ def test_another_jails_writable_set_is_known_across_jails() -> None:
     a = sets("name: a\nmounts: [{source: /srv/shared, target: /s, mode: rw}]\n")
     b = sets("name: b\nmounts: [{source: /srv/shared/conf, target: /conf}]\n")
     same = sets("name: c\nmounts: [{source: /srv/shared, target: /s}]\n")
-    assert spec.cross_conflicts(b, [a, b]) and spec.cross_conflicts(a, [a, b])  # said from either side
-    assert spec.cross_conflicts(same, [a, same]) == []  # sharing the dir itself is the author's to grant
+    assert crossjail.conflicts(b, [a, b]) and crossjail.conflicts(a, [a, b])  # said from either side
+    assert crossjail.conflicts(same, [a, same]) == []  # sharing the dir itself is the author's to grant
     below_tree = sets("name: d\nmounts: [{source: /var/lib/jailmgr/jails/e/root/data/x, target: /x}]\n")
     e = sets("name: e\ntree:\n  binaries: [/usr/bin/true]\n  dirs: [{path: /data, writable: true}]\n")
-    assert "jail e can write" in spec.cross_conflicts(below_tree, [below_tree, e])[0][1]
+    assert "jail e can write" in crossjail.conflicts(below_tree, [below_tree, e])[0][1]
     inside = sets("name: f\nroot: /srv/shared/f\n")
-    assert spec.cross_conflicts(inside, [inside, a])[0] == (
+    assert crossjail.conflicts(inside, [inside, a])[0] == (
         "root", "/srv/shared/f lies below /srv/shared, which jail a can write: it could swap the way there for a "
         "symlink and root would follow it")
     # An rw mount into another jail's tree (its read-only part): refused from either side (red team).
     intruder = sets("name: g\nmounts: [{source: /var/lib/jailmgr/jails/h/root/opt, target: /v, mode: rw}]\n")
     victim = sets("name: h\n")
-    assert spec.cross_conflicts(intruder, [intruder, victim])[0][0] == "mounts[0].source"
-    assert "lies inside the tree of jail h" in spec.cross_conflicts(intruder, [intruder, victim])[0][1]
-    assert spec.cross_conflicts(victim, [intruder, victim])[0][0] == "root"
-    assert "lies inside the tree of jail h" in spec.cross_conflicts(victim, [intruder, victim])[0][1]
+    assert crossjail.conflicts(intruder, [intruder, victim])[0][0] == "mounts[0].source"
+    assert "lies inside the tree of jail h" in crossjail.conflicts(intruder, [intruder, victim])[0][1]
+    assert crossjail.conflicts(victim, [intruder, victim])[0][0] == "root"
+    assert "lies inside the tree of jail h" in crossjail.conflicts(victim, [intruder, victim])[0][1]
 
 
 def test_a_record_carries_the_sets_and_an_old_one_what_its_entries_show(tmp_path: Path) -> None:
@@ -152,3 +154,49 @@ def test_a_declared_file_rewritten_without_a_new_fingerprint_is_still_seen(tmp_p
         f.write(b"DECLARED\n")                     # rewrite looks like this to stat()
     recorded.built = fingerprint.built(root, {"/data": True, "/data/conf": False})
     assert unchanged.tree_changes(recorded) == ["/data/conf"]
+
+
+def pairwise(mine: spec.Sets, others: list[spec.Sets]) -> list[tuple[str, str]]:
+    """The definition crossjail.Index must meet: every pair of jails compared (quadratic in the fleet)."""
+    found = []
+    for other in others:
+        if other.name == mine.name:
+            continue
+        for place in mine.resolved:
+            hit = next((w for w in other.writable if spec.below(place.path, w.path)
+                        or (place.key == "root" and place.path == w.path)), None)
+            if hit is not None:
+                found.append((place.key, f"{place.path} lies below {hit.path}, which jail {other.name} can write: it "
+                              "could swap the way there for a symlink and root would follow it"))
+        for place in other.resolved:
+            hit = next((w for w in mine.writable if spec.below(place.path, w.path)
+                        or (place.key == "root" and place.path == w.path)), None)
+            if hit is not None:
+                found.append((hit.key, f"{hit.path} is writable to this jail, and jail {other.name} resolves "
+                              f"{place.path} below it as root ({place.key})"))
+        # A writable place inside another jail's tree: its read-only part (programs, mount targets) would be
+        # the writer's to change.
+        for writer, tree_of in ((mine, other), (other, mine)):
+            for root in (p for p in tree_of.resolved if p.key == "root"):
+                hit = next((w for w in writer.writable if spec.below(w.path, root.path)), None)
+                if hit is not None:
+                    key = hit.key if writer is mine else "root"
+                    found.append((key, f"{hit.path} ({hit.key}) lies inside the tree of jail {tree_of.name} "
+                                  f"({root.path}), writable to jail {writer.name}: it could change what the other "
+                                  "jail runs and the paths its start resolves as root"))
+    return found
+
+
+_PATHS = st.lists(st.sampled_from(["a", "b", "c"]), min_size=0, max_size=3).map(lambda parts: "/" + "/".join(parts))
+_PLACES = st.lists(st.tuples(_PATHS, st.sampled_from(["root", "mounts[0].source", "tree.dirs[0].path"])), max_size=4)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["j1", "j2", "j3", "j4"]), _PLACES, _PLACES), min_size=1, max_size=5))
+def test_the_index_finds_what_comparing_every_pair_finds_in_the_same_order(
+        jails: list[tuple[str, list[tuple[str, str]], list[tuple[str, str]]]]) -> None:
+    sets = [spec.Sets(name, tuple(spec.Place(p, k) for p, k in writable),
+                      tuple(spec.Place(p, k) for p, k in resolved)) for name, writable, resolved in jails]
+    index = crossjail.Index(sets)
+    for mine in sets:
+        assert index.conflicts(mine) == pairwise(mine, sets)
