@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import diagnose, fingerprint, journal, ops, preflight, readiness, state, systemd, unchanged
+from . import diagnose, durable, fingerprint, journal, ops, preflight, procfs, readiness, state, systemd, unchanged
 from .destroy import remove_tree_of, remove_units_of
 from .host import Host
 from .plan import Doomed, JailPlan, observe, plan_jail, plan_removal
@@ -136,13 +136,10 @@ def _new_state(item: Rendered, pending: bool, built: dict[str, str] | None = Non
         program_uid=item.program_uid)
 
 
-def converge(item: Rendered, plan: JailPlan, say: Say, detail: Say) -> tuple[bool, list[str]]:
-    """Run one jail's tree and unit operations, as planned; whether a unit file changed, and what was left."""
+def save_intent(item: Rendered, plan: JailPlan) -> None:
+    """Before a jail's tree or units change: its record says a restart is pending and claims nothing new as
+    built (an apply killed from here on is finished by the next one)."""
     recorded = plan.recorded
-    if not plan.changes:
-        return False, []
-    # The intent first: a restart pending, and nothing yet recorded as built
-    # (an apply killed from here on is finished by the next one).
     if recorded is None:
         intent = _new_state(item, pending=True)
         intent.entries, intent.rootfs_sha256, intent.unit_sha256, intent.extra_units_sha256 = {}, "", "", {}
@@ -152,6 +149,13 @@ def converge(item: Rendered, plan: JailPlan, say: Say, detail: Say) -> tuple[boo
         state.save(intent)
     except OSError as exc:
         raise JailError(_host_failure(item.name, "write its record", state.record_path(item.name), exc)) from exc
+
+
+def converge(item: Rendered, plan: JailPlan, say: Say, detail: Say) -> tuple[bool, list[str]]:
+    """Run one jail's tree and unit operations, as planned (its intent saved and made durable before);
+    whether a unit file changed, and what was left."""
+    if not plan.changes:
+        return False, []
     try:
         with Tree(item.loaded.jail.root_dir) as tree:
             ctx = ops.Context(tree, say=lambda text: say(f"{item.name}: {text}"))
@@ -193,18 +197,26 @@ def _start_failure(item: Rendered, failure: str, since: float) -> str:
             f"  (`jailmgr logs {item.name}` shows its journal; the tree and unit are in place)")
 
 
-def _program_runs(item: Rendered, main_pid: int) -> bool:
-    """The jail's program has been executed (under the launcher: bwrap and jailmgr-init have handed over)."""
-    if main_pid <= 0:
-        return False
-    if not item.mechanism.launched:
-        return True  # Type=exec: systemd saw the program itself executed
-    pid = program_pid(main_pid, True, item.mechanism.init)
-    try:
-        exe = os.path.basename(os.readlink(f"/proc/{pid}/exe")) if pid else ""
-    except OSError:
-        return False
-    return bool(exe) and exe not in ("bwrap", "jailmgr-init")
+def _programs_run(items: dict[str, Rendered], main_pids: dict[str, int]) -> set[str]:
+    """The units whose jail's program has been executed (under the launcher: bwrap and jailmgr-init have
+    handed over); the process table is read once for all of them."""
+    procs = procfs.processes() if any(items[unit].mechanism.launched for unit in main_pids) else {}
+    out = set()
+    for unit, main_pid in main_pids.items():
+        item = items[unit]
+        if main_pid <= 0:
+            continue
+        if not item.mechanism.launched:
+            out.add(unit)  # Type=exec: systemd saw the program itself executed
+            continue
+        pid = program_pid(main_pid, True, item.mechanism.init, procs)
+        try:
+            exe = os.path.basename(os.readlink(f"/proc/{pid}/exe")) if pid else ""
+        except OSError:
+            continue
+        if exe and exe not in ("bwrap", "jailmgr-init"):
+            out.add(unit)
+    return out
 
 
 def _enable_all(pairs: list[tuple[Rendered, Outcome]]) -> bool:
@@ -233,7 +245,7 @@ def _start_all(pairs: list[tuple[Rendered, Outcome]], say: Say) -> None:
     since = time.time()
     by_unit = {item.loaded.jail.unit_name: item for item, _ in starting}
     failures = readiness.restart_and_wait([item.loaded.jail for item, _ in starting],
-                                          runs=lambda unit, pid: _program_runs(by_unit[unit], pid), say=say)
+                                          runs=lambda pids: _programs_run(by_unit, pids), say=say)
     for item, outcome in starting:
         failure = failures.get(item.loaded.jail.unit_name)
         if failure:
@@ -262,43 +274,62 @@ def apply(paths: list[str], say: Say, warn: Say, check: bool = False, prune: boo
             warn(f"not checked: {note}")
         if check:
             return outcomes + refused + pruned
-        built: list[tuple[Rendered, Outcome]] = []
-        prints: dict[str, dict[str, str]] = {}
-        reload_needed = False
-        for index, (item, outcome) in enumerate(zip(rendered, outcomes[:len(rendered)], strict=True)):
-            if progress and outcome.plan.changes:
-                progress(index + 1, len(rendered), item.name)
-            try:
-                changed_unit, outcome.left = converge(item, outcome.plan, say, detail or say)
-            except JailError as exc:  # converge says every failure with the jail and the path
-                outcome.error = str(exc)
-                continue
-            reload_needed |= changed_unit
-            # Now, before it (re)starts: a declared file the jail rewrites at its start must show as changed.
-            prints[item.name] = tree_prints(item)
-            built.append((item, outcome))
-        doomed: list[tuple[Outcome, Doomed]] = []
-        for outcome in pruned:
-            if outcome.plan.doomed is not None:  # (else refused when planned: outcome.error says why)
-                say(f"{outcome.name}: no longer defined; destroying")
-                doomed.append((outcome, outcome.plan.doomed))
-        # The removed jails' units go with the same reload as the changed ones.
-        reload_needed |= remove_units_of([d for _, d in doomed], say)
-        reload_needed |= _enable_all(built)
-        if reload_needed:
-            systemd.daemon_reload()
-        _start_all(built, say)
-        for item, outcome in built:
-            if outcome.error:
-                continue  # its record keeps the restart pending: the next apply tries again
-            ctx = ops.Context(None, say=lambda text, name=item.name: say(f"{name}: {text}"))
-            for op in outcome.plan.after:
-                op.apply(ctx)
-            outcome.left += ctx.left
-            state.save(_new_state(item, pending=False, built=prints[item.name]))
-        for outcome, d in doomed:
-            outcome.left = remove_tree_of(d, say)
-        return outcomes + refused + pruned
+        with durable.batch():
+            return _converge_all(rendered, outcomes, pruned, say, detail or say, progress) + refused + pruned
+
+
+def _converge_all(rendered: list[Rendered], outcomes: list[Outcome], pruned: list[Outcome], say: Say,
+                  detail: Say, progress: Callable[[int, int, str], None] | None) -> list[Outcome]:
+    """Build, reload, start and record, inside one durable.batch(): each flush orders what must reach the disk
+    before the next step (the intents before the trees, the trees and units before the starts)."""
+    changing = [(item, outcome) for item, outcome in zip(rendered, outcomes[:len(rendered)], strict=True)
+                if outcome.plan.changes]
+    for item, outcome in changing:
+        try:
+            save_intent(item, outcome.plan)
+        except JailError as exc:
+            outcome.error = str(exc)
+    durable.flush()
+    built: list[tuple[Rendered, Outcome]] = []
+    prints: dict[str, dict[str, str]] = {}
+    reload_needed = False
+    for index, (item, outcome) in enumerate(zip(rendered, outcomes[:len(rendered)], strict=True)):
+        if outcome.error:
+            continue
+        if progress and outcome.plan.changes:
+            progress(index + 1, len(rendered), item.name)
+        try:
+            changed_unit, outcome.left = converge(item, outcome.plan, say, detail)
+        except JailError as exc:  # converge says every failure with the jail and the path
+            outcome.error = str(exc)
+            continue
+        reload_needed |= changed_unit
+        # Now, before it (re)starts: a declared file the jail rewrites at its start must show as changed.
+        prints[item.name] = tree_prints(item)
+        built.append((item, outcome))
+    doomed: list[tuple[Outcome, Doomed]] = []
+    for outcome in pruned:
+        if outcome.plan.doomed is not None:  # (else refused when planned: outcome.error says why)
+            say(f"{outcome.name}: no longer defined; destroying")
+            doomed.append((outcome, outcome.plan.doomed))
+    # The removed jails' units go with the same reload as the changed ones.
+    reload_needed |= remove_units_of([d for _, d in doomed], say)
+    reload_needed |= _enable_all(built)
+    durable.flush()
+    if reload_needed:
+        systemd.daemon_reload()
+    _start_all(built, say)
+    for item, outcome in built:
+        if outcome.error:
+            continue  # its record keeps the restart pending: the next apply tries again
+        ctx = ops.Context(None, say=lambda text, name=item.name: say(f"{name}: {text}"))
+        for op in outcome.plan.after:
+            op.apply(ctx)
+        outcome.left += ctx.left
+        state.save(_new_state(item, pending=False, built=prints[item.name]))
+    for outcome, d in doomed:
+        outcome.left = remove_tree_of(d, say)
+    return outcomes
 
 
 def _count(problems: list[Problem]) -> str:

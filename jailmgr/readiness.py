@@ -59,7 +59,7 @@ def jail_listens(main_pid: int, port: int) -> bool:
     return bool(listening & procfs.socket_inodes(pids)) if listening else False
 
 
-def restart_and_wait(jails: list[Jail], runs: Callable[[str, int], bool],
+def restart_and_wait(jails: list[Jail], runs: Callable[[dict[str, int]], set[str]],
                      say: Callable[[str], None]) -> dict[str, str]:
     """(Re)start the jails and wait until each is ready or failed; unit -> why it failed.
 

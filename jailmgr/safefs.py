@@ -1,4 +1,4 @@
-"""Safe filesystem operations under a jail root (imports nothing else from jailmgr).
+"""Safe filesystem operations under a jail root (imports nothing else from jailmgr but durable.py).
 
 A jail's tree is untrusted: a compromised service (or whoever else can write
 there) may plant symlinks, hard links, FIFOs or mounts.  Every operation here
@@ -24,6 +24,8 @@ import os
 import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+
+from . import durable
 
 TYPE_CHECKING = False  # typing costs milliseconds at startup; it is only needed by checkers
 if TYPE_CHECKING:
@@ -125,7 +127,8 @@ class _Dir:
                     view = view[os.write(fd, view):]
             os.fchown(fd, uid, gid)
             os.fchmod(fd, mode)  # after fchown, which clears set-id bits
-            os.fsync(fd)
+            if not durable.batched():  # (batched: the flush's syncfs covers the file's data too)
+                os.fsync(fd)
         except BaseException:
             os.close(fd)
             with contextlib.suppress(OSError):
@@ -135,7 +138,7 @@ class _Dir:
         # rename replaces the directory entry itself: a symlink or hard link
         # planted at `name` is dropped, never written through.
         os.rename(temp, name, src_dir_fd=self.fd, dst_dir_fd=self.fd)
-        os.fsync(self.fd)
+        durable.sync_dir(self.fd)
 
     def remove(self, name: str) -> list[str]:
         """Remove an entry, a directory with all in it, never crossing a mount; returns what was left.

@@ -91,27 +91,31 @@ def failure(props: dict[str, str]) -> str | None:
     return f"{props.get('Result')} ({how} {props.get('ExecMainStatus')})"
 
 
-def settled_failures(units: list[str], started: Callable[[str, int], bool] | None = None, seconds: float = 0.5,
-                     at_least: float = 0.0) -> dict[str, str]:
+def settled_failures(units: list[str], started: Callable[[dict[str, int]], set[str]] | None = None,
+                     seconds: float = 0.5, at_least: float = 0.0) -> dict[str, str]:
     """Watch just-started units; for each that failed or is restarting, the reason.
 
     Under the launcher, systemd sees bwrap start even when the program then
     can't be executed: this catches a jail that dies at once.  A unit is
-    settled when it failed, or (after `at_least`) when `started(unit, main
-    PID)` says its program runs; the others are watched for `seconds`.
+    settled when it failed, or (after `at_least`) when `started({unit: main
+    PID})` says its program runs (one call a round, for every unit still
+    watched: it reads the process table once, not once a unit); the others
+    are watched for `seconds`.
     """
     begin = time.monotonic()
     failed: dict[str, str] = {}
     settled: set[str] = set()
     while True:
         watched = [u for u in units if u not in failed and u not in settled]
+        running: dict[str, int] = {}
         for unit, props in states(watched, *FAILURE_PROPS, "MainPID").items():
             reason = failure(props)
             if reason:
                 failed[unit] = reason
-            elif (started is not None and time.monotonic() - begin >= at_least
-                  and started(unit, int(props.get("MainPID") or 0))):
-                settled.add(unit)
+            else:
+                running[unit] = int(props.get("MainPID") or 0)
+        if started is not None and running and time.monotonic() - begin >= at_least:
+            settled |= started(running)
         if time.monotonic() - begin >= seconds or len(failed) + len(settled) == len(units):
             return failed
         time.sleep(0.005)

@@ -36,7 +36,10 @@ def ops(jail_plan: plan.JailPlan) -> set[tuple[str, str]]:
 
 
 def build(item: render.Rendered) -> None:
-    apply.converge(item, plan.plan_jail(item, state.load("p")), say=lambda _: None, detail=lambda _: None)
+    jail_plan = plan.plan_jail(item, state.load("p"))
+    if jail_plan.changes:
+        apply.save_intent(item, jail_plan)
+    apply.converge(item, jail_plan, say=lambda _: None, detail=lambda _: None)
     state.save(apply._new_state(item, pending=False))
 
 
