@@ -200,7 +200,8 @@ def _start_failure(item: Rendered, failure: str, since: float) -> str:
 def _programs_run(items: dict[str, Rendered], main_pids: dict[str, int]) -> set[str]:
     """The units whose jail's program has been executed (under the launcher: bwrap and jailmgr-init have
     handed over); the process table is read once for all of them."""
-    procs = procfs.processes() if any(items[unit].mechanism.launched for unit in main_pids) else {}
+    launched = any(items[unit].mechanism.launched for unit in main_pids)
+    tree = procfs.children_of(procfs.processes()) if launched else {}
     out = set()
     for unit, main_pid in main_pids.items():
         item = items[unit]
@@ -209,7 +210,7 @@ def _programs_run(items: dict[str, Rendered], main_pids: dict[str, int]) -> set[
         if not item.mechanism.launched:
             out.add(unit)  # Type=exec: systemd saw the program itself executed
             continue
-        pid = program_pid(main_pid, True, item.mechanism.init, procs)
+        pid = program_pid(main_pid, True, item.mechanism.init, tree=tree)
         try:
             exe = os.path.basename(os.readlink(f"/proc/{pid}/exe")) if pid else ""
         except OSError:

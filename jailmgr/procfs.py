@@ -134,7 +134,7 @@ def processes() -> dict[int, Proc]:
     return found
 
 
-def _children(procs: dict[int, Proc]) -> dict[int, list[Proc]]:
+def children_of(procs: dict[int, Proc]) -> dict[int, list[Proc]]:
     tree: dict[int, list[Proc]] = {}
     for proc in procs.values():
         tree.setdefault(proc.ppid, []).append(proc)
@@ -145,7 +145,7 @@ def _children(procs: dict[int, Proc]) -> dict[int, list[Proc]]:
 
 def descendants(pid: int, procs: dict[int, Proc] | None = None) -> list[int]:
     """pid and every process below it, parents before children."""
-    tree, out, todo = _children(procs if procs is not None else processes()), [], deque([pid])
+    tree, out, todo = children_of(procs if procs is not None else processes()), [], deque([pid])
     while todo:
         current = todo.popleft()
         out.append(current)
@@ -266,7 +266,8 @@ def status_fields(pid: int | str, names: tuple[str, ...]) -> dict[str, str]:
     return parse_status(data, names)
 
 
-def program_pid(main_pid: int, launched: bool, init: bool = True, procs: dict[int, Proc] | None = None) -> int:
+def program_pid(main_pid: int, launched: bool, init: bool = True, procs: dict[int, Proc] | None = None,
+                tree: dict[int, list[Proc]] | None = None) -> int:
     """The jail's program, found by the process tree alone.
 
     Under the launcher the unit's main process is jailmgr-init's supervisor;
@@ -274,11 +275,12 @@ def program_pid(main_pid: int, launched: bool, init: bool = True, procs: dict[in
     the jail, whose oldest child is the program (`init`), or the program
     itself once the init exec'd it (`init: false`).  A process's name and
     argv are its own to write, so they are never asked: a program that calls
-    itself bwrap is still found.
+    itself bwrap is still found.  (`tree`: children_of(procs), made once for many jails.)
     """
     if not launched or main_pid <= 0:
         return main_pid
-    tree = _children(procs if procs is not None else processes())
+    if tree is None:
+        tree = children_of(procs if procs is not None else processes())
     steps = 3 if init else 2
     current = main_pid
     for _ in range(steps):
