@@ -394,7 +394,7 @@ def cmd_stale(args: argparse.Namespace, out: Output) -> int:
         main = systemd.main_pid(recorded.unit)
         if not main:
             continue
-        files = stale_files(procfs.descendants(main, table.procs))
+        files = stale_files(procfs.descendants(main, tree=table.children))
         if not files:
             continue
         restarted = False

@@ -143,9 +143,11 @@ def children_of(procs: dict[int, Proc]) -> dict[int, list[Proc]]:
     return tree
 
 
-def descendants(pid: int, procs: dict[int, Proc] | None = None) -> list[int]:
-    """pid and every process below it, parents before children."""
-    tree, out, todo = children_of(procs if procs is not None else processes()), [], deque([pid])
+def descendants(pid: int, procs: dict[int, Proc] | None = None, tree: dict[int, list[Proc]] | None = None) -> list[int]:
+    """pid and every process below it, parents before children (`tree`: children_of(procs), made once)."""
+    if tree is None:
+        tree = children_of(procs if procs is not None else processes())
+    out, todo = [], deque([pid])
     while todo:
         current = todo.popleft()
         out.append(current)
@@ -297,6 +299,7 @@ class ProcTable:
 
     def __init__(self) -> None:
         self.procs = processes()
+        self.children = children_of(self.procs)
         self._members: dict[str, dict[int, list[int]]] = {}
 
     def members(self, ns: str, inode: int) -> list[int]:
@@ -317,9 +320,8 @@ def observe(main_pid: int, launched: bool, init: bool = True, table: ProcTable |
     if main_pid <= 0:
         return seen
     table = table or ProcTable()
-    procs = table.procs
-    seen.pids = descendants(main_pid, procs)
-    seen.program_pid = program_pid(main_pid, launched, init, procs)
+    seen.pids = descendants(main_pid, tree=table.children)
+    seen.program_pid = program_pid(main_pid, launched, init, tree=table.children)
     target = seen.program_pid or main_pid
     for ns in NS_TYPES:
         inode = ns_inode(target, ns)
