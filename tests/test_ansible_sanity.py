@@ -31,7 +31,7 @@ COLLECTION = HERE.parent / "packaging" / "ansible"
 ANSIBLE_CORE_NEW = "2.19.14"  # the newest line the collection promises (pinned: the cache is keyed by it)
 # Markup ansible-doc 2.14 prints raw (it came in 2.15): O() V() RV() E() P()
 NEW_MARKUP = re.compile(r"\b(O|V|RV|E|P)\(")
-SANITY_TESTS = ("validate-modules", "pylint", "pep8", "import", "compile", "yamllint", "ansible-doc")
+SANITY_TESTS = ("validate-modules", "pylint", "pep8", "import", "compile", "yamllint", "ansible-doc", "changelog")
 
 
 def cache_root() -> Path:
