@@ -91,6 +91,19 @@ STATES = """\
       check_mode: false
       changed_when: false
 """
+# The collection's own integration targets, run as the roles they are shaped as (ansible-test integration
+# would run them the same way, with a venv and an inventory of its own).
+TARGETS = """\
+- hosts: localhost
+  connection: local
+  gather_facts: false
+  roles: [jail, jail_info]
+  post_tasks:
+    - ansible.builtin.copy:
+        content: "{}"
+        dest: /srv/play/result.json
+      changed_when: false
+"""
 
 
 def in_srv(argv: list[str]) -> list[str]:
@@ -102,7 +115,8 @@ def playbook(bed: Testbed, name: str, *args: str) -> dict:
     """Run a playbook; the recap's counts, the exit status, the output, and what the jail task returned."""
     result = bed.path("/srv/play/result.json")
     result.unlink(missing_ok=True)
-    proc = bed.run(in_srv(["env", "HOME=/root", "ANSIBLE_LOCALHOST_WARNING=false", "ANSIBLE_NOCOLOR=1",
+    proc = bed.run(in_srv(["env", "HOME=/root", "ANSIBLE_ROLES_PATH=/srv/collection/tests/integration/targets",
+                           "ANSIBLE_LOCALHOST_WARNING=false", "ANSIBLE_NOCOLOR=1",
                            "ANSIBLE_INVENTORY_UNPARSED_WARNING=false", "ansible-playbook", f"/srv/play/{name}",
                            *args]), check=False, timeout=300)
     recap = re.search(r"localhost\s*:\s*(.*)", proc.stdout)
@@ -142,6 +156,7 @@ def ansible(request: pytest.FixtureRequest) -> Testbed:
     bed.path("/srv/play/ftp.yml").write_text(PLAY)
     bed.path("/srv/play/typo.yml").write_text(TYPO)
     bed.path("/srv/play/states.yml").write_text(STATES)
+    bed.path("/srv/play/targets.yml").write_text(TARGETS)
     yield bed
     bed.run(["jailmgr", "destroy", "ftp"], check=False)  # (the other container's ftp jail needs port 2121)
 
@@ -277,3 +292,9 @@ def test_absent_removes_the_file_it_wrote_and_apply_does_not_bring_it_back(ansib
     ansible.run(["jailmgr", "apply"])
     assert not ansible.path("/etc/systemd/system/jail-ftp.service").exists()
     assert "ftp" not in ansible.run(["jailmgr", "list"]).stdout.split()
+
+
+def test_the_collections_integration_targets_pass(ansible: Testbed) -> None:
+    doc = playbook(ansible, "targets.yml")
+    assert doc["rc"] == 0 and doc["stats"]["failed"] == 0, doc["output"]
+    assert "ansible-test-sleep" not in ansible.run(["jailmgr", "list"]).stdout.split()
