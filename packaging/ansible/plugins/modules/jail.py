@@ -45,7 +45,8 @@ options:
         jail that is stopped and otherwise unchanged stays stopped.
       - C(started) is C(present), and the jail's service runs.
       - C(stopped) is C(present), and the jail's units are stopped (a jail whose file changed is applied
-        first, which starts it, and then stopped).
+        first, which starts it, and then stopped). A later plain C(jailmgr apply) starts it again, since jailmgr
+        converges every jail it manages to running.
       - C(restarted) is C(present), and the service is restarted, once, even when nothing changed.
       - C(absent) destroys the jail (its units, tree and record; data in bound host directories stays) and
         removes the jail file the module wrote, so that a later C(jailmgr apply) does not create it again.
