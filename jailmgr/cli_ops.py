@@ -207,6 +207,7 @@ class StatusDoc:
     usage: dict[str, str]
     drift: list[str]
     units: dict[str, str]  # every unit of the jail (the main one first) -> its ActiveState
+    source: str = ""  # the jail file of its last apply (what `plan` would read for it)
 
 
 def _status_doc(name: str, recorded: state.JailState, out: Output, units: dict[str, dict[str, str]],
@@ -221,7 +222,8 @@ def _status_doc(name: str, recorded: state.JailState, out: Output, units: dict[s
         namespaces=seen.namespaces, confinement=seen.confinement,
         limits={k: props.get(k, "") for k in LIMIT_PROPS}, usage={k: props.get(k, "") for k in USAGE_PROPS},
         drift=_drift(recorded, out),
-        units={unit: units.get(unit, {}).get("ActiveState", "") for unit in [recorded.unit, *recorded.extra_units]})
+        units={unit: units.get(unit, {}).get("ActiveState", "") for unit in [recorded.unit, *recorded.extra_units]},
+        source=recorded.source or "")
 
 
 def _recorded(name: str, out: Output) -> state.JailState | None:

@@ -64,6 +64,46 @@ TYPO = """\
         dest: /srv/play/result.json
       changed_when: false
 """
+# started / stopped / absent with the name taken from the definition, then jail_info's view of it.
+STATES = """\
+- hosts: localhost
+  connection: local
+  gather_facts: false
+  vars:
+    want: started
+  tasks:
+    - name: the ftp jail, in the state wanted
+      jailmgr.jailmgr.jail:
+        state: "{{ want }}"
+        definition: "{{ lookup('file', '/usr/share/doc/jailmgr/examples/ftp.yaml') | from_yaml }}"
+      register: result
+    - name: its facts
+      jailmgr.jailmgr.jail_info:
+        name: ftp
+      register: info
+    - name: every jail's facts
+      jailmgr.jailmgr.jail_info:
+      register: every
+    - name: what the modules returned, for the test to read
+      ansible.builtin.copy:
+        content: "{{ {'jail': result, 'info': info, 'every': every} | to_json }}"
+        dest: /srv/play/result.json
+      check_mode: false
+      changed_when: false
+"""
+# The collection's own integration targets, run as the roles they are shaped as (ansible-test integration
+# would run them the same way, with a venv and an inventory of its own).
+TARGETS = """\
+- hosts: localhost
+  connection: local
+  gather_facts: false
+  roles: [jail, jail_info]
+  post_tasks:
+    - ansible.builtin.copy:
+        content: "{}"
+        dest: /srv/play/result.json
+      changed_when: false
+"""
 
 
 def in_srv(argv: list[str]) -> list[str]:
@@ -75,7 +115,8 @@ def playbook(bed: Testbed, name: str, *args: str) -> dict:
     """Run a playbook; the recap's counts, the exit status, the output, and what the jail task returned."""
     result = bed.path("/srv/play/result.json")
     result.unlink(missing_ok=True)
-    proc = bed.run(in_srv(["env", "HOME=/root", "ANSIBLE_LOCALHOST_WARNING=false", "ANSIBLE_NOCOLOR=1",
+    proc = bed.run(in_srv(["env", "HOME=/root", "ANSIBLE_ROLES_PATH=/srv/collection/tests/integration/targets",
+                           "ANSIBLE_LOCALHOST_WARNING=false", "ANSIBLE_NOCOLOR=1",
                            "ANSIBLE_INVENTORY_UNPARSED_WARNING=false", "ansible-playbook", f"/srv/play/{name}",
                            *args]), check=False, timeout=300)
     recap = re.search(r"localhost\s*:\s*(.*)", proc.stdout)
@@ -114,6 +155,8 @@ def ansible(request: pytest.FixtureRequest) -> Testbed:
     bed.path("/srv/play").mkdir(exist_ok=True)
     bed.path("/srv/play/ftp.yml").write_text(PLAY)
     bed.path("/srv/play/typo.yml").write_text(TYPO)
+    bed.path("/srv/play/states.yml").write_text(STATES)
+    bed.path("/srv/play/targets.yml").write_text(TARGETS)
     yield bed
     bed.run(["jailmgr", "destroy", "ftp"], check=False)  # (the other container's ftp jail needs port 2121)
 
@@ -184,3 +227,74 @@ def test_a_typo_fails_with_its_line_and_column(ansible: Testbed) -> None:
     assert f":{problem['line']}:{problem['column']}:" in result["msg"]
     assert not ansible.path("/etc/jailmgr/jails.d/typo.yaml").exists()  # nothing written for a bad file
     assert not ansible.path("/etc/systemd/system/jail-typo.service").exists()
+
+
+def states(bed: Testbed, want: str, *args: str) -> dict:
+    doc = playbook(bed, "states.yml", "-e", f"want={want}", *args)
+    assert doc["rc"] == 0, doc["output"]
+    return doc
+
+
+def active(bed: Testbed) -> str:
+    return bed.run(["systemctl", "is-active", "jail-ftp.service"], check=False).stdout.strip()
+
+
+def test_started_creates_it_named_by_its_definition_and_info_sees_it(ansible: Testbed) -> None:
+    doc = states(ansible, "started")
+    assert doc["stats"]["changed"] == 1  # the jail task alone: info changes nothing
+    jail, info = task(doc)["jail"], task(doc)["info"]
+    assert jail["jail"]["name"] == "ftp" and jail["jail"]["state"] == "started" and jail["jail"]["main_pid"] > 0
+    assert jail["actions"] == ["write /etc/jailmgr/jails.d/ftp.yaml", "apply /etc/jailmgr/jails.d/ftp.yaml"]
+    assert not info["changed"] and len(info["jails"]) == 1
+    facts = info["jails"][0]
+    assert facts["state"] == "started" and facts["main_pid"] == jail["jail"]["main_pid"] and facts["plan"] == []
+    assert facts["unit"] == "jail-ftp.service" and facts["jail_file"] == "/etc/jailmgr/jails.d/ftp.yaml"
+    assert facts["exposure"] is not None
+    assert "ftp" in [j["name"] for j in task(doc)["every"]["jails"]]
+    assert ftp_session()[1].startswith("230")
+    again = states(ansible, "started")
+    assert again["stats"]["changed"] == 0 and task(again)["jail"]["actions"] == []
+
+
+def test_stopped_stops_it_once_and_check_mode_changes_nothing(ansible: Testbed) -> None:
+    checked = states(ansible, "stopped", "--check", "--diff")
+    assert checked["stats"]["changed"] == 1 and active(ansible) == "active"
+    assert task(checked)["jail"]["actions"] == ["stop jail-ftp.service"]
+    assert task(checked)["jail"]["jail"]["state"] == "stopped"
+    doc = states(ansible, "stopped")
+    assert doc["stats"]["changed"] == 1 and active(ansible) in ("inactive", "failed")
+    assert task(doc)["jail"]["actions"] == ["stop jail-ftp.service"]
+    facts = task(doc)["info"]["jails"][0]
+    assert facts["state"] == "stopped" and facts["main_pid"] == 0
+    assert facts["plan"] == ["~ service    start"]  # what a plain `jailmgr apply` would do
+    assert states(ansible, "stopped")["stats"]["changed"] == 0
+    assert states(ansible, "stopped", "--check")["stats"]["changed"] == 0
+    assert states(ansible, "started", "--check")["stats"]["changed"] == 1 and active(ansible) != "active"
+    back = states(ansible, "started")
+    assert back["stats"]["changed"] == 1 and active(ansible) == "active"
+    assert task(back)["jail"]["actions"] == ["apply /etc/jailmgr/jails.d/ftp.yaml"]
+
+
+def test_absent_removes_the_file_it_wrote_and_apply_does_not_bring_it_back(ansible: Testbed) -> None:
+    checked = states(ansible, "absent", "--check")
+    assert checked["stats"]["changed"] == 1 and active(ansible) == "active"
+    assert ansible.path("/etc/jailmgr/jails.d/ftp.yaml").exists()
+    doc = states(ansible, "absent")
+    assert doc["stats"]["changed"] == 1
+    assert task(doc)["jail"]["actions"] == ["destroy ftp", "remove /etc/jailmgr/jails.d/ftp.yaml"]
+    gone = task(doc)["info"]["jails"]
+    assert len(gone) == 1 and gone[0]["state"] == "absent" and gone[0]["unit"] == "" and gone[0]["main_pid"] == 0
+    assert "ftp" not in [j["name"] for j in task(doc)["every"]["jails"]]
+    assert not ansible.path("/etc/jailmgr/jails.d/ftp.yaml").exists()
+    assert states(ansible, "absent")["stats"]["changed"] == 0
+    planned = ansible.run(["jailmgr", "--json", "plan"]).stdout
+    assert '"ftp"' not in planned
+    ansible.run(["jailmgr", "apply"])
+    assert not ansible.path("/etc/systemd/system/jail-ftp.service").exists()
+    assert "ftp" not in ansible.run(["jailmgr", "list"]).stdout.split()
+
+
+def test_the_collections_integration_targets_pass(ansible: Testbed) -> None:
+    doc = playbook(ansible, "targets.yml")
+    assert doc["rc"] == 0 and doc["stats"]["failed"] == 0, doc["output"]
+    assert "ansible-test-sleep" not in ansible.run(["jailmgr", "list"]).stdout.split()

@@ -49,6 +49,49 @@ class Jailmgr(object):
         self.module.fail_json(msg=msg, rc=rc, stderr=err, problems=problems, errors=errors, **extra)
 
 
+RUNNING = ("active", "activating", "reloading", "deactivating")
+
+
+def jail_state(status):
+    """The module's word for a jail's run state, from its `jailmgr status` document (None: not managed)."""
+    if status is None:
+        return "absent"
+    return "started" if status.get("active") in RUNNING else "stopped"
+
+
+def statuses(jm, names=None):
+    """`jailmgr status` of the managed jails among names (all of them when None), by name, in one call."""
+    rc, doc, err = jm.run("list")
+    if rc != 0:
+        jm.fail("jailmgr list", rc, doc, err)
+    managed = doc.get("jails") or []
+    wanted = [name for name in managed if names is None or name in names]
+    if not wanted:
+        return {}
+    rc, doc, err = jm.run("status", *wanted)
+    if rc != 0:
+        jm.fail("jailmgr status", rc, doc, err)
+    return dict((jail["name"], jail) for jail in doc.get("jails") or [])
+
+
+def exposures(jm, names):
+    """Each jail's exposure score by systemd-analyze security (None when unknown), in one call."""
+    if not names:
+        return {}
+    # check exits 1 when it has findings; the scores are in its document all the same
+    rc, doc, err = jm.run("check", *names)
+    return dict((jail.get("name"), jail.get("exposure")) for jail in doc.get("jails") or [])
+
+
+def facts(name, status, exposure, plan):
+    """What the modules return of one jail: the same keys whatever its state."""
+    status = status or {}
+    return dict(name=name, unit=status.get("unit") or "", main_pid=int(status.get("main_pid") or 0),
+                state=jail_state(status or None), exposure=exposure, plan=list(plan),
+                enabled=status.get("enabled") or "", jail_file=status.get("source") or "",
+                units=list(status.get("units") or {}))
+
+
 def plan_changed(plan):
     """A jail's plan asks for something: a change, a start, a removal."""
     return bool(plan.get("changes") or plan.get("restart") or plan.get("start") or plan.get("destroy"))

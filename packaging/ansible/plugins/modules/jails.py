@@ -26,7 +26,7 @@ options:
     default: /etc/jailmgr/jails.d
   prune:
     description:
-      - Also destroy managed jails that have no file in O(src) any more (their data in bound host
+      - Also destroy managed jails that have no file in I(src) any more (their data in bound host
         directories stays).
     type: bool
     default: false
