@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import setid
+from . import credentials, setid
 from .host import Host
 from .manifest import Contents, build_contents, ids, jail_users
 from .mechanism import Mechanism, decide
@@ -82,7 +82,8 @@ def render(loaded: Loaded, host: Host) -> tuple[Rendered | None, list[Problem]]:
     if problems:
         return None, problems
     # Whether the tools exist decides what is refused; systemd's version decides some directives.
-    inputs = contents.inputs | {BWRAP, IP, SYSTEMD}
+    # (a credential's file by its stat identity alone: its content is read by systemd, never here)
+    inputs = contents.inputs | {BWRAP, IP, SYSTEMD} | credentials.sources(jail)
     host_files = [(setid.FILTER_PATH, setid.bpf())] if mechanism.nosetid else []
     try:
         units = render_units(jail, contents, mechanism, str(loaded.source))
