@@ -292,6 +292,9 @@ static void install_credentials(const char *dir, uid_t uid, gid_t gid)
     close(dfd);
     if (size)
         munmap((void *)data, size);
+    /* Emptied, not just closed: bubblewrap's monitor on the host still holds the same memfd. */
+    if (ftruncate(fd, 0) < 0)
+        die(1, "cannot empty the credentials' memfd: %s", strerror(errno));
     close(fd);
     setenv("CREDENTIALS_DIRECTORY", dir, 1);
 }

@@ -1,0 +1,163 @@
+"""credentials: against a real systemd, 252 (Debian 12) and 257 (Debian 13), under the launcher (with and
+without a user namespace) and on systemd's directives alone.
+
+Each jail's program is a shell that prints $CREDENTIALS_DIRECTORY and the two secrets it reads there (a
+plain file and a `systemd-creds encrypt`ed one) to the journal, then becomes attack.c (static) and waits.
+The secrets must be nowhere else jailmgr writes or prints: the trees on disk, the records, `plan` (text
+and JSON), apply's output with a unit diff.  From inside, another uid of the jail and the jail's root
+(no capabilities) can't read them; root of another jail reaches neither the host's source nor this
+jail's copy; bubblewrap's monitor, on the host, keeps no copy (the init empties the memfd).  A rewritten
+secret is planned as a change and apply restarts the jail, whose program then reads the new one.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from tests.integration.test_boundary import ATTACK, ATTACK_SRC, journal
+from tests.testbed import Testbed
+
+DIR = "/etc/jailmgr/secrets"
+PLAIN, ENCRYPTED = f"{DIR}/cr-pass", f"{DIR}/cr-enc.cred"
+# name -> (user, namespaces): launcher, launcher with a user namespace, systemd's directives
+SHAPES = {"cr-l": ("proxy", ""), "cr-u": ("list", "namespaces: {user: true}\n"),
+          "cr-n": ("backup", "namespaces: {pid: false, uts: false, cgroup: false}\n")}
+ROOT_JAIL = "cr-r"  # the adversary: root of a launched jail with no credentials of its own
+SHELL = 'echo "dir=$CREDENTIALS_DIRECTORY"; /bin/cat "$CREDENTIALS_DIRECTORY/pass" "$CREDENTIALS_DIRECTORY/enc"; ' \
+        'echo; exec /attack serve'
+
+
+@dataclass
+class Creds:
+    bed: Testbed
+    suite: str
+    plain: str
+    encrypted: str
+    files: list[str]
+
+
+def cdir(name: str) -> str:
+    return f"/run/credentials/jail-{name}.service"
+
+
+def jail_text(name: str, description: str = "credentials") -> str:
+    user, namespaces = SHAPES[name]
+    return (f"name: {name}\ndescription: {description}\nexec: [/bin/sh, -c, '{SHELL}']\nuser: {user}\n"
+            f"{namespaces}tree:\n  binaries: [/bin/sh, /bin/cat]\n"
+            f"  files: [{{path: /attack, from: {ATTACK}, mode: \"0755\"}}]\n  users: [{user}, irc]\n"
+            f"credentials:\n  - {{name: pass, from: {PLAIN}}}\n  - {{name: enc, from: {ENCRYPTED}, encrypted: true}}\n")
+
+
+def root_jail_text() -> str:
+    return (f"name: {ROOT_JAIL}\nexec: [/attack, serve]\n"
+            f"tree:\n  files: [{{path: /attack, from: {ATTACK}, mode: \"0755\"}}]\n")
+
+
+def write_plain(bed: Testbed, text: str) -> None:
+    bed.run(["sh", "-c", f"umask 077 && mkdir -p {DIR} && printf %s '{text}' > {PLAIN}.new && mv {PLAIN}.new {PLAIN}"])
+
+
+@pytest.fixture(scope="module", params=["bookworm", "trixie"])
+def creds(request: pytest.FixtureRequest) -> Iterator[Creds]:
+    bed: Testbed = request.getfixturevalue("bed" if request.param == "bookworm" else "trixie")
+    subprocess.run(["gcc", "-static", "-O2", "-o", str(bed.path(ATTACK)), str(ATTACK_SRC)], check=True)
+    plain, encrypted = f"cr-plain-{secrets.token_hex(8)}", f"cr-enc-{secrets.token_hex(8)}"
+    write_plain(bed, plain)
+    # (the host's credential key is made on first use: /var/lib/systemd/credential.secret)
+    bed.run(["systemd-creds", "encrypt", "--name=enc", "-", ENCRYPTED], input=encrypted)
+    files = []
+    for name in [*SHAPES, ROOT_JAIL]:
+        files.append(f"/srv/{name}.yaml")
+        bed.path(files[-1]).write_text(jail_text(name) if name in SHAPES else root_jail_text())
+    try:
+        proc = bed.run(["jailmgr", "apply", *files], check=False, timeout=180)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        for name in SHAPES:
+            assert "serving" in journal(bed, name, "serving"), name
+        yield Creds(bed, request.param, plain, encrypted, files)
+    finally:
+        bed.run(["jailmgr", "destroy", *SHAPES, ROOT_JAIL], check=False, timeout=120)
+        bed.run(["rm", "-rf", DIR, *files], check=False)
+
+
+def attack(creds: Creds, name: str, *actions: str, user: str | None = None) -> str:
+    argv = ["jailmgr", "exec", *(["--user", user] if user else []), name, "--", "/attack", *actions]
+    proc = creds.bed.run(argv, check=False, timeout=60)
+    return proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("name", SHAPES)
+def test_the_program_reads_both_secrets_at_its_credentials_directory(creds: Creds, name: str) -> None:
+    text = journal(creds.bed, name, creds.encrypted)
+    assert f"dir={cdir(name)}" in text
+    assert creds.plain + creds.encrypted in text  # (cat prints both, one after the other)
+    unit = creds.bed.path(f"/etc/systemd/system/jail-{name}.service").read_text()
+    assert f"LoadCredential=pass:{PLAIN}" in unit and f"LoadCredentialEncrypted=enc:{ENCRYPTED}" in unit
+
+
+@pytest.mark.parametrize("name", SHAPES)
+def test_another_uid_of_the_jail_and_its_root_can_t_read_them(creds: Creds, name: str) -> None:
+    # the program's own uid can (exec runs as it by default)
+    assert f'read "{creds.plain}"' in attack(creds, name, f"cat={cdir(name)}/pass")
+    for user in ("irc", *(["root"] if name != "cr-n" else [])):
+        out = attack(creds, name, f"cat={cdir(name)}/pass", f"cat={cdir(name)}/enc", user=user)
+        assert "refused (Permission denied)" in out and creds.plain not in out and creds.encrypted not in out, out
+
+
+def test_root_of_another_jail_reaches_neither_the_source_nor_their_copies(creds: Creds) -> None:
+    out = attack(creds, ROOT_JAIL, f"cat={PLAIN}", f"cat={ENCRYPTED}", *(f"cat={cdir(n)}/pass" for n in SHAPES),
+                 f"cat={cdir(ROOT_JAIL)}/../{cdir('cr-l').rsplit('/', 1)[1]}/pass", "cat=/proc/1/environ")
+    assert creds.plain not in out and creds.encrypted not in out, out
+    assert out.count("refused (No such file or directory)") == 2 + len(SHAPES) + 1, out
+
+
+def test_the_secrets_are_in_no_tree_record_or_plan(creds: Creds) -> None:
+    bed = creds.bed
+    for name in [*SHAPES, ROOT_JAIL]:
+        tree = bed.run(["grep", "-rlF", "-e", creds.plain, "-e", creds.encrypted,
+                        f"/var/lib/jailmgr/jails/{name}/root"], check=False)
+        assert tree.returncode == 1 and tree.stdout == "", tree.stdout  # 1: nothing found
+        record = bed.path(f"/var/lib/jailmgr/state/{name}.json").read_text()
+        assert creds.plain not in record and creds.encrypted not in record
+        # what the record keeps of a secret: its source's stat identity
+        assert name == ROOT_JAIL or PLAIN in json.loads(record)["inputs"]
+    for argv in (["jailmgr", "plan", *creds.files], ["jailmgr", "--json", "plan", *creds.files]):
+        out = bed.run(argv, check=False)
+        assert creds.plain not in out.stdout + out.stderr and creds.encrypted not in out.stdout + out.stderr
+
+
+def test_no_copy_is_left_on_the_host_side(creds: Creds) -> None:
+    """The supervisor closes its memfd at once; bubblewrap's monitor keeps its descriptor, emptied by the init."""
+    out = creds.bed.run(["sh", "-c", "for f in /proc/[0-9]*/fd/*; do case $(readlink $f) in "
+                         "*jailmgr-credentials*) echo \"$f $(stat -L -c %s $f)\";; esac; done"]).stdout
+    held = [line.split() for line in out.splitlines()]
+    assert held and all(size == "0" for _, size in held), out
+
+
+def test_a_rewritten_secret_restarts_the_jail_which_reads_the_new_one(creds: Creds) -> None:
+    bed = creds.bed
+    newer = f"cr-plain-{secrets.token_hex(8)}"
+    write_plain(bed, newer)
+    try:
+        planned = bed.run(["jailmgr", "plan", *creds.files])
+        assert newer not in planned.stdout
+        for name in SHAPES:
+            assert f"jail {name}" in planned.stdout or name in planned.stdout
+        assert planned.stdout.count("credential pass") == len(SHAPES), planned.stdout
+        # the jail file changes too: apply prints the unit's diff, which names the file, never the secret
+        for name in SHAPES:
+            bed.path(f"/srv/{name}.yaml").write_text(jail_text(name, "credentials, rotated"))
+        applied = bed.run(["jailmgr", "apply", *creds.files], timeout=180)
+        assert "rotated" in applied.stdout and newer not in applied.stdout + applied.stderr
+        for name in SHAPES:
+            assert newer + creds.encrypted in journal(bed, name, newer + creds.encrypted), name
+        again = bed.run(["jailmgr", "apply", "--detailed-exitcode", *creds.files], check=False, timeout=120)
+        assert again.returncode == 0, again.stdout
+    finally:
+        creds.plain = newer
