@@ -69,6 +69,21 @@ def launcher_caps(jail: Jail) -> tuple[str, ...]:
     return ("CAP_CHOWN",) if jail.credentials else ()
 
 
+def readable_by_templates(jail: Jail, template_dirs: list[str]) -> list[tuple[str, str]]:
+    """(key, message) for a credential whose file lies where templates are looked up: an `{% include %}`
+    could put the secret in the tree.  (Templates are given nothing of the credentials.)"""
+    found = []
+    for i, cred in enumerate(jail.credentials):
+        for top in template_dirs:
+            top = top.rstrip("/")
+            if top and cred.from_.startswith(top + "/"):
+                found.append((f"credentials[{i}].from", f"{cred.from_} lies in {top}, where templates are "
+                              "looked up: a template could include it into the tree; keep secrets elsewhere "
+                              "(e.g. /etc/jailmgr/secrets)"))
+                break
+    return found
+
+
 def sources(jail: Jail) -> set[str]:
     """The host files read at each start: inputs whose stat identity the record keeps."""
     return {cred.from_ for cred in jail.credentials}

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from . import credentials, setid
 from .host import Host
-from .manifest import Contents, build_contents, ids, jail_users
+from .manifest import Contents, build_contents, ids, jail_users, template_dirs
 from .mechanism import Mechanism, decide
 from .paths import BWRAP, IP, LOCALES, LOCALTIME, SYSTEMD, ZONEINFO
 from .problems import Problem
@@ -79,6 +79,8 @@ def render(loaded: Loaded, host: Host) -> tuple[Rendered | None, list[Problem]]:
         if place.path not in host.runtime_paths:
             problems.append(loaded.problem(place.key, f"{place.key} binds {place.path}, which is not on this host: "
                                            f"{_PROVIDES[place.path]}, or set {place.key.split('.')[1]}: false"))
+    for key, message in credentials.readable_by_templates(jail, template_dirs(loaded, host)):
+        problems.append(loaded.problem(key, message))
     if problems:
         return None, problems
     # Whether the tools exist decides what is refused; systemd's version decides some directives.

@@ -483,6 +483,11 @@ def _check_credentials(jail: Jail, ctx: Ctx) -> None:
         if isinstance(cred.from_, str) and at_or_below(norm(cred.from_), norm(jail.root_dir)):
             ctx.at(f"credentials[{i}].from", f"{cred.from_} lies in the jail's own tree, where the jail and its "
                    "every user could read it; keep secrets outside (e.g. /etc/jailmgr/secrets, mode 0600)")
+    secret = {c.from_ for c in jail.credentials}
+    for i, entry in enumerate(jail.tree.files):
+        if entry.from_ is not None and entry.from_ in secret:
+            ctx.at(f"tree.files[{i}].from", f"{entry.from_} is a credential's source: copied into the tree, the "
+                   "secret would be there for every user of the jail; read it at $CREDENTIALS_DIRECTORY")
     placed = [(m.target or "", f"mounts[{i}].target") for i, m in enumerate(jail.mounts)]
     placed += [(d.path, f"tree.dirs[{i}].path") for i, d in enumerate(jail.tree.dirs)]
     placed += [(f.path, f"tree.files[{i}].path") for i, f in enumerate(jail.tree.files)]

@@ -18,7 +18,8 @@ SECRET = b"hunter2-do-not-leak"
 
 
 def loaded(tmp_path: Path, creds: str, extra: str = "") -> spec.Loaded:
-    path = tmp_path / "c.yaml"
+    path = tmp_path / "jails" / "c.yaml"  # (the jail file's dir is a template dir: the secrets lie beside it)
+    path.parent.mkdir(exist_ok=True)
     path.write_text(f"name: c\nroot: {tmp_path}/root\nexec: [/usr/bin/true]\nuser: nobody\n"
                     f"tree: {{binaries: [/usr/bin/true], users: [nobody]}}\ncredentials:\n{creds}{extra}")
     return spec.load_or_raise([str(path)])[0]
@@ -138,3 +139,11 @@ def test_the_launcher_gets_a_fresh_tmpfs_after_every_mount_of_the_jail(tmp_path:
     tmpfs = words.index("--tmpfs /run/credentials/jail-c.service")
     assert tmpfs > words.index("--tmpfs /run/app") and tmpfs > words.index("--proc /proc")
     assert "init --uid 65534" in words and "--credentials /run/credentials/jail-c.service -- /usr/bin/true" in words
+
+
+def test_a_secret_where_templates_are_looked_up_is_refused(tmp_path: Path) -> None:
+    """A template's `{% include %}` names files of the template dirs (the jail file's own among them)."""
+    item = loaded(tmp_path, f"  - {{name: db, from: {tmp_path}/jails/db.secret}}\n")
+    out, problems = render.render(item, DEBIAN_12)
+    assert out is None and [(p.key, p.message.split(",")[0]) for p in problems] == [
+        ("credentials[0].from", f"{tmp_path}/jails/db.secret lies in {tmp_path}/jails")]
