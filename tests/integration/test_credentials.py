@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from tests.integration.test_ansible import ansible  # noqa: F401  (the fixture: the collection installed)
 from tests.integration.test_boundary import ATTACK, ATTACK_SRC, journal
 from tests.testbed import Testbed
 
@@ -164,3 +165,50 @@ def test_a_rewritten_secret_restarts_the_jail_which_reads_the_new_one(creds: Cre
         assert again.returncode == 0, again.stdout
     finally:
         creds.plain = newer
+
+
+# --- the Ansible module's diff ------------------------------------------------------------------------------
+
+ANSIBLE_SECRET = f"{DIR}/cr-ansible"
+PLAY = f"""\
+- hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - jailmgr.jailmgr.jail:
+        name: cr-a
+        definition:
+          exec: [/attack, serve]
+          tree: {{files: [{{path: /attack, from: {ATTACK}, mode: "0755"}}]}}
+          credentials: [{{name: pass, from: {ANSIBLE_SECRET}}}]
+      register: result
+    - ansible.builtin.copy:
+        content: "{{{{ result | to_json }}}}"
+        dest: /srv/play/result.json
+      check_mode: false
+      changed_when: false
+"""
+
+
+def test_the_ansible_module_s_diff_holds_no_secret(ansible: Testbed) -> None:  # noqa: F811 (the fixture)
+    from tests.integration.test_ansible import playbook
+
+    subprocess.run(["gcc", "-static", "-O2", "-o", str(ansible.path(ATTACK)), str(ATTACK_SRC)], check=True)
+    first, second = f"cr-ansible-{secrets.token_hex(8)}", f"cr-ansible-{secrets.token_hex(8)}"
+    ansible.run(["sh", "-c", f"umask 077 && mkdir -p {DIR} && printf %s {first} > {ANSIBLE_SECRET}"])
+    ansible.path("/srv/play/cred.yml").write_text(PLAY)
+    try:
+        doc = playbook(ansible, "cred.yml", "--diff")
+        assert doc["rc"] == 0 and doc["stats"]["changed"] == 1, doc
+        seen = doc["output"] + json.dumps(doc["result"])
+        assert f"LoadCredential=pass:{ANSIBLE_SECRET}" in seen and first not in seen
+        ansible.run(["sh", "-c", f"umask 077 && printf %s {second} > {ANSIBLE_SECRET}.new && mv {ANSIBLE_SECRET}.new "
+                                 f"{ANSIBLE_SECRET}"])
+        doc = playbook(ansible, "cred.yml", "--check", "--diff")
+        assert doc["rc"] == 0 and doc["stats"]["changed"] == 1, doc  # the new secret means a restart
+        assert any("credential pass" in line for line in doc["result"]["plan"]), doc["result"]["plan"]
+        seen = doc["output"] + json.dumps(doc["result"])
+        assert first not in seen and second not in seen
+    finally:
+        ansible.run(["jailmgr", "destroy", "cr-a"], check=False)
+        ansible.run(["rm", "-f", ANSIBLE_SECRET, "/etc/jailmgr/jails.d/cr-a.yaml"], check=False)
