@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import diagnose, fingerprint, journal, ops, preflight, readiness, state, systemd, unchanged
+from . import credentials, diagnose, fingerprint, journal, ops, preflight, readiness, state, systemd, unchanged
 from .destroy import remove_tree_of, remove_units_of
 from .host import Host
 from .plan import Doomed, JailPlan, observe, plan_jail, plan_removal
@@ -132,7 +132,7 @@ def _new_state(item: Rendered, pending: bool, built: dict[str, str] | None = Non
         launcher_init=item.mechanism.init, workdir=jail.workdir, users=item.users,
         extra_units=sorted(item.extra_units),
         extra_units_sha256={name: fingerprint.text_sha256(text) for name, text in item.extra_units.items()},
-        environment=dict(jail.environment), id_shift=jail.id_shift,
+        environment={**dict(jail.environment), **credentials.environment(jail)}, id_shift=jail.id_shift,
         program_uid=item.program_uid)
 
 

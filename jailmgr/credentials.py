@@ -37,6 +37,11 @@ def directory(jail: Jail) -> str:
     return f"{CREDENTIALS_DIR}/{jail.unit_name}"
 
 
+def environment(jail: Jail) -> dict[str, str]:
+    """What the program finds in its environment (systemd, or the init, sets it): `exec` gives it too."""
+    return {"CREDENTIALS_DIRECTORY": directory(jail)} if jail.credentials else {}
+
+
 def unit_lines(jail: Jail) -> list[str]:
     """LoadCredential=NAME:PATH for each credential: systemd reads the host file at each start."""
     lines = []

@@ -104,8 +104,10 @@ def test_the_program_reads_both_secrets_at_its_credentials_directory(creds: Cred
 
 @pytest.mark.parametrize("name", SHAPES)
 def test_another_uid_of_the_jail_and_its_root_can_t_read_them(creds: Creds, name: str) -> None:
-    # the program's own uid can (exec runs as it by default)
+    # the program's own uid can (exec runs as it by default, with its $CREDENTIALS_DIRECTORY)
     assert f'read "{creds.plain}"' in attack(creds, name, f"cat={cdir(name)}/pass")
+    own = creds.bed.run(["jailmgr", "exec", name, "--", "/bin/sh", "-c", 'cat "$CREDENTIALS_DIRECTORY/enc"'])
+    assert own.stdout == creds.encrypted
     for user in ("irc", *(["root"] if name != "cr-n" else [])):
         out = attack(creds, name, f"cat={cdir(name)}/pass", f"cat={cdir(name)}/enc", user=user)
         assert "refused (Permission denied)" in out and creds.plain not in out and creds.encrypted not in out, out
