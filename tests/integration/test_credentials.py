@@ -102,6 +102,48 @@ def test_the_program_reads_both_secrets_at_its_credentials_directory(creds: Cred
     assert f"LoadCredential=pass:{PLAIN}" in unit and f"LoadCredentialEncrypted=enc:{ENCRYPTED}" in unit
 
 
+# Reads a POSIX access ACL (system.posix_acl_access: version 2, then tag, perm, id per entry) as
+# "TAG:ID:PERM" words: systemd 257 hands credentials to User= by an ACL entry, not by ownership.
+ACL = """
+import os, struct, sys
+for path in sys.argv[1:]:
+    try:
+        raw = os.getxattr(path, "system.posix_acl_access")
+    except OSError:
+        print(path, "-"); continue
+    tags = {1: "user_obj", 2: "user", 4: "group_obj", 8: "group", 16: "mask", 32: "other"}
+    words = [f"{tags[t]}:{i if t in (2, 8) else ''}:{p}" for t, p, i in struct.iter_unpack("<HHI", raw[4:])]
+    print(path, " ".join(words))
+"""
+
+
+@pytest.mark.parametrize("name", SHAPES)
+def test_they_are_the_program_user_s_alone(creds: Creds, name: str) -> None:
+    """As the running jail has them, seen from the host through the program's /proc/PID/root.
+
+    The launcher's, on both versions, and systemd 252's own: the directory 0500 and each file 0400, owned
+    by the program's user (the launcher's: and its group; systemd 252's: group root).  systemd 257's own
+    (native): root's, 0550 and 0440, with an ACL entry that lets User= read; group root (no process of a
+    native jail is root: spec refuses it) and no one else."""
+    from tests.integration.test_daemons import program_root
+
+    root = program_root(creds.bed, name)
+    paths = [f"{root}{cdir(name)}", f"{root}{cdir(name)}/pass", f"{root}{cdir(name)}/enc"]
+    out = creds.bed.run(["stat", "-c", "%a %U %G %F", *paths]).stdout.splitlines()
+    user = SHAPES[name][0] if name != "cr-u" else "UNKNOWN"  # (a user namespace's uid has no name on the host)
+    if name == "cr-n" and creds.suite == "trixie":
+        assert out == ["550 root root directory", "440 root root regular file", "440 root root regular file"], out
+        uid = creds.bed.run(["id", "-u", user]).stdout.strip()
+        acls = creds.bed.run(["python3", "-c", ACL, *paths]).stdout.splitlines()
+        for line in acls:
+            words = line.split()[1:]
+            readers = {w.rsplit(":", 1)[0] for w in words if int(w.rsplit(":", 1)[1]) & 4}
+            assert f"user:{uid}" in readers and readers <= {"user_obj:", f"user:{uid}", "group_obj:", "mask:"}, acls
+        return
+    group = {"cr-l": "proxy", "cr-u": "UNKNOWN", "cr-n": "root"}[name]  # (252's own: root's group, mode 0400)
+    assert out == [f"500 {user} {group} directory", *[f"400 {user} {group} regular file"] * 2], out
+
+
 @pytest.mark.parametrize("name", SHAPES)
 def test_another_uid_of_the_jail_and_its_root_can_t_read_them(creds: Creds, name: str) -> None:
     # the program's own uid can (exec runs as it by default, with its $CREDENTIALS_DIRECTORY)
