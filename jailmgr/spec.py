@@ -495,6 +495,16 @@ def _check_credentials(jail: Jail, ctx: Ctx) -> None:
         if isinstance(path, str) and at_or_below(path, CREDENTIALS_DIR):
             ctx.at(key, f"{path}: {CREDENTIALS_DIR} is where the jail's credentials are placed at each start; "
                    "put it elsewhere")
+    if not jail.credentials:
+        return
+    # Above it: the launcher makes /run/credentials and its tmpfs as root, inside whatever covers /run; a
+    # writable dir or a host dir there would let the jail plant a symlink that path is resolved through.
+    above = [(d.path, f"tree.dirs[{i}].path") for i, d in enumerate(jail.tree.dirs) if d.writable]
+    above += [(m.target or "", f"mounts[{i}].target") for i, m in enumerate(jail.mounts) if m.type == "bind"]
+    for path, key in above:
+        if isinstance(path, str) and path and below(CREDENTIALS_DIR, path):
+            ctx.at(key, f"{path} would cover {CREDENTIALS_DIR}, which credentials: places at each start; mount "
+                   "or make writable the directories below it instead")
 
 
 CHECKS = (_check_root, _check_tree, _check_exec, _check_mounts, _check_network, _check_misc,
