@@ -215,29 +215,34 @@ static int pack_credentials(void)
 }
 
 /* init: DIR, walked from the jail's root one component at a time with O_NOFOLLOW, must be the fresh tmpfs
- * bubblewrap made for the credentials: root's (this process's), mode 0700.  Nothing of the jail has run in
- * this mount namespace yet, and no mount of the jail's lies over it (bubblewrap made it after them). */
+ * bubblewrap made for the credentials: the root of a tmpfs mount of its own (not a directory of /run's),
+ * root's (this process's), mode 0700.  Nothing of the jail has run in this mount namespace yet, and no
+ * mount of the jail's lies over it (bubblewrap made it after them). */
 static int open_credentials_dir(const char *dir)
 {
     char path[4096];
     if (strlen(dir) >= sizeof path || dir[0] != '/')
         die(1, "--credentials: not an absolute path: %s", dir);
     strcpy(path, dir);
-    int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    int parent = -1, fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
     for (char *save = NULL, *name = strtok_r(path, "/", &save); fd >= 0 && name;
          name = strtok_r(NULL, "/", &save)) {
         if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
             die(1, "--credentials: not a plain path: %s", dir);
         int next = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        close(fd);
+        if (parent >= 0)
+            close(parent);
+        parent = fd;
         fd = next;
     }
-    struct stat st;
+    struct stat st, up;
     struct statfs fs;
-    if (fd < 0 || fstat(fd, &st) < 0 || fstatfs(fd, &fs) < 0)
-        die(1, "cannot open the credentials directory %s: %s", dir, strerror(errno));
-    if (fs.f_type != TMPFS_MAGIC || st.st_uid != geteuid() || (st.st_mode & 07777) != 0700)
-        die(1, "%s is not the launcher's fresh tmpfs (root's, 0700): credentials refused", dir);
+    if (fd < 0 || parent < 0 || fstat(fd, &st) < 0 || fstat(parent, &up) < 0 || fstatfs(fd, &fs) < 0)
+        die(1, "cannot open the credentials directory %s: %s (no symlink may lead there)", dir, strerror(errno));
+    close(parent);
+    if (fs.f_type != TMPFS_MAGIC || st.st_dev == up.st_dev || st.st_uid != geteuid() ||
+        (st.st_mode & 07777) != 0700)
+        die(1, "%s is not the launcher's fresh tmpfs (a mount of its own, root's, 0700): credentials refused", dir);
     return fd;
 }
 

@@ -256,3 +256,46 @@ def test_the_ansible_module_s_diff_holds_no_secret(ansible: Testbed) -> None:  #
     finally:
         ansible.run(["jailmgr", "destroy", "cr-a"], check=False)
         ansible.run(["rm", "-f", ANSIBLE_SECRET, "/etc/jailmgr/jails.d/cr-a.yaml"], check=False)
+
+
+# --- the init's own checks, with bubblewrap set up by hand ---------------------------------------------------
+
+INIT = "/usr/lib/jailmgr/jailmgr-init"
+CAPS = [w for c in ("SETPCAP", "SETUID", "SETGID", "CHOWN") for w in ("--cap-add", f"CAP_{c}")]
+VARIANTS = {
+    "its-fresh-tmpfs": (["--perms", "0700", "--size", "65536", "--tmpfs", "/run/credentials/t"], "/run/credentials/t"),
+    "a-directory-of-run": (["--perms", "0700", "--dir", "/run/credentials/t"], "/run/credentials/t"),
+    "a-tmpfs-others-may-enter": (["--perms", "0755", "--tmpfs", "/run/credentials/t"], "/run/credentials/t"),
+    "a-symlink-to-a-tmpfs": (["--perms", "0700", "--tmpfs", "/run/else", "--symlink", "/run/else",
+                              "/run/credentials/t"], "/run/credentials/t"),
+    "a-symlink-above-it": (["--perms", "0700", "--tmpfs", "/run/else/t", "--symlink", "/run/else", "/run/c2"],
+                           "/run/c2/t"),
+}
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_the_init_fills_nothing_but_its_fresh_tmpfs(creds: Creds, variant: str) -> None:
+    """What bubblewrap made at the credentials' path must be a tmpfs mount of its own, root's and 0700,
+    reached without a symlink: otherwise the init refuses before it writes a byte, and the program never
+    runs."""
+    secret = f"cr-init-{secrets.token_hex(8)}"
+    creds.bed.run(["sh", "-c", f"umask 077 && mkdir -p /srv/cr-src && printf %s {secret} > /srv/cr-src/pass"])
+    mounts, target = VARIANTS[variant]
+    argv = ["env", "CREDENTIALS_DIRECTORY=/srv/cr-src", INIT, "supervise", "--stop-signal", "15", "--credentials",
+            "--", "/usr/bin/bwrap", "--die-with-parent", "--unshare-pid", "--ro-bind", "/", "/", "--tmpfs", "/run",
+            "--perms", "0755", "--dir", "/run/host", "--ro-bind", INIT, "/run/host/jailmgr-init",
+            "--perms", "0755", "--dir", "/run/credentials", *mounts,
+            "--cap-drop", "ALL", *CAPS,
+            "--as-pid-1", "--", "/run/host/jailmgr-init", "init", "--uid", "65534", "--gid", "65534",
+            "--groups", "65534", "--caps", "0", "--workdir", "/", "--credentials", target,
+            "--", "/bin/sh", "-c", 'cat "$CREDENTIALS_DIRECTORY/pass"; ls -ln "$CREDENTIALS_DIRECTORY"']
+    try:
+        proc = creds.bed.run(argv, check=False, timeout=30)
+    finally:
+        creds.bed.run(["rm", "-rf", "/srv/cr-src"])
+    if variant == "its-fresh-tmpfs":
+        assert proc.returncode == 0 and proc.stdout.startswith(secret), proc.stdout + proc.stderr
+        assert " 65534 65534 " in proc.stdout  # the program's, 0400
+        return
+    assert proc.returncode == 1 and secret not in proc.stdout, proc.stdout + proc.stderr
+    assert ("not the launcher's fresh tmpfs" in proc.stderr or "no symlink may lead there" in proc.stderr), proc.stderr
