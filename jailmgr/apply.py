@@ -16,12 +16,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import diagnose, durable, fingerprint, journal, ops, preflight, procfs, readiness, state, systemd, unchanged
+from . import credentials, diagnose, durable, fingerprint, journal, ops, preflight, readiness, state, systemd, unchanged
 from .destroy import remove_tree_of, remove_units_of
 from .host import Host
 from .plan import Doomed, JailPlan, observe, plan_jail, plan_removal
 from .problems import InvalidJails, JailError, Problem
-from .procfs import program_pid
+from .procfs import children_of, processes, program_pid
 from .render import Rendered, render_all
 from .safefs import Tree, TreeError
 from .spec import jail_files, load, load_or_raise
@@ -132,7 +132,7 @@ def _new_state(item: Rendered, pending: bool, built: dict[str, str] | None = Non
         launcher_init=item.mechanism.init, workdir=jail.workdir, users=item.users,
         extra_units=sorted(item.extra_units),
         extra_units_sha256={name: fingerprint.text_sha256(text) for name, text in item.extra_units.items()},
-        environment=dict(jail.environment), id_shift=jail.id_shift,
+        environment={**dict(jail.environment), **credentials.environment(jail)}, id_shift=jail.id_shift,
         program_uid=item.program_uid)
 
 
@@ -201,7 +201,7 @@ def _programs_run(items: dict[str, Rendered], main_pids: dict[str, int]) -> set[
     """The units whose jail's program has been executed (under the launcher: bwrap and jailmgr-init have
     handed over); the process table is read once for all of them."""
     launched = any(items[unit].mechanism.launched for unit in main_pids)
-    tree = procfs.children_of(procfs.processes()) if launched else {}
+    tree = children_of(processes()) if launched else {}
     out = set()
     for unit, main_pid in main_pids.items():
         item = items[unit]

@@ -34,7 +34,7 @@ started by the unit instead of RootDirectory=:
 
 from __future__ import annotations
 
-from . import setid
+from . import credentials, setid
 from .manifest import Contents
 from .mechanism import Mechanism
 from .model import CAPABILITY_BITS, SIGNAL_NUMBERS, Jail
@@ -72,9 +72,10 @@ def launcher_caps(jail: Jail, mechanism: Mechanism) -> tuple[str, ...]:
     """LAUNCHER_CAPS, and CAP_KILL when the supervisor itself must signal a program that is PID 1
     (`init: false`) of another uid for reload_signal: otherwise the init, running as the program,
     does it.  bwrap and the init drop them all before the program runs."""
+    caps = (*LAUNCHER_CAPS, *credentials.launcher_caps(jail))
     if mechanism.program_is_pid1 and jail.reload_signal is not None:
-        return (*LAUNCHER_CAPS, "CAP_KILL")
-    return LAUNCHER_CAPS
+        return (*caps, "CAP_KILL")
+    return caps
 
 
 def supervisor_argv(jail: Jail, mechanism: Mechanism) -> list[str]:
@@ -84,7 +85,7 @@ def supervisor_argv(jail: Jail, mechanism: Mechanism) -> list[str]:
         argv += ["--notify", notify_socket(jail.name)]
     if mechanism.program_is_pid1:
         argv.append("--pid1")
-    return [*argv, "--"]
+    return [*argv, *credentials.supervisor_args(jail), "--"]
 
 
 def init_argv(jail: Jail, mechanism: Mechanism, uid: int, gid: int, groups: list[int]) -> list[str]:
@@ -94,7 +95,7 @@ def init_argv(jail: Jail, mechanism: Mechanism, uid: int, gid: int, groups: list
             "--workdir", jail.workdir]
     if mechanism.program_is_pid1:
         argv.append("--pid1")
-    return [*argv, "--", *jail.exec]
+    return [*argv, *credentials.init_args(jail), "--", *jail.exec]
 
 
 def bwrap_argv(jail: Jail, contents: Contents, mechanism: Mechanism, uid: int, gid: int,
@@ -146,8 +147,10 @@ def bwrap_argv(jail: Jail, contents: Contents, mechanism: Mechanism, uid: int, g
     if jail.ready is not None and jail.ready.notify:
         # A socket's inode needs no write access to a read-only mount to be sent to.
         argv += ["--ro-bind", notify_socket(jail.name), NOTIFY_IN_JAIL]
+    argv += credentials.bwrap_args(jail)  # after every mount of the jail's: none covers it
     argv += ["--cap-drop", "ALL"]
-    for cap in sorted({*jail.security.capabilities, "CAP_SETPCAP", "CAP_SETUID", "CAP_SETGID"}):
+    for cap in sorted({*jail.security.capabilities, "CAP_SETPCAP", "CAP_SETUID", "CAP_SETGID",
+                       *credentials.launcher_caps(jail)}):
         argv += ["--cap-add", cap]
     if ns.pid:
         argv.append("--as-pid-1")  # jailmgr-init is PID 1 (bubblewrap's own init forwards no signal)

@@ -289,6 +289,25 @@ class Runtime:
         "generated", False)
 
 
+CREDENTIAL_RE = r"[A-Za-z0-9_][A-Za-z0-9_.@+-]{0,254}"
+CREDENTIALS_DIR = "/run/credentials"  # systemd's; $CREDENTIALS_DIRECTORY is its subdir named after the unit
+
+
+@dataclass(frozen=True)
+class Credential:
+    """A secret the program reads at $CREDENTIALS_DIRECTORY/NAME, loaded by systemd at each start.
+
+    LoadCredential= (or LoadCredentialEncrypted=) names the host file; the secret never enters the tree,
+    the record or the plan."""
+
+    name: str = spec(Text(CREDENTIAL_RE, "a credential name (letters, digits, _ . @ + -; at most 255)"),
+                     "The file name under $CREDENTIALS_DIRECTORY")
+    from_: str = spec(Path(allow_root=False), "The host file it is read from at each start (0600, root's)",
+                      name="from")
+    encrypted: bool = spec(Flag(), "The file is `systemd-creds encrypt`'s output (LoadCredentialEncrypted=): "
+                           "decrypted by systemd at the start, with the host's credential key or TPM2", False)
+
+
 @dataclass(frozen=True)
 class RuntimeBind:
     """A host path that a `runtime:` key binds read-only at the same path in the jail."""
@@ -332,6 +351,10 @@ class Jail:
     security: Security = spec(Record(Security), "Security settings", Security())
     runtime: Runtime = spec(Record(Runtime), "What daemons expect as they run, from the host: syslog to the "
                             "journal, a private /dev/shm, the time zone, the locales", Runtime())
+    credentials: tuple[Credential, ...] = spec(
+        ListOf(Record(Credential)), "Secrets for the program, read by systemd from host files at each start: "
+        "the program reads them at $CREDENTIALS_DIRECTORY/NAME (readable by its user only); never in the tree, "
+        "the record, the plan or a diff", ())
 
     @property
     def unit_name(self) -> str:

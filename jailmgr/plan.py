@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import model, ops, paths, state, systemd
+from . import credentials, model, ops, paths, state, systemd
 from .manifest import Contents, Entry, rootfs_limit
 from .ops import Sign
 from .problems import JailError
@@ -237,6 +237,12 @@ def plan_jail(rendered: Rendered, recorded: state.JailState | None, seen: Snapsh
             props = tuple((k, v) for k, v in states.get(name, ()) if k in ops.REMOVE_PROPS)
             plan.changes.append(ops.RemoveUnit(REMOVE, "unit", paths.unit_path(name), "no longer wanted", name=name,
                                                seen=props))
+    if recorded:
+        # A secret's host file was rewritten or replaced (its stat identity, never its content): the running
+        # program holds the old one until it restarts.
+        for name in credentials.changed(jail, recorded.inputs, rendered.fingerprints):
+            plan.changes.append(ops.Note(CHANGE, "credential", name, "its host file changed: the program reads "
+                                         "the new one at the restart"))
     if jail.enable != seen.enabled:
         kind = ops.EnableUnit if jail.enable else ops.DisableUnit
         plan.service.append(kind(CHANGE, "service", jail.unit_name, "enable" if jail.enable else "disable"))

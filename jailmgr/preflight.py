@@ -24,7 +24,7 @@ import stat
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from . import crossjail, procfs, spec, state
+from . import credentials, crossjail, procfs, spec, state
 from .host import Db, Host, Node
 from .mechanism import decide
 from .model import USERNS_COUNT, Jail
@@ -107,7 +107,7 @@ def check(loaded: list[Loaded], rendered: list[Rendered], host: Host, records: s
         name = item.jail.name
         mine = [*_mount_sources(item, host, found.notes), *_mount_owners(item, host),
                 *_launcher_reach(item, host, launched.get(name, decide(item.jail, host).launched), found.notes),
-                *_ready_port(item, ports, found.notes)]
+                *_ready_port(item, ports, found.notes), *_credentials(item, host, found.notes)]
         if mine:
             found.own[name] = mine
     return found
@@ -348,6 +348,13 @@ def _mount_sources(item: Loaded, host: Host, notes: list[str]) -> list[Problem]:
                                       f"make it (mkdir -p {mount.source}, or install what brings it), or set "
                                       "`create: true` on this mount (with owner:) for apply to make it"))
     return found
+
+
+def _credentials(item: Loaded, host: Host, notes: list[str]) -> list[Problem]:
+    """Each credential's host file is there, a file, and root's alone (credentials.host_problems)."""
+    problems, unseen = credentials.host_problems(item.jail, host.disk)
+    notes += [f"{item.source}: {note}" for note in unseen]
+    return [item.problem(key, message, hint) for key, message, hint in problems]
 
 
 def _near(name: str, known: list[str], what: str, make: str) -> str:

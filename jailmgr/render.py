@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import setid
+from . import credentials, setid
 from .host import Host
-from .manifest import Contents, build_contents, ids, jail_users
+from .manifest import Contents, build_contents, ids, jail_users, template_dirs
 from .mechanism import Mechanism, decide
 from .paths import BWRAP, IP, LOCALES, LOCALTIME, SYSTEMD, ZONEINFO
 from .problems import Problem
@@ -79,10 +79,13 @@ def render(loaded: Loaded, host: Host) -> tuple[Rendered | None, list[Problem]]:
         if place.path not in host.runtime_paths:
             problems.append(loaded.problem(place.key, f"{place.key} binds {place.path}, which is not on this host: "
                                            f"{_PROVIDES[place.path]}, or set {place.key.split('.')[1]}: false"))
+    for key, message in credentials.readable_by_templates(jail, template_dirs(loaded, host)):
+        problems.append(loaded.problem(key, message))
     if problems:
         return None, problems
     # Whether the tools exist decides what is refused; systemd's version decides some directives.
-    inputs = contents.inputs | {BWRAP, IP, SYSTEMD}
+    # (a credential's file by its stat identity alone: its content is read by systemd, never here)
+    inputs = contents.inputs | {BWRAP, IP, SYSTEMD} | credentials.sources(jail)
     host_files = [(setid.FILTER_PATH, setid.bpf())] if mechanism.nosetid else []
     try:
         units = render_units(jail, contents, mechanism, str(loaded.source))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from . import yamlsrc
 from .fields import INVALID, Ctx, Record
-from .model import JOURNAL_DEV_LOG, Jail
+from .model import CREDENTIALS_DIR, JOURNAL_DEV_LOG, Jail
 from .paths import DEFAULT_JAILS_DIR, STDIN, yaml_files
 from .problems import InvalidJails, Problem, parent_key
 
@@ -270,6 +270,8 @@ def host_resolved(jail: Jail) -> list[Place]:
     places += [Place(norm(f.from_), f"tree.files[{i}].from") for i, f in enumerate(jail.tree.files) if f.from_]
     places += [Place(norm(b), f"tree.binaries[{i}]") for i, b in enumerate(jail.tree.binaries)]
     places += [Place(b.path, b.key) for b in jail.runtime_binds]
+    places += [Place(norm(c.from_), f"credentials[{i}].from") for i, c in enumerate(jail.credentials)
+               if isinstance(c.from_, str)]
     if jail.syslog:
         places.append(Place(JOURNAL_DEV_LOG, "runtime.syslog"))
     places.append(Place(norm(jail.root_dir), "root"))
@@ -437,9 +439,45 @@ def _check_runtime(jail: Jail, ctx: Ctx) -> None:
                        f"or set {runtime_key.split('.')[1]}: false")
 
 
+def _check_credentials(jail: Jail, ctx: Ctx) -> None:
+    """Each credential a name of its own; and /run/credentials is systemd's and the launcher's (the fresh
+    directory the secrets are placed in): nothing of the tree or a mount goes there."""
+    seen: set[str] = set()
+    for i, cred in enumerate(jail.credentials):
+        if cred.name in seen:
+            ctx.at(f"credentials[{i}].name", f"{cred.name!r} is listed twice; each credential needs a name of "
+                   "its own")
+        seen.add(cred.name)
+        if isinstance(cred.from_, str) and at_or_below(norm(cred.from_), norm(jail.root_dir)):
+            ctx.at(f"credentials[{i}].from", f"{cred.from_} lies in the jail's own tree, where the jail and its "
+                   "every user could read it; keep secrets outside (e.g. /etc/jailmgr/secrets, mode 0600)")
+    secret = {c.from_ for c in jail.credentials}
+    for i, entry in enumerate(jail.tree.files):
+        if entry.from_ is not None and entry.from_ in secret:
+            ctx.at(f"tree.files[{i}].from", f"{entry.from_} is a credential's source: copied into the tree, the "
+                   "secret would be there for every user of the jail; read it at $CREDENTIALS_DIRECTORY")
+    placed = [(m.target or "", f"mounts[{i}].target") for i, m in enumerate(jail.mounts)]
+    placed += [(d.path, f"tree.dirs[{i}].path") for i, d in enumerate(jail.tree.dirs)]
+    placed += [(f.path, f"tree.files[{i}].path") for i, f in enumerate(jail.tree.files)]
+    for path, key in placed:
+        if isinstance(path, str) and at_or_below(path, CREDENTIALS_DIR):
+            ctx.at(key, f"{path}: {CREDENTIALS_DIR} is where the jail's credentials are placed at each start; "
+                   "put it elsewhere")
+    if not jail.credentials:
+        return
+    # Above it: the launcher makes /run/credentials and its tmpfs as root, inside whatever covers /run; a
+    # writable dir or a host dir there would let the jail plant a symlink that path is resolved through.
+    above = [(d.path, f"tree.dirs[{i}].path") for i, d in enumerate(jail.tree.dirs) if d.writable]
+    above += [(m.target or "", f"mounts[{i}].target") for i, m in enumerate(jail.mounts) if m.type == "bind"]
+    for path, key in above:
+        if isinstance(path, str) and path and below(CREDENTIALS_DIR, path):
+            ctx.at(key, f"{path} would cover {CREDENTIALS_DIR}, which credentials: places at each start; mount "
+                   "or make writable the directories below it instead")
+
+
 CHECKS = (_check_root, _check_tree, _check_exec, _check_mounts, _check_network, _check_misc,
           _check_writable_layout, _check_resolved, _check_run, _check_isolation, _check_lifecycle,
-          _check_runtime)
+          _check_runtime, _check_credentials)
 
 
 def parse_text(text: str, name: str) -> tuple[Jail | None, list[Problem]]:

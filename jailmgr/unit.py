@@ -17,7 +17,7 @@ use systemd's directives alone (mechanism.py decides which, once per jail):
 
 from __future__ import annotations
 
-from . import model, paths, setid
+from . import credentials, model, paths, setid
 from .hardening import hardening
 from .launcher import LAUNCHER_SYSCALLS, bwrap_argv, launcher_caps, supervisor_argv
 from .manifest import Contents, ids, primary_gid, supplementary_gids
@@ -239,6 +239,7 @@ def render_unit(jail: Jail, contents: Contents, mechanism: Mechanism, source: st
             service.append(f"Group={jail.group}")
     for name, value in jail.environment:
         service.append(f"Environment={assignment(name, value)}")
+    service += credentials.unit_lines(jail)
     service.append(f"Restart={jail.restart}")
     service.append(f"TimeoutStopSec={jail.stop_timeout}s")
     if not launched:

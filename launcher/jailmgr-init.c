@@ -32,6 +32,11 @@
  *       exec, otherwise as its child, reaping orphans and reporting the
  *       program's wait status to the supervisor.
  *
+ *   With --credentials (both sides), the secrets systemd loaded for the unit (LoadCredential=) reach the
+ *   program: supervise reads $CREDENTIALS_DIRECTORY (systemd's, on the host, root's) into a memfd; the
+ *   init, still root, writes them into the fresh tmpfs bubblewrap made at DIR, hands them to the program's
+ *   uid and sets CREDENTIALS_DIRECTORY (see the credentials section below).
+ *
  *   jailmgr-init kill SIGNAL PID
  *       kill(2), for ExecReload= (no dependency on procps' kill).
  */
@@ -47,10 +52,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <linux/magic.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/un.h>
@@ -124,6 +133,175 @@ static void end_as(int status)
         _exit(128 + sig);
     }
     _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 255);
+}
+
+/* -------------------------------------------------------------- credentials */
+
+#define CREDS_ENV "JAILMGR_INIT_CREDS"
+#define CRED_NAME_MAX 255
+#define CREDS_TOTAL_MAX (16 << 20)  /* far above systemd's own cap (1 MiB for all of a unit's) */
+
+static void write_checked(int fd, const char *data, size_t len, const char *what)
+{
+    while (len) {
+        ssize_t n = write(fd, data, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            die(1, "cannot write %s: %s", what, n < 0 ? strerror(errno) : "short write");
+        data += n;
+        len -= (size_t)n;
+    }
+}
+
+/* A name as systemd accepts it for a credential: a file name of its directory, nothing more. */
+static int credential_name_ok(const char *name, size_t len)
+{
+    if (len == 0 || len > CRED_NAME_MAX || memchr(name, '/', len) || memchr(name, 0, len))
+        return 0;
+    return !(len == 1 && name[0] == '.') && !(len == 2 && name[0] == '.' && name[1] == '.');
+}
+
+/* supervise: every file of systemd's credentials directory for this unit, as records "NAME\0SIZE\0BYTES",
+ * in a memfd the init reads.  The directory is systemd's (given in the environment systemd set), on the
+ * host, out of the jail's reach; nothing in it is followed. */
+static int pack_credentials(void)
+{
+    const char *dir = getenv("CREDENTIALS_DIRECTORY");
+    if (!dir || dir[0] != '/')
+        die(1, "--credentials: systemd gave no CREDENTIALS_DIRECTORY (the unit has no LoadCredential=)");
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd < 0)
+        die(1, "cannot open the credentials directory %s: %s", dir, strerror(errno));
+    DIR *d = fdopendir(dfd);
+    int out = (int)syscall(SYS_memfd_create, "jailmgr-credentials", MFD_CLOEXEC);
+    if (!d || out < 0)
+        die(1, "cannot read the credentials: %s", strerror(errno));
+    size_t total = 0;
+    static char buf[65536];
+    for (struct dirent *e; (e = readdir(d));) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        size_t len = strlen(e->d_name);
+        if (!credential_name_ok(e->d_name, len))
+            continue;
+        int fd = openat(dfd, e->d_name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+            die(1, "cannot read credential %s: %s", e->d_name, fd < 0 ? strerror(errno) : "not a file");
+        total += len + (size_t)st.st_size;
+        if (total > CREDS_TOTAL_MAX)
+            die(1, "the credentials are larger than %d bytes together", CREDS_TOTAL_MAX);
+        char head[CRED_NAME_MAX + 32];
+        int head_len = snprintf(head, sizeof head, "%s%c%lld%c", e->d_name, 0, (long long)st.st_size, 0);
+        write_checked(out, head, (size_t)head_len, "the credentials");
+        off_t left = st.st_size;
+        while (left > 0) {
+            ssize_t n = read(fd, buf, sizeof buf < (size_t)left ? sizeof buf : (size_t)left);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                die(1, "cannot read credential %s: %s", e->d_name, n < 0 ? strerror(errno) : "it shrank");
+            write_checked(out, buf, (size_t)n, "the credentials");
+            left -= n;
+        }
+        close(fd);
+    }
+    closedir(d);
+    explicit_bzero(buf, sizeof buf);
+    if (lseek(out, 0, SEEK_SET) < 0)
+        die(1, "lseek: %s", strerror(errno));
+    return out;
+}
+
+/* init: DIR, walked from the jail's root one component at a time with O_NOFOLLOW, must be the fresh tmpfs
+ * bubblewrap made for the credentials: the root of a tmpfs mount of its own (not a directory of /run's),
+ * root's (this process's), mode 0700.  Nothing of the jail has run in this mount namespace yet, and no
+ * mount of the jail's lies over it (bubblewrap made it after them). */
+static int open_credentials_dir(const char *dir)
+{
+    char path[4096];
+    if (strlen(dir) >= sizeof path || dir[0] != '/')
+        die(1, "--credentials: not an absolute path: %s", dir);
+    strcpy(path, dir);
+    int parent = -1, fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    for (char *save = NULL, *name = strtok_r(path, "/", &save); fd >= 0 && name;
+         name = strtok_r(NULL, "/", &save)) {
+        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+            die(1, "--credentials: not a plain path: %s", dir);
+        int next = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (parent >= 0)
+            close(parent);
+        parent = fd;
+        fd = next;
+    }
+    struct stat st, up;
+    struct statfs fs;
+    if (fd < 0 || parent < 0 || fstat(fd, &st) < 0 || fstat(parent, &up) < 0 || fstatfs(fd, &fs) < 0)
+        die(1, "cannot open the credentials directory %s: %s (no symlink may lead there)", dir, strerror(errno));
+    close(parent);
+    if (fs.f_type != TMPFS_MAGIC || st.st_dev == up.st_dev || st.st_uid != geteuid() ||
+        (st.st_mode & 07777) != 0700)
+        die(1, "%s is not the launcher's fresh tmpfs (a mount of its own, root's, 0700): credentials refused", dir);
+    return fd;
+}
+
+/* init, as root of the jail and before the drop: the secrets from the supervisor's memfd into DIR, each
+ * file 0400 and DIR 0500, all the program's; no other uid of the jail can read them. */
+static void install_credentials(const char *dir, uid_t uid, gid_t gid)
+{
+    const char *text = getenv(CREDS_ENV);
+    char *end;
+    long in = text ? strtol(text, &end, 10) : -1;
+    if (!text || *end || in < 3)
+        die(1, "--credentials: the supervisor passed none (%s is missing)", CREDS_ENV);
+    unsetenv(CREDS_ENV);
+    int fd = (int)in;
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > CREDS_TOTAL_MAX)
+        die(1, "--credentials: descriptor %d is not the supervisor's", fd);
+    size_t size = (size_t)st.st_size;
+    const char *data = size ? mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0) : "";
+    if (data == MAP_FAILED)
+        die(1, "cannot map the credentials: %s", strerror(errno));
+    int dfd = open_credentials_dir(dir);
+    for (size_t at = 0; at < size;) {
+        const char *name = data + at;
+        const char *name_end = memchr(name, 0, size - at);
+        if (!name_end || !credential_name_ok(name, (size_t)(name_end - name)))
+            die(1, "--credentials: a damaged record");
+        const char *size_text = name_end + 1;
+        const char *size_end = size_text < data + size ? memchr(size_text, 0, (size_t)(data + size - size_text)) : NULL;
+        if (!size_end || size_end == size_text)
+            die(1, "--credentials: a damaged record");
+        unsigned long long len = 0;
+        for (const char *c = size_text; c < size_end; c++) {
+            if (*c < '0' || *c > '9' || len > CREDS_TOTAL_MAX)
+                die(1, "--credentials: a damaged record");
+            len = len * 10 + (unsigned)(*c - '0');
+        }
+        const char *bytes = size_end + 1;
+        if (len > (size_t)(data + size - bytes))
+            die(1, "--credentials: a damaged record");
+        int out = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0400);
+        if (out < 0)
+            die(1, "cannot create credential %s: %s", name, strerror(errno));
+        write_checked(out, bytes, (size_t)len, name);
+        if (fchmod(out, 0400) < 0 || fchown(out, uid, gid) < 0)
+            die(1, "cannot hand credential %s to uid %u: %s", name, (unsigned)uid, strerror(errno));
+        close(out);
+        at = (size_t)(bytes + len - data);
+    }
+    if (fchmod(dfd, 0500) < 0 || fchown(dfd, uid, gid) < 0)
+        die(1, "cannot hand %s to uid %u: %s", dir, (unsigned)uid, strerror(errno));
+    close(dfd);
+    if (size)
+        munmap((void *)data, size);
+    /* Emptied, not just closed: bubblewrap's monitor on the host still holds the same memfd. */
+    if (ftruncate(fd, 0) < 0)
+        die(1, "cannot empty the credentials' memfd: %s", strerror(errno));
+    close(fd);
+    setenv("CREDENTIALS_DIRECTORY", dir, 1);
 }
 
 /* ---------------------------------------------------------------- supervise */
@@ -346,9 +524,11 @@ static int supervise(int argc, char **argv)
 {
     struct supervisor s = {.go = -1, .stop_signal = SIGTERM};
     const char *notify = NULL;
-    int pid1 = 0, i;
+    int pid1 = 0, creds = 0, i;
     for (i = 0; i < argc && strcmp(argv[i], "--") != 0; i++) {
-        if (strcmp(argv[i], "--stop-signal") == 0 && i + 1 < argc)
+        if (strcmp(argv[i], "--credentials") == 0)
+            creds = 1;
+        else if (strcmp(argv[i], "--stop-signal") == 0 && i + 1 < argc)
             s.stop_signal = (int)number(argv[++i], 1, 64, "--stop-signal");
         else if (strcmp(argv[i], "--notify") == 0 && i + 1 < argc)
             notify = argv[++i];
@@ -377,6 +557,7 @@ static int supervise(int argc, char **argv)
     }
     char fds[32];
     snprintf(fds, sizeof fds, "%d,%d", go[0], st[1]);
+    int creds_fd = creds ? pack_credentials() : -1;
     s.child = fork();
     if (s.child < 0)
         die(1, "fork: %s", strerror(errno));
@@ -388,11 +569,19 @@ static int supervise(int argc, char **argv)
         fcntl(go[0], F_SETFD, 0);
         fcntl(st[1], F_SETFD, 0);
         setenv(FDS_ENV, fds, 1);
+        if (creds_fd >= 0) {
+            char fd_text[16];
+            snprintf(fd_text, sizeof fd_text, "%d", creds_fd);
+            fcntl(creds_fd, F_SETFD, 0);
+            setenv(CREDS_ENV, fd_text, 1);
+        }
         execv(command[0], command);
         die(127, "cannot execute %s: %s", command[0], strerror(errno));
     }
     close(go[0]);
     close(st[1]);
+    if (creds_fd >= 0)
+        close(creds_fd);  /* the secrets live on in the jail's tmpfs alone */
     s.go = go[1];
     int child_status = 0, child_done = 0, records_open = 1;
     while (!child_done || records_open) {
@@ -551,7 +740,7 @@ static int init(int argc, char **argv)
 {
     long uid = -1, gid = -1;
     unsigned long long caps = 0;
-    const char *workdir = "/", *groups_text = "";
+    const char *workdir = "/", *groups_text = "", *creds_dir = NULL;
     int pid1 = 0, i, have_caps = 0;
     for (i = 0; i < argc && strcmp(argv[i], "--") != 0; i++) {
         const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -576,6 +765,8 @@ static int init(int argc, char **argv)
             have_caps = 1;
         } else if (strcmp(opt, "--workdir") == 0)
             workdir = val;
+        else if (strcmp(opt, "--credentials") == 0)
+            creds_dir = val;
         else
             die(2, "unknown option %s", opt);
     }
@@ -603,6 +794,8 @@ static int init(int argc, char **argv)
     int go, st;
     if (parse_fds(&go, &st) < 0)
         die(1, "run by bubblewrap from `jailmgr-init supervise` only (%s is missing)", FDS_ENV);
+    if (creds_dir)
+        install_credentials(creds_dir, (uid_t)uid, (gid_t)gid);  /* as root, before the drop; closes its fd */
     close_others(go, st);
     fcntl(go, F_SETFD, FD_CLOEXEC);
     fcntl(st, F_SETFD, FD_CLOEXEC);

@@ -22,6 +22,7 @@ import pytest
 from tests.testbed import Testbed
 
 EXAMPLES = "/usr/share/doc/jailmgr/examples"
+HOST_KEY = "/etc/jailmgr/secrets/sftp_host_ed25519_key"  # the sftp example's credential
 
 
 def jailmgr(bed: Testbed, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -166,6 +167,9 @@ def test_a_port_in_use_is_named_in_the_error(bed: Testbed) -> None:
 def test_sftp_with_the_key_uploads_and_downloads_and_refuses_passwords_and_shells(bed: Testbed,
                                                                                    alice: str) -> None:
     bed.run(["sh", "-c", "rm -f /srv/c/k /srv/c/k.pub && ssh-keygen -q -t ed25519 -N '' -f /srv/c/k"])
+    # The host key, a credential: made once on the host, root's alone (as the example's header says).
+    bed.run(["sh", "-c", f"mkdir -p /etc/jailmgr/secrets && rm -f {HOST_KEY} {HOST_KEY}.pub && "
+                         f"ssh-keygen -q -t ed25519 -N '' -C sftp-jail -f {HOST_KEY}"])
     key = bed.path("/srv/c/k.pub").read_text().strip()
     apply_example(bed, "sftp", {"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIReplaceWithTheUsersPublicKey alice@example":
                                 key})
@@ -184,12 +188,16 @@ def test_sftp_with_the_key_uploads_and_downloads_and_refuses_passwords_and_shell
     password = client(bed, *ssh, "-o", "PreferredAuthentications=password,keyboard-interactive",
                       f"{alice}@127.0.0.1", "true", check=False)
     assert password.returncode == 255 and "Permission denied" in password.stderr
-    # The host key was made at the first start into the bound host dir, and a restart keeps it.
-    key_file = bed.path("/var/lib/jail-sftp/keys/ssh_host_ed25519_key.pub")
-    first = key_file.read_text()
-    bed.run(["systemctl", "restart", "jail-sftp.service"])
-    wait_port(bed, 2222)
-    assert key_file.read_text() == first
+    # The server proves the credential's key (the client pins its .pub), which is in no tree or record.
+    pinned = bed.path(f"{HOST_KEY}.pub").read_text().split()[:2]
+    bed.path("/srv/c/known_sftp").write_text(f"[127.0.0.1]:2222 {' '.join(pinned)}\n")
+    pinned_opts = ["-P", "2222", "-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=/srv/c/known_sftp",
+                   "-o", "BatchMode=yes"]
+    bed.path("/srv/c/batch2").write_text("ls\n")
+    client(bed, "sftp", "-b", "/srv/c/batch2", "-i", "/srv/c/k", *pinned_opts, f"{alice}@127.0.0.1")
+    private = bed.path(HOST_KEY).read_text().splitlines()[1]
+    assert bed.run(["grep", "-rlF", private, "/var/lib/jailmgr/jails/sftp/root", "/var/lib/jailmgr/state"],
+                   check=False).stdout == ""
     # sshd's privilege separation dir, a tree dir under /run, is there in the running jail.
     assert bed.run(["test", "-d", f"{program_root(bed, 'sftp')}/run/sshd"], check=False).returncode == 0
     status_and_check(bed, "sftp", pid_ns=True)
