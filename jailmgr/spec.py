@@ -414,6 +414,16 @@ def _check_lifecycle(jail: Jail, ctx: Ctx) -> None:
         if path and (path == reserved or path.startswith(reserved + "/")):
             ctx.at(key, f"{path}: {reserved} is the launcher's (its init and the notify socket); "
                    "put it elsewhere")
+    # Above them: the start makes /run/host (the launcher's init, bound there as root by bubblewrap, or by
+    # systemd for a time namespace) and /run/credentials (the secrets' tmpfs) through whatever covers /run:
+    # a directory the jail can write, or a host directory, there could hold a symlink the jail planted at its
+    # last run.  (The credentials' checks and red team 4.)
+    above = [(d.path, f"tree.dirs[{i}].path") for i, d in enumerate(jail.tree.dirs) if d.writable]
+    above += [(m.target or "", f"mounts[{i}].target") for i, m in enumerate(jail.mounts) if m.type == "bind"]
+    for path, key in above:
+        if isinstance(path, str) and path and below(reserved, path):
+            ctx.at(key, f"{path} would cover {reserved} and {CREDENTIALS_DIR}, which the start makes as root each "
+                   "time; mount or make writable a directory below /run instead (e.g. /run/app)")
 
 
 def _check_runtime(jail: Jail, ctx: Ctx) -> None:
@@ -463,16 +473,6 @@ def _check_credentials(jail: Jail, ctx: Ctx) -> None:
         if isinstance(path, str) and at_or_below(path, CREDENTIALS_DIR):
             ctx.at(key, f"{path}: {CREDENTIALS_DIR} is where the jail's credentials are placed at each start; "
                    "put it elsewhere")
-    if not jail.credentials:
-        return
-    # Above it: the launcher makes /run/credentials and its tmpfs as root, inside whatever covers /run; a
-    # writable dir or a host dir there would let the jail plant a symlink that path is resolved through.
-    above = [(d.path, f"tree.dirs[{i}].path") for i, d in enumerate(jail.tree.dirs) if d.writable]
-    above += [(m.target or "", f"mounts[{i}].target") for i, m in enumerate(jail.mounts) if m.type == "bind"]
-    for path, key in above:
-        if isinstance(path, str) and path and below(CREDENTIALS_DIR, path):
-            ctx.at(key, f"{path} would cover {CREDENTIALS_DIR}, which credentials: places at each start; mount "
-                   "or make writable the directories below it instead")
 
 
 CHECKS = (_check_root, _check_tree, _check_exec, _check_mounts, _check_network, _check_misc,
