@@ -20,7 +20,8 @@
  *       - relays the program's sd_notify messages to systemd, keeping only
  *         READY, RELOADING, STOPPING and STATUS (a jail must not set MAINPID
  *         or hand systemd descriptors);
- *       - ends as the program ended: its exit code, or killed by its signal.
+ *       - ends as the program ended: its exit code, or killed by its signal;
+ *       - with --time, makes the jail's time namespace before COMMAND.
  *
  *   jailmgr-init init --uid U --gid G --groups G,G --caps HEX --workdir DIR [--pid1] -- PROGRAM ARGS...
  *       Run by bubblewrap inside the jail, as root.  Resets every signal,
@@ -32,6 +33,14 @@
  *       exec, otherwise as its child, reaping orphans and reporting the
  *       program's wait status to the supervisor.
  *
+ *   jailmgr-init exec --time --uid U --gid G --groups G,G --caps HEX --workdir DIR -- PROGRAM ARGS...
+ *       A jail on systemd's own directives with a time namespace: run by
+ *       systemd as root (ExecStart=!) inside the jail's root, with the rest
+ *       of its sandbox already in place.  Makes the time namespace and
+ *       enters it, drops as init does, enters DIR as the program, and execs
+ *       PROGRAM (same PID: systemd's main PID, its sd_notify and stop work
+ *       as without it).
+ *
  *   jailmgr-init kill SIGNAL PID
  *       kill(2), for ExecReload= (no dependency on procps' kill).
  */
@@ -41,6 +50,7 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -55,6 +65,7 @@
 #include <sys/types.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define FDS_ENV "JAILMGR_INIT_FDS"
@@ -124,6 +135,44 @@ static void end_as(int status)
         _exit(128 + sig);
     }
     _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 255);
+}
+
+/* ------------------------------------------------------------ time namespace */
+
+/* The jail's own CLOCK_MONOTONIC and CLOCK_BOOTTIME: a new time namespace for the processes made
+ * from here on (unshare(2) moves only future children), its offsets written before anything entered
+ * it (the kernel refuses them after) so that both clocks start near zero: the jail's uptime is its
+ * age, and the host's uptime (how long since its last kernel update) is not shown.  An offset of
+ * minus the whole seconds read just now leaves each clock at or above zero when the kernel checks it
+ * (it refuses a negative one).  Needs CAP_SYS_ADMIN (unshare) and CAP_SYS_TIME (the offsets) over
+ * the host's user namespace, which owns the new one: nothing of the jail ever holds them there. */
+static void make_time_namespace(void)
+{
+    struct timespec mono, boot;
+    if (unshare(CLONE_NEWTIME) < 0)
+        die(1, "cannot make a time namespace: %s", strerror(errno));
+    if (clock_gettime(CLOCK_MONOTONIC, &mono) < 0 || clock_gettime(CLOCK_BOOTTIME, &boot) < 0)
+        die(1, "clock_gettime: %s", strerror(errno));
+    char text[96];
+    int len = snprintf(text, sizeof text, "monotonic %lld 0\nboottime %lld 0\n", -(long long)mono.tv_sec,
+                       -(long long)boot.tv_sec);
+    /* This process's own /proc entry (procfs, not a path of the jail's). */
+    int fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        die(1, "cannot open /proc/self/timens_offsets: %s", strerror(errno));
+    ssize_t n = write(fd, text, (size_t)len);  /* one write: the kernel takes the offsets of one call */
+    if (n != len)
+        die(1, "cannot set the time namespace's offsets: %s", n < 0 ? strerror(errno) : "short write");
+    close(fd);
+}
+
+/* Into the time namespace just made (the caller itself, not only its children): one thread only. */
+static void enter_time_namespace(void)
+{
+    int fd = open("/proc/self/ns/time_for_children", O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || setns(fd, CLONE_NEWTIME) < 0)
+        die(1, "cannot enter the time namespace: %s", strerror(errno));
+    close(fd);
 }
 
 /* ---------------------------------------------------------------- supervise */
@@ -346,7 +395,7 @@ static int supervise(int argc, char **argv)
 {
     struct supervisor s = {.go = -1, .stop_signal = SIGTERM};
     const char *notify = NULL;
-    int pid1 = 0, i;
+    int pid1 = 0, time_ns = 0, i;
     for (i = 0; i < argc && strcmp(argv[i], "--") != 0; i++) {
         if (strcmp(argv[i], "--stop-signal") == 0 && i + 1 < argc)
             s.stop_signal = (int)number(argv[++i], 1, 64, "--stop-signal");
@@ -354,14 +403,18 @@ static int supervise(int argc, char **argv)
             notify = argv[++i];
         else if (strcmp(argv[i], "--pid1") == 0)
             pid1 = 1;
+        else if (strcmp(argv[i], "--time") == 0)
+            time_ns = 1;
         else
             die(2, "unknown option %s", argv[i]);
     }
     if (i + 1 >= argc)
-        die(2, "usage: supervise --stop-signal N [--notify PATH] [--pid1] -- COMMAND...");
+        die(2, "usage: supervise --stop-signal N [--notify PATH] [--pid1] [--time] -- COMMAND...");
     char **command = argv + i + 1;
 
     prctl(PR_SET_DUMPABLE, 0);  /* nothing of the jail may trace or read the host's side */
+    if (time_ns)
+        make_time_namespace();  /* for COMMAND and all below it: bubblewrap, the init, the program */
     sigset_t set = handled_set();
     sigprocmask(SIG_BLOCK, &set, NULL);
     int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -547,53 +600,76 @@ static int exec_code(int err)
     return err == ENOENT ? 127 : 126;  /* as a shell says it */
 }
 
-static int init(int argc, char **argv)
+/* What init and exec are told of the program: its ids, bounding set, workdir, and where its argv starts. */
+struct program_opts {
+    long uid, gid;
+    unsigned long long caps;
+    const char *workdir;
+    int pid1, time;
+    gid_t groups[MAX_GROUPS];
+    size_t n_groups;
+    char **argv;
+};
+
+static void parse_program_opts(int argc, char **argv, struct program_opts *o, const char *usage)
 {
-    long uid = -1, gid = -1;
-    unsigned long long caps = 0;
-    const char *workdir = "/", *groups_text = "";
-    int pid1 = 0, i, have_caps = 0;
+    const char *groups_text = "";
+    int i, have_caps = 0;
+    *o = (struct program_opts){.uid = -1, .gid = -1, .workdir = "/"};
     for (i = 0; i < argc && strcmp(argv[i], "--") != 0; i++) {
         const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(opt, "--pid1") == 0) {
-            pid1 = 1;
+            o->pid1 = 1;
+            continue;
+        }
+        if (strcmp(opt, "--time") == 0) {
+            o->time = 1;
             continue;
         }
         if (!val)
             die(2, "%s needs a value", opt);
         i++;
         if (strcmp(opt, "--uid") == 0)
-            uid = number(val, 0, 0x7fffffff, "--uid");
+            o->uid = number(val, 0, 0x7fffffff, "--uid");
         else if (strcmp(opt, "--gid") == 0)
-            gid = number(val, 0, 0x7fffffff, "--gid");
+            o->gid = number(val, 0, 0x7fffffff, "--gid");
         else if (strcmp(opt, "--groups") == 0)
             groups_text = val;
         else if (strcmp(opt, "--caps") == 0) {
             char *end;
-            caps = strtoull(val, &end, 16);
+            o->caps = strtoull(val, &end, 16);
             if (*end || end == val)
                 die(2, "--caps: not a hexadecimal mask: %s", val);
             have_caps = 1;
         } else if (strcmp(opt, "--workdir") == 0)
-            workdir = val;
+            o->workdir = val;
         else
             die(2, "unknown option %s", opt);
     }
-    if (i + 1 >= argc || uid < 0 || gid < 0 || !have_caps || workdir[0] != '/')
-        die(2, "usage: init --uid U --gid G [--groups G,G] --caps HEX --workdir DIR [--pid1] -- PROGRAM...");
-    char **program = argv + i + 1;
-    gid_t groups[MAX_GROUPS];
-    size_t n_groups = 0;
+    if (i + 1 >= argc || o->uid < 0 || o->gid < 0 || !have_caps || o->workdir[0] != '/')
+        die(2, "usage: %s", usage);
+    o->argv = argv + i + 1;
     for (const char *p = groups_text; *p;) {
         char *end;
         long g = strtol(p, &end, 10);
-        if (end == p || g < 0 || n_groups == MAX_GROUPS)
+        if (end == p || g < 0 || o->n_groups == MAX_GROUPS)
             die(2, "--groups: not a list of group ids: %s", groups_text);
-        groups[n_groups++] = (gid_t)g;
+        o->groups[o->n_groups++] = (gid_t)g;
         p = *end == ',' ? end + 1 : end;
         if (*end && *end != ',')
             die(2, "--groups: not a list of group ids: %s", groups_text);
     }
+}
+
+static int init(int argc, char **argv)
+{
+    struct program_opts o;
+    parse_program_opts(argc, argv, &o,
+                       "init --uid U --gid G [--groups G,G] --caps HEX --workdir DIR [--pid1] -- PROGRAM...");
+    if (o.time)
+        die(2, "unknown option --time");
+    char **program = o.argv;
+    int pid1 = o.pid1;
 
     /* bubblewrap ran with the supervisor's ignored signals; start clean, then hold ours. */
     reset_signals();
@@ -607,8 +683,8 @@ static int init(int argc, char **argv)
     fcntl(go, F_SETFD, FD_CLOEXEC);
     fcntl(st, F_SETFD, FD_CLOEXEC);
 
-    drop((uid_t)uid, (gid_t)gid, groups, n_groups, caps);
-    enter_workdir(workdir);
+    drop((uid_t)o.uid, (gid_t)o.gid, o.groups, o.n_groups, o.caps);
+    enter_workdir(o.workdir);
 
     write_all(st, "r\n", 2);
     char byte = 0;
@@ -688,6 +764,29 @@ static int init(int argc, char **argv)
     }
 }
 
+/* --------------------------------------------------------------------- exec */
+
+/* A jail on systemd's own directives (RootDirectory=), started as root by ExecStart=!: systemd has
+ * already chrooted it and applied the rest of the sandbox.  The time namespace, then exactly the
+ * init's drop, the workdir walked as the program, and an exec keeping this PID (systemd's main PID). */
+static int exec_program(int argc, char **argv)
+{
+    struct program_opts o;
+    parse_program_opts(argc, argv, &o,
+                       "exec --time --uid U --gid G [--groups G,G] --caps HEX --workdir DIR -- PROGRAM...");
+    if (o.pid1)
+        die(2, "unknown option --pid1");
+    if (o.time) {
+        make_time_namespace();
+        enter_time_namespace();
+    }
+    drop((uid_t)o.uid, (gid_t)o.gid, o.groups, o.n_groups, o.caps);
+    enter_workdir(o.workdir);
+    execv(o.argv[0], o.argv);
+    die(exec_code(errno), "cannot execute %s: %s", o.argv[0], strerror(errno));
+    return 1;
+}
+
 /* --------------------------------------------------------------------- main */
 
 int main(int argc, char **argv)
@@ -698,6 +797,8 @@ int main(int argc, char **argv)
             return supervise(argc - 2, argv + 2);
         if (strcmp(argv[1], "init") == 0)
             return init(argc - 2, argv + 2);
+        if (strcmp(argv[1], "exec") == 0)
+            return exec_program(argc - 2, argv + 2);
         if (strcmp(argv[1], "kill") == 0 && argc == 4) {
             int sig = (int)number(argv[2], 1, 64, "signal");
             pid_t pid = (pid_t)number(argv[3], 2, 0x7fffffff, "pid");
@@ -706,6 +807,6 @@ int main(int argc, char **argv)
             return 0;
         }
     }
-    fprintf(stderr, "usage: jailmgr-init supervise|init|kill ... (run by jailmgr's units)\n");
+    fprintf(stderr, "usage: jailmgr-init supervise|init|exec|kill ... (run by jailmgr's units)\n");
     return 2;
 }
