@@ -37,7 +37,7 @@
  *       A jail on systemd's own directives with a time namespace: run by
  *       systemd as root (ExecStart=!) inside the jail's root, with the rest
  *       of its sandbox already in place.  Makes the time namespace and
- *       enters it, drops as init does, enters DIR as the program, and execs
+ *       enters it (by executing itself again, --in-time), drops as init does, enters DIR as the program, and execs
  *       PROGRAM (same PID: systemd's main PID, its sd_notify and stop work
  *       as without it).
  *
@@ -166,13 +166,14 @@ static void make_time_namespace(void)
     close(fd);
 }
 
-/* Into the time namespace just made (the caller itself, not only its children): one thread only. */
-static void enter_time_namespace(void)
+/* Whether this process is in the time namespace its children get: after make_time_namespace() and an
+ * exec, which moves a process into it (Linux >= 6.0).  setns(2) would too, but under systemd 252's
+ * RestrictNamespaces=time it failed with EPERM (its seccomp rules know no time namespace). */
+static int in_time_namespace(void)
 {
-    int fd = open("/proc/self/ns/time_for_children", O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || setns(fd, CLONE_NEWTIME) < 0)
-        die(1, "cannot enter the time namespace: %s", strerror(errno));
-    close(fd);
+    struct stat own, children;
+    return stat("/proc/self/ns/time", &own) == 0 && stat("/proc/self/ns/time_for_children", &children) == 0 &&
+           own.st_ino == children.st_ino && own.st_dev == children.st_dev;
 }
 
 /* ---------------------------------------------------------------- supervise */
@@ -605,7 +606,7 @@ struct program_opts {
     long uid, gid;
     unsigned long long caps;
     const char *workdir;
-    int pid1, time;
+    int pid1, time, in_time;
     gid_t groups[MAX_GROUPS];
     size_t n_groups;
     char **argv;
@@ -624,6 +625,10 @@ static void parse_program_opts(int argc, char **argv, struct program_opts *o, co
         }
         if (strcmp(opt, "--time") == 0) {
             o->time = 1;
+            continue;
+        }
+        if (strcmp(opt, "--in-time") == 0) {
+            o->in_time = 1;
             continue;
         }
         if (!val)
@@ -666,7 +671,7 @@ static int init(int argc, char **argv)
     struct program_opts o;
     parse_program_opts(argc, argv, &o,
                        "init --uid U --gid G [--groups G,G] --caps HEX --workdir DIR [--pid1] -- PROGRAM...");
-    if (o.time)
+    if (o.time || o.in_time)
         die(2, "unknown option --time");
     char **program = o.argv;
     int pid1 = o.pid1;
@@ -773,13 +778,28 @@ static int exec_program(int argc, char **argv)
 {
     struct program_opts o;
     parse_program_opts(argc, argv, &o,
-                       "exec --time --uid U --gid G [--groups G,G] --caps HEX --workdir DIR -- PROGRAM...");
+                       "exec --time|--in-time --uid U --gid G [--groups G,G] --caps HEX --workdir DIR -- PROGRAM...");
     if (o.pid1)
         die(2, "unknown option --pid1");
     if (o.time) {
+        /* The namespace, then this program again (told --in-time in place of --time): the exec moves it in. */
         make_time_namespace();
-        enter_time_namespace();
+        char *again[argc + 4];
+        int n = 0, past = 0;
+        again[n++] = "jailmgr-init";
+        again[n++] = "exec";
+        again[n++] = "--in-time";
+        for (int k = 0; k < argc; k++) {
+            past |= strcmp(argv[k], "--") == 0;
+            if (past || strcmp(argv[k], "--time") != 0)
+                again[n++] = argv[k];
+        }
+        again[n] = NULL;
+        execv("/proc/self/exe", again);
+        die(1, "cannot execute itself again: %s", strerror(errno));
     }
+    if (o.in_time && !in_time_namespace())
+        die(1, "not in the time namespace it made (an exec moves a process into it from Linux 6.0 on)");
     drop((uid_t)o.uid, (gid_t)o.gid, o.groups, o.n_groups, o.caps);
     enter_workdir(o.workdir);
     execv(o.argv[0], o.argv);
