@@ -143,8 +143,8 @@ static void end_as(int status)
  * from here on (unshare(2) moves only future children), its offsets written before anything entered
  * it (the kernel refuses them after) so that both clocks start near zero: the jail's uptime is its
  * age, and the host's uptime (how long since its last kernel update) is not shown.  An offset of
- * minus the whole seconds read just now leaves each clock at or above zero when the kernel checks it
- * (it refuses a negative one).  Needs CAP_SYS_ADMIN (unshare) and CAP_SYS_TIME (the offsets) over
+ * minus the time read just now leaves each clock at or above zero when the kernel checks it a moment
+ * later (it refuses a negative one).  Needs CAP_SYS_ADMIN (unshare) and CAP_SYS_TIME (the offsets) over
  * the host's user namespace, which owns the new one: nothing of the jail ever holds them there. */
 static void make_time_namespace(void)
 {
@@ -153,9 +153,19 @@ static void make_time_namespace(void)
         die(1, "cannot make a time namespace: %s", strerror(errno));
     if (clock_gettime(CLOCK_MONOTONIC, &mono) < 0 || clock_gettime(CLOCK_BOOTTIME, &boot) < 0)
         die(1, "clock_gettime: %s", strerror(errno));
-    char text[96];
-    int len = snprintf(text, sizeof text, "monotonic %lld 0\nboottime %lld 0\n", -(long long)mono.tv_sec,
-                       -(long long)boot.tv_sec);
+    /* Minus the reading, as seconds and nanoseconds in [0, 1e9) (the kernel's form): -(s + 1) + (1e9 - ns). */
+    long long mono_s = -(long long)mono.tv_sec, boot_s = -(long long)boot.tv_sec;
+    long mono_ns = 0, boot_ns = 0;
+    if (mono.tv_nsec) {
+        mono_s -= 1;
+        mono_ns = 1000000000L - mono.tv_nsec;
+    }
+    if (boot.tv_nsec) {
+        boot_s -= 1;
+        boot_ns = 1000000000L - boot.tv_nsec;
+    }
+    char text[128];
+    int len = snprintf(text, sizeof text, "monotonic %lld %ld\nboottime %lld %ld\n", mono_s, mono_ns, boot_s, boot_ns);
     /* This process's own /proc entry (procfs, not a path of the jail's). */
     int fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
     if (fd < 0)

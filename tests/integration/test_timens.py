@@ -115,13 +115,15 @@ def test_the_jails_uptime_is_its_age_and_the_hosts_is_hidden(beds: Beds, shape: 
     seen = [journal(beds, jail), in_jail(beds, jail, "clocks")]  # the program at its start, and exec now
     age = time.monotonic() - beds.applied_at  # the jails started after applied_at
     host = host_uptime(beds)
+    print(f"{beds.suite} {shape}: jail at its start {seen[0]['boottime']} s, by exec {seen[1]['boottime']} s, "
+          f"its age under {age:.3f} s, host uptime {host:.1f} s")
     for clocks in seen:
         for clock in ("boottime", "monotonic"):
-            # (the offset is whole seconds: the jail's clocks start between 0 and 1 s)
-            assert float(clocks[clock]) < age + 1.0 < host, (clocks, age, host)
+            # (the probe prints milliseconds, rounded down)
+            assert float(clocks[clock]) <= age < host, (clocks, age, host)
     uptime = seen[1]["uptime"]
     if shape == "launcher":  # the jail's /proc (a proc mount)
-        assert float(uptime) < age + 1.0, (uptime, age)
+        assert float(uptime) <= age, (uptime, age)
     else:  # ProcSubset=pid: no /proc/uptime at all
         assert uptime.startswith("absent"), uptime
     # the program and the command exec'd beside it are in one time namespace, not the host's
@@ -130,7 +132,7 @@ def test_the_jails_uptime_is_its_age_and_the_hosts_is_hidden(beds: Beds, shape: 
     assert seen[0]["timens"] == seen[1]["timens"] == ns != beds.bed.run(["readlink", "/proc/1/ns/time"]).stdout.strip()
     # without the key the jail's clocks are the host's
     off = in_jail(beds, name(shape, False), "clocks")
-    assert float(off["boottime"]) > age + 1.0
+    assert float(off["boottime"]) > age
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -167,4 +169,4 @@ def test_the_jail_cant_set_a_clock_nor_make_or_leave_its_time_namespace(beds: Be
             assert tried[attempt].startswith("refused"), (on, attempt, tried)
     after = beds.bed.run(["readlink", f"/proc/{program_pid(beds, name(shape, True))}/ns/time"]).stdout
     assert before == after
-    assert float(in_jail(beds, name(shape, True), "clocks")["boottime"]) < time.monotonic() - beds.applied_at + 1.0
+    assert float(in_jail(beds, name(shape, True), "clocks")["boottime"]) <= time.monotonic() - beds.applied_at
