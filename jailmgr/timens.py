@@ -24,8 +24,11 @@ init drops them, as everything not declared), and RestrictNamespaces= lets
 
 from __future__ import annotations
 
-from .model import Jail
+import os
 
+from .model import CAPABILITY_BITS, Jail
+
+CAP_SYS_TIME_BIT = CAPABILITY_BITS.index("CAP_SYS_TIME")
 # What ProtectClock=yes takes from a unit's bounding set: the program never has them, time namespace or not.
 CLOCK_CAPS = ("CAP_SYS_TIME", "CAP_WAKE_ALARM")
 # What writing the offsets needs beyond making the namespace (CAP_SYS_ADMIN, which the launcher has anyway).
@@ -54,3 +57,31 @@ def syscalls(launched: bool) -> tuple[str, ...]:
 def hardening(lines: list[str]) -> list[str]:
     """ProtectClock=yes replaced by the filter it stood for (its capabilities are out of the program's set)."""
     return [CLOCK_FILTER if line == "ProtectClock=yes" else line for line in lines]
+
+
+def _kernel_at_least(release: str, major: int, minor: int) -> bool:
+    try:
+        numbers = [int(part) for part in release.split("-", 1)[0].split(".")[:2]]
+    except ValueError:
+        return True  # an unusual release string: the start says what is wrong, if anything
+    return [*numbers, 0][:2] >= [major, minor]
+
+
+def host_problem(launched: bool, proc: str = "/proc", release: str | None = None) -> str | None:
+    """What this host lacks for a time namespace, said before anything is written: the kernel's support
+    (CONFIG_TIME_NS), CAP_SYS_TIME in systemd's bounding set (a container may withhold it), and without the
+    launcher an exec that moves a process into its time namespace (Linux 6.0)."""
+    if not os.path.exists(f"{proc}/self/ns/time"):
+        return "this kernel has no time namespaces (CONFIG_TIME_NS); set namespaces.time: false"
+    try:
+        with open(f"{proc}/1/status", encoding="ascii", errors="replace") as f:
+            bounding = next((line.split()[1] for line in f if line.startswith("CapBnd:")), None)
+    except OSError:
+        bounding = None
+    if bounding is not None and not int(bounding, 16) >> CAP_SYS_TIME_BIT & 1:
+        return ("systemd here lacks CAP_SYS_TIME (a container that withholds it?): jailmgr-init can't set the time "
+                "namespace's clocks; set namespaces.time: false, or give the container CAP_SYS_TIME")
+    if not launched and not _kernel_at_least(release or os.uname().release, 6, 0):
+        return ("without the launcher the program enters its time namespace by exec, which needs Linux 6.0 or "
+                "later; set namespaces.time: false, or a namespace that brings the launcher (pid: true)")
+    return None
