@@ -18,8 +18,10 @@ Both need CAP_SYS_ADMIN (unshare) and CAP_SYS_TIME (the offsets) in the unit,
 so ProtectClock= (which takes CAP_SYS_TIME away) gives way to what it stood
 for, kept for the program: the clock-setting calls denied by a filter with
 EPERM, CAP_SYS_TIME and CAP_WAKE_ALARM out of the program's bounding set (the
-init drops them, as everything not declared), and RestrictNamespaces= lets
-`time` through (systemd 252 knows the name).
+init drops them, as everything not declared).  RestrictNamespaces= must let
+`time` through (systemd 252 knows the name); jailmgr-init takes it back at once
+with a seccomp filter of its own (unshare and setns with CLONE_NEWTIME: EPERM),
+so the program can make no time namespace, as without the key.
 """
 
 from __future__ import annotations

@@ -48,7 +48,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/audit.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -174,6 +177,42 @@ static void make_time_namespace(void)
     if (n != len)
         die(1, "cannot set the time namespace's offsets: %s", n < 0 ? strerror(errno) : "short write");
     close(fd);
+}
+
+/* The program may make no time namespace of its own, as without one (RestrictNamespaces= leaves time out,
+ * or says yes): the unit has to let jailmgr-init make this one, so unshare(CLONE_NEWTIME) and
+ * setns(fd, CLONE_NEWTIME) fail with EPERM from here on, for this process and all it starts (a seccomp
+ * filter is inherited and kept across exec).  clone3() is already ENOSYS under RestrictNamespaces=, and
+ * clone() can't carry CLONE_NEWTIME (its low byte is the exit signal).  Another architecture's calls are
+ * killed by SystemCallArchitectures=native; they are let through here. */
+#if defined(__x86_64__)
+#define NATIVE_AUDIT_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define NATIVE_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#endif
+
+static void forbid_time_namespaces(void)
+{
+#ifdef NATIVE_AUDIT_ARCH
+    struct sock_filter code[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NATIVE_AUDIT_ARCH, 0, 8),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_unshare, 0, 2),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),  /* the low 32 bits */
+        BPF_JUMP(BPF_JMP | BPF_JA, 2, 0, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_setns, 0, 3),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1])),
+        BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_NEWTIME, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {.len = sizeof code / sizeof code[0], .filter = code};
+    /* Root with CAP_SYS_ADMIN here: no no_new_privs needed (the unit's NoNewPrivileges= decides that).
+     * prctl, not seccomp(2): systemd 252's @system-service lets prctl through, not seccomp. */
+    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0)
+        die(1, "cannot load its filter against time namespaces: %s", strerror(errno));
+#endif
 }
 
 /* Whether this process is in the time namespace its children get: after make_time_namespace() and an
@@ -424,8 +463,10 @@ static int supervise(int argc, char **argv)
     char **command = argv + i + 1;
 
     prctl(PR_SET_DUMPABLE, 0);  /* nothing of the jail may trace or read the host's side */
-    if (time_ns)
+    if (time_ns) {
         make_time_namespace();  /* for COMMAND and all below it: bubblewrap, the init, the program */
+        forbid_time_namespaces();
+    }
     sigset_t set = handled_set();
     sigprocmask(SIG_BLOCK, &set, NULL);
     int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -808,8 +849,11 @@ static int exec_program(int argc, char **argv)
         execv("/proc/self/exe", again);
         die(1, "cannot execute itself again: %s", strerror(errno));
     }
-    if (o.in_time && !in_time_namespace())
-        die(1, "not in the time namespace it made (an exec moves a process into it from Linux 6.0 on)");
+    if (o.in_time) {
+        if (!in_time_namespace())
+            die(1, "not in the time namespace it made (an exec moves a process into it from Linux 6.0 on)");
+        forbid_time_namespaces();
+    }
     drop((uid_t)o.uid, (gid_t)o.gid, o.groups, o.n_groups, o.caps);
     enter_workdir(o.workdir);
     execv(o.argv[0], o.argv);

@@ -24,10 +24,12 @@ from tests.testbed import Testbed
 PROBE = "/usr/local/bin/time_probe"
 PROBE_SRC = Path(__file__).with_name("time_probe.c")
 # A jail without a PID namespace needs a user of its own (no other jail, no host process).
-# (under the launcher a /proc of the jail's own: its /proc/uptime is there to read)
+# (under the launcher a /proc of the jail's own: its /proc/uptime is there to read; "admin" holds
+# CAP_SYS_ADMIN, enough to make a time namespace but for what forbids it)
 SHAPES = {"launcher": ("root", "", "mounts: [{type: proc}]\n"),
-          "native": ("irc", "pid: false, uts: false, cgroup: false, ", "")}
-OFF_USERS = {"launcher": "root", "native": "list"}
+          "native": ("irc", "pid: false, uts: false, cgroup: false, ", ""),
+          "admin": ("root", "", "mounts: [{type: proc}]\nsecurity: {capabilities: [CAP_SYS_ADMIN]}\n")}
+OFF_USERS = {"launcher": "root", "native": "list", "admin": "root"}
 CAP_SYS_TIME = 25
 
 
@@ -53,7 +55,7 @@ def jail_file(shape: str, on: bool) -> str:
 
 @pytest.fixture(scope="module", params=["bookworm", "trixie"])
 def beds(request: pytest.FixtureRequest) -> Iterator[Beds]:
-    """The four jails (two shapes, with and without the time namespace) applied in one apply."""
+    """The six jails (three shapes, with and without the time namespace) applied in one apply."""
     bed: Testbed = request.getfixturevalue("bed" if request.param == "bookworm" else "trixie")
     subprocess.run(["gcc", "-static", "-O2", "-o", str(bed.path(PROBE)), str(PROBE_SRC)], check=True)
     bed.path("/srv/tn").mkdir(parents=True, exist_ok=True)
@@ -110,7 +112,7 @@ def host_uptime(beds: Beds) -> float:
 def test_the_jails_uptime_is_its_age_and_the_hosts_is_hidden(beds: Beds, shape: str) -> None:
     jail = name(shape, True)
     text = beds.bed.path(f"/etc/systemd/system/jail-{jail}.service").read_text()
-    assert ("bwrap" in text) == (shape == "launcher")
+    assert ("bwrap" in text) == (shape != "native")
     assert ("ExecStart=!/run/host/jailmgr-init exec --time" in text) == (shape == "native")
     seen = [journal(beds, jail), in_jail(beds, jail, "clocks")]  # the program at its start, and exec now
     age = time.monotonic() - beds.applied_at  # the jails started after applied_at
@@ -122,7 +124,7 @@ def test_the_jails_uptime_is_its_age_and_the_hosts_is_hidden(beds: Beds, shape: 
             # (the probe prints milliseconds, rounded down)
             assert float(clocks[clock]) <= age < host, (clocks, age, host)
     uptime = seen[1]["uptime"]
-    if shape == "launcher":  # the jail's /proc (a proc mount)
+    if shape != "native":  # the jail's /proc (a proc mount)
         assert float(uptime) <= age, (uptime, age)
     else:  # ProcSubset=pid: no /proc/uptime at all
         assert uptime.startswith("absent"), uptime
@@ -159,7 +161,8 @@ def test_the_programs_confinement_is_as_without_the_time_namespace(beds: Beds, s
 
 @pytest.mark.parametrize("shape", SHAPES)
 def test_the_jail_cant_set_a_clock_nor_make_or_leave_its_time_namespace(beds: Beds, shape: str) -> None:
-    """As the program (root under the launcher): every way to a clock of its choosing is refused."""
+    """As the program (root under the launcher): every way to a clock of its choosing is refused, with
+    CAP_SYS_ADMIN too (admin: a time namespace of its own is forbidden, as without the key)."""
     before = beds.bed.run(["readlink", f"/proc/{program_pid(beds, name(shape, True))}/ns/time"]).stdout
     for on in (True, False):
         tried = in_jail(beds, name(shape, on), "attack")
