@@ -38,8 +38,8 @@ def _families(jail: Jail) -> str:
 
 def _namespaces_allowed(jail: Jail, launched: bool) -> str:
     if not launched:
-        # the service creates none: all forbidden, but for jailmgr-init's time namespace
-        return "time" if timens.wanted(jail) else "yes"
+        # the service creates none: all forbidden, but for jailmgr-init's time namespace (timens.py)
+        return timens.NATIVE_RESTRICT if timens.wanted(jail) else "yes"
     ns = jail.namespaces
     wanted = ["mnt"] + [n for n in ("pid", "uts", "ipc", "cgroup", "user", "time") if getattr(ns, n)]
     if ns.net == "private":

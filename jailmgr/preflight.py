@@ -109,7 +109,7 @@ def check(loaded: list[Loaded], rendered: list[Rendered], host: Host, records: s
                 *_launcher_reach(item, host, launched.get(name, decide(item.jail, host).launched), found.notes),
                 *_ready_port(item, ports, found.notes)]
         if item.jail.namespaces.time:
-            lacking = timens.host_problem(launched.get(name, decide(item.jail, host).launched))
+            lacking = timens.host_problem()
             if lacking:
                 mine.append(item.problem("namespaces.time", lacking))
         if mine:

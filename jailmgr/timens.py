@@ -19,9 +19,10 @@ so ProtectClock= (which takes CAP_SYS_TIME away) gives way to what it stood
 for, kept for the program: the clock-setting calls denied by a filter with
 EPERM, CAP_SYS_TIME and CAP_WAKE_ALARM out of the program's bounding set (the
 init drops them, as everything not declared).  RestrictNamespaces= must let
-`time` through (systemd 252 knows the name); jailmgr-init takes it back at once
-with a seccomp filter of its own (unshare and setns with CLONE_NEWTIME: EPERM),
-so the program can make no time namespace, as without the key.
+`time` through (systemd 252 knows the name; natively with `ipc` beside it:
+NATIVE_RESTRICT); jailmgr-init takes them back at once with a seccomp filter of
+its own (unshare, setns and clone with those flags: EPERM), so the program can
+make no namespace more than without the key.
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ CLOCK_CAPS = ("CAP_SYS_TIME", "CAP_WAKE_ALARM")
 TIMENS_CAPS = ("CAP_SYS_ADMIN", "CAP_SYS_TIME")
 # The native wrapper's drop (as the launcher's init: PR_CAPBSET_DROP, setgroups, setresgid, setresuid).
 DROP_CAPS = ("CAP_SETPCAP", "CAP_SETUID", "CAP_SETGID")
+# RestrictNamespaces= on systemd's directives: "time" alone made systemd 252 refuse every setns(), the one
+# into the new namespace too (it leaves time out of its set of all namespaces); with ipc beside it, setns()
+# is refused per flag.  jailmgr-init's own filter forbids both to the program at once (launcher/jailmgr-init.c).
+NATIVE_RESTRICT = "ipc time"
 # ProtectClock='s filter, kept for the program: setting a clock fails with EPERM.
 CLOCK_FILTER = "SystemCallFilter=~@clock:EPERM"
 
@@ -61,18 +66,9 @@ def hardening(lines: list[str]) -> list[str]:
     return [CLOCK_FILTER if line == "ProtectClock=yes" else line for line in lines]
 
 
-def _kernel_at_least(release: str, major: int, minor: int) -> bool:
-    try:
-        numbers = [int(part) for part in release.split("-", 1)[0].split(".")[:2]]
-    except ValueError:
-        return True  # an unusual release string: the start says what is wrong, if anything
-    return [*numbers, 0][:2] >= [major, minor]
-
-
-def host_problem(launched: bool, proc: str = "/proc", release: str | None = None) -> str | None:
+def host_problem(proc: str = "/proc") -> str | None:
     """What this host lacks for a time namespace, said before anything is written: the kernel's support
-    (CONFIG_TIME_NS), CAP_SYS_TIME in systemd's bounding set (a container may withhold it), and without the
-    launcher an exec that moves a process into its time namespace (Linux 6.0)."""
+    (CONFIG_TIME_NS), and CAP_SYS_TIME in systemd's bounding set (a container may withhold it)."""
     if not os.path.exists(f"{proc}/self/ns/time"):
         return "this kernel has no time namespaces (CONFIG_TIME_NS); set namespaces.time: false"
     try:
@@ -83,7 +79,4 @@ def host_problem(launched: bool, proc: str = "/proc", release: str | None = None
     if bounding is not None and not int(bounding, 16) >> CAP_SYS_TIME_BIT & 1:
         return ("systemd here lacks CAP_SYS_TIME (a container that withholds it?): jailmgr-init can't set the time "
                 "namespace's clocks; set namespaces.time: false, or give the container CAP_SYS_TIME")
-    if not launched and not _kernel_at_least(release or os.uname().release, 6, 0):
-        return ("without the launcher the program enters its time namespace by exec, which needs Linux 6.0 or "
-                "later; set namespaces.time: false, or a namespace that brings the launcher (pid: true)")
     return None

@@ -37,7 +37,7 @@
  *       A jail on systemd's own directives with a time namespace: run by
  *       systemd as root (ExecStart=!) inside the jail's root, with the rest
  *       of its sandbox already in place.  Makes the time namespace and
- *       enters it (by executing itself again, --in-time), drops as init does, enters DIR as the program, and execs
+ *       enters it, drops as init does, enters DIR as the program, and execs
  *       PROGRAM (same PID: systemd's main PID, its sd_notify and stop work
  *       as without it).
  *
@@ -179,50 +179,57 @@ static void make_time_namespace(void)
     close(fd);
 }
 
-/* The program may make no time namespace of its own, as without one (RestrictNamespaces= leaves time out,
- * or says yes): the unit has to let jailmgr-init make this one, so unshare(CLONE_NEWTIME) and
- * setns(fd, CLONE_NEWTIME) fail with EPERM from here on, for this process and all it starts (a seccomp
- * filter is inherited and kept across exec).  clone3() is already ENOSYS under RestrictNamespaces=, and
- * clone() can't carry CLONE_NEWTIME (its low byte is the exit signal).  Another architecture's calls are
- * killed by SystemCallArchitectures=native; they are let through here. */
+/* The program may make no namespace of its own that the unit lets through for jailmgr-init alone: a
+ * time namespace (both shapes), and IPC on systemd's directives (there RestrictNamespaces= says "ipc time",
+ * not "time": systemd 252 with "time" alone refused every setns(), ours included).  unshare() and setns()
+ * with those flags, and clone() with those beyond its exit-signal byte, fail with EPERM from here on, for
+ * this process and all it starts (a seccomp filter is inherited and kept across exec).  clone3() is
+ * already ENOSYS under RestrictNamespaces=.  Another architecture's calls are killed by
+ * SystemCallArchitectures=native; they are let through here. */
 #if defined(__x86_64__)
 #define NATIVE_AUDIT_ARCH AUDIT_ARCH_X86_64
 #elif defined(__aarch64__)
 #define NATIVE_AUDIT_ARCH AUDIT_ARCH_AARCH64
 #endif
 
-static void forbid_time_namespaces(void)
+static void forbid_namespaces(unsigned int flags)
 {
 #ifdef NATIVE_AUDIT_ARCH
+    enum { CHECK = 12, ERR = 13, ALLOW = 14 };  /* where the shared tail starts: the offsets below count to it */
     struct sock_filter code[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NATIVE_AUDIT_ARCH, 0, 8),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_unshare, 0, 2),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),  /* the low 32 bits */
-        BPF_JUMP(BPF_JMP | BPF_JA, 2, 0, 0),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_setns, 0, 3),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1])),
-        BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_NEWTIME, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        /* 0 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+        /* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NATIVE_AUDIT_ARCH, 0, ALLOW - 2),
+        /* 2 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        /* 3 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_unshare, 0, 6 - 4),
+        /* 4 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),  /* the low 32 bits */
+        /* 5 */ BPF_JUMP(BPF_JMP | BPF_JA, CHECK - 6, 0, 0),
+        /* 6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_setns, 0, 9 - 7),
+        /* 7 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1])),
+        /* 8 */ BPF_JUMP(BPF_JMP | BPF_JA, CHECK - 9, 0, 0),
+        /* 9 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone, 0, ALLOW - 10),
+        /* 10 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
+        /* 11 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, flags & ~0xffU, ERR - 12, ALLOW - 12),
+        /* 12 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, flags, ERR - 13, ALLOW - 13),
+        /* 13 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+        /* 14 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
     };
     struct sock_fprog prog = {.len = sizeof code / sizeof code[0], .filter = code};
     /* Root with CAP_SYS_ADMIN here: no no_new_privs needed (the unit's NoNewPrivileges= decides that).
      * prctl, not seccomp(2): systemd 252's @system-service lets prctl through, not seccomp. */
     if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0)
-        die(1, "cannot load its filter against time namespaces: %s", strerror(errno));
+        die(1, "cannot load its filter against namespaces: %s", strerror(errno));
+#else
+    (void)flags;
 #endif
 }
 
-/* Whether this process is in the time namespace its children get: after make_time_namespace() and an
- * exec, which moves a process into it (Linux >= 6.0).  setns(2) would too, but under systemd 252's
- * RestrictNamespaces=time it failed with EPERM (its seccomp rules know no time namespace). */
-static int in_time_namespace(void)
+/* Into the time namespace just made (the caller itself, not only its children): one thread only. */
+static void enter_time_namespace(void)
 {
-    struct stat own, children;
-    return stat("/proc/self/ns/time", &own) == 0 && stat("/proc/self/ns/time_for_children", &children) == 0 &&
-           own.st_ino == children.st_ino && own.st_dev == children.st_dev;
+    int fd = open("/proc/self/ns/time_for_children", O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || setns(fd, CLONE_NEWTIME) < 0)
+        die(1, "cannot enter the time namespace: %s", strerror(errno));
+    close(fd);
 }
 
 /* ---------------------------------------------------------------- supervise */
@@ -465,7 +472,7 @@ static int supervise(int argc, char **argv)
     prctl(PR_SET_DUMPABLE, 0);  /* nothing of the jail may trace or read the host's side */
     if (time_ns) {
         make_time_namespace();  /* for COMMAND and all below it: bubblewrap, the init, the program */
-        forbid_time_namespaces();
+        forbid_namespaces(CLONE_NEWTIME);
     }
     sigset_t set = handled_set();
     sigprocmask(SIG_BLOCK, &set, NULL);
@@ -657,7 +664,7 @@ struct program_opts {
     long uid, gid;
     unsigned long long caps;
     const char *workdir;
-    int pid1, time, in_time;
+    int pid1, time;
     gid_t groups[MAX_GROUPS];
     size_t n_groups;
     char **argv;
@@ -676,10 +683,6 @@ static void parse_program_opts(int argc, char **argv, struct program_opts *o, co
         }
         if (strcmp(opt, "--time") == 0) {
             o->time = 1;
-            continue;
-        }
-        if (strcmp(opt, "--in-time") == 0) {
-            o->in_time = 1;
             continue;
         }
         if (!val)
@@ -722,7 +725,7 @@ static int init(int argc, char **argv)
     struct program_opts o;
     parse_program_opts(argc, argv, &o,
                        "init --uid U --gid G [--groups G,G] --caps HEX --workdir DIR [--pid1] -- PROGRAM...");
-    if (o.time || o.in_time)
+    if (o.time)
         die(2, "unknown option --time");
     char **program = o.argv;
     int pid1 = o.pid1;
@@ -829,30 +832,13 @@ static int exec_program(int argc, char **argv)
 {
     struct program_opts o;
     parse_program_opts(argc, argv, &o,
-                       "exec --time|--in-time --uid U --gid G [--groups G,G] --caps HEX --workdir DIR -- PROGRAM...");
+                       "exec --time --uid U --gid G [--groups G,G] --caps HEX --workdir DIR -- PROGRAM...");
     if (o.pid1)
         die(2, "unknown option --pid1");
     if (o.time) {
-        /* The namespace, then this program again (told --in-time in place of --time): the exec moves it in. */
         make_time_namespace();
-        char *again[argc + 4];
-        int n = 0, past = 0;
-        again[n++] = "jailmgr-init";
-        again[n++] = "exec";
-        again[n++] = "--in-time";
-        for (int k = 0; k < argc; k++) {
-            past |= strcmp(argv[k], "--") == 0;
-            if (past || strcmp(argv[k], "--time") != 0)
-                again[n++] = argv[k];
-        }
-        again[n] = NULL;
-        execv("/proc/self/exe", again);
-        die(1, "cannot execute itself again: %s", strerror(errno));
-    }
-    if (o.in_time) {
-        if (!in_time_namespace())
-            die(1, "not in the time namespace it made (an exec moves a process into it from Linux 6.0 on)");
-        forbid_time_namespaces();
+        enter_time_namespace();
+        forbid_namespaces(CLONE_NEWTIME | CLONE_NEWIPC);
     }
     drop((uid_t)o.uid, (gid_t)o.gid, o.groups, o.n_groups, o.caps);
     enter_workdir(o.workdir);
