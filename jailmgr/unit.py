@@ -13,6 +13,9 @@ use systemd's directives alone (mechanism.py decides which, once per jail):
   DeviceAllow= let the program open only the declared nodes, and an empty
   /run (so the tree may put nothing there: spec.py refuses it); `runtime:`
   adds journald's syslog socket and a /dev/shm of the jail's own (_runtime).
+- With namespaces.time, the host's jailmgr-init runs first in the root
+  (ExecStart=!, _native_timens) and does what User= and WorkingDirectory=
+  would (timens.py).
 """
 
 from __future__ import annotations
