@@ -25,11 +25,13 @@ PROBE = "/usr/local/bin/time_probe"
 PROBE_SRC = Path(__file__).with_name("time_probe.c")
 # A jail without a PID namespace needs a user of its own (no other jail, no host process).
 # (under the launcher a /proc of the jail's own: its /proc/uptime is there to read; "admin" holds
-# CAP_SYS_ADMIN, enough to make a time namespace but for what forbids it)
+# CAP_SYS_ADMIN, enough to make a time namespace but for what forbids it; "userns": root of its own user
+# namespace, where the time namespace's owner, the host's, gives it nothing)
 SHAPES = {"launcher": ("root", "", "mounts: [{type: proc}]\n"),
           "native": ("irc", "pid: false, uts: false, cgroup: false, ", ""),
-          "admin": ("root", "", "mounts: [{type: proc}]\nsecurity: {capabilities: [CAP_SYS_ADMIN]}\n")}
-OFF_USERS = {"launcher": "root", "native": "list", "admin": "root"}
+          "admin": ("root", "", "mounts: [{type: proc}]\nsecurity: {capabilities: [CAP_SYS_ADMIN]}\n"),
+          "userns": ("root", "user: true, ", "mounts: [{type: proc}]\n")}
+OFF_USERS = {"launcher": "root", "native": "list", "admin": "root", "userns": "root"}
 CAP_SYS_TIME = 25
 
 
@@ -55,7 +57,7 @@ def jail_file(shape: str, on: bool) -> str:
 
 @pytest.fixture(scope="module", params=["bookworm", "trixie"])
 def beds(request: pytest.FixtureRequest) -> Iterator[Beds]:
-    """The six jails (three shapes, with and without the time namespace) applied in one apply."""
+    """The eight jails (four shapes, with and without the time namespace) applied in one apply."""
     bed: Testbed = request.getfixturevalue("bed" if request.param == "bookworm" else "trixie")
     subprocess.run(["gcc", "-static", "-O2", "-o", str(bed.path(PROBE)), str(PROBE_SRC)], check=True)
     bed.path("/srv/tn").mkdir(parents=True, exist_ok=True)
