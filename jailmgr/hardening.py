@@ -16,6 +16,7 @@ systemd 252 (FTP sessions and the integration suite pass with them on):
 
 from __future__ import annotations
 
+from . import timens
 from .mechanism import Mechanism
 from .model import Jail
 
@@ -37,9 +38,10 @@ def _families(jail: Jail) -> str:
 
 def _namespaces_allowed(jail: Jail, launched: bool) -> str:
     if not launched:
-        return "yes"  # the service creates none: all forbidden
+        # the service creates none: all forbidden, but for jailmgr-init's time namespace (timens.py)
+        return timens.NATIVE_RESTRICT if timens.wanted(jail) else "yes"
     ns = jail.namespaces
-    wanted = ["mnt"] + [n for n in ("pid", "uts", "ipc", "cgroup", "user") if getattr(ns, n)]
+    wanted = ["mnt"] + [n for n in ("pid", "uts", "ipc", "cgroup", "user", "time") if getattr(ns, n)]
     if ns.net == "private":
         wanted.append("net")  # the launcher joins the jail's netns (setns is restricted too)
     return " ".join(wanted)
@@ -58,6 +60,8 @@ def _reaches_homes(jail: Jail) -> bool:
 def hardening(jail: Jail, mechanism: Mechanism) -> list[str]:
     lines = list(COMMON)
     launched = mechanism.launched
+    if timens.wanted(jail):
+        lines = timens.hardening(lines)  # ProtectClock= would leave jailmgr-init no CAP_SYS_TIME
     if mechanism.nosetid:
         lines.remove("RestrictSUIDSGID=yes")  # bubblewrap applies the same rules (setid.py)
     if jail.security.memory_deny_write_execute:

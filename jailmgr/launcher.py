@@ -34,7 +34,7 @@ started by the unit instead of RootDirectory=:
 
 from __future__ import annotations
 
-from . import credentials, setid
+from . import credentials, setid, timens
 from .manifest import Contents
 from .mechanism import Mechanism
 from .model import CAPABILITY_BITS, SIGNAL_NUMBERS, Jail
@@ -72,9 +72,11 @@ def launcher_caps(jail: Jail, mechanism: Mechanism) -> tuple[str, ...]:
     """LAUNCHER_CAPS, and CAP_KILL when the supervisor itself must signal a program that is PID 1
     (`init: false`) of another uid for reload_signal: otherwise the init, running as the program,
     does it.  bwrap and the init drop them all before the program runs."""
-    caps = (*LAUNCHER_CAPS, *credentials.launcher_caps(jail))
+    caps: tuple[str, ...] = (*LAUNCHER_CAPS, *credentials.launcher_caps(jail))
     if mechanism.program_is_pid1 and jail.reload_signal is not None:
-        return (*caps, "CAP_KILL")
+        caps = (*caps, "CAP_KILL")
+    if timens.wanted(jail):  # the supervisor writes the time namespace's offsets (timens.py)
+        caps = (*caps, *(c for c in timens.TIMENS_CAPS if c not in caps))
     return caps
 
 
@@ -85,13 +87,15 @@ def supervisor_argv(jail: Jail, mechanism: Mechanism) -> list[str]:
         argv += ["--notify", notify_socket(jail.name)]
     if mechanism.program_is_pid1:
         argv.append("--pid1")
+    if timens.wanted(jail):
+        argv.append("--time")
     return [*argv, *credentials.supervisor_args(jail), "--"]
 
 
 def init_argv(jail: Jail, mechanism: Mechanism, uid: int, gid: int, groups: list[int]) -> list[str]:
     """The drop inside the jail, then the program (see launcher/jailmgr-init.c)."""
     argv = [INIT_IN_JAIL, "init", "--uid", str(uid), "--gid", str(gid),
-            "--groups", ",".join(map(str, groups)), "--caps", f"{cap_mask(jail.security.capabilities):x}",
+            "--groups", ",".join(map(str, groups)), "--caps", f"{cap_mask(timens.program_caps(jail)):x}",
             "--workdir", jail.workdir]
     if mechanism.program_is_pid1:
         argv.append("--pid1")
@@ -149,7 +153,7 @@ def bwrap_argv(jail: Jail, contents: Contents, mechanism: Mechanism, uid: int, g
         argv += ["--ro-bind", notify_socket(jail.name), NOTIFY_IN_JAIL]
     argv += credentials.bwrap_args(jail)  # after every mount of the jail's: none covers it
     argv += ["--cap-drop", "ALL"]
-    for cap in sorted({*jail.security.capabilities, "CAP_SETPCAP", "CAP_SETUID", "CAP_SETGID",
+    for cap in sorted({*timens.program_caps(jail), "CAP_SETPCAP", "CAP_SETUID", "CAP_SETGID",
                        *credentials.launcher_caps(jail)}):
         argv += ["--cap-add", cap]
     if ns.pid:

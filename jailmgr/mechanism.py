@@ -22,6 +22,9 @@ class Mechanism:
     # Without the launcher, systemd >= 257 binds journald's three sockets (syslog, native, stdout) into the root
     # unless told BindLogSockets=no: the unit says no, and binds the syslog one alone when runtime.syslog asks.
     log_sockets: bool = False
+    # namespaces.time without the launcher: ExecStart=! runs the host's jailmgr-init in the root, which makes
+    # the time namespace and drops to the program (timens.py); systemd then sets neither ids nor workdir.
+    native_timens: bool = False
 
     @property
     def init(self) -> bool:
@@ -33,7 +36,8 @@ def decide(jail: Jail, host: Host) -> Mechanism:
     launched = jail.uses_launcher()
     return Mechanism(launched=launched, program_is_pid1=launched and jail.namespaces.pid and not jail.namespaces.init,
                      nosetid=launched and host.systemd_version >= 257,
-                     log_sockets=not launched and host.systemd_version >= 257)
+                     log_sockets=not launched and host.systemd_version >= 257,
+                     native_timens=not launched and jail.namespaces.time)
 
 
 NATIVE = Mechanism(launched=False, program_is_pid1=False, nosetid=False)

@@ -206,7 +206,8 @@ class Namespaces:
     cgroup: bool = spec(Flag(), "Own cgroup namespace", True)
     user: bool = spec(Flag(), "Map root inside to an unprivileged range outside", False)
     net: Net = spec(Choice(Net), "Network namespace", Net.HOST)
-    time: bool = spec(Flag(), "Own time namespace (not supported yet: true is refused with the reason)", False)
+    time: bool = spec(Flag(), "Own time namespace: CLOCK_MONOTONIC and CLOCK_BOOTTIME (the uptime) start at the "
+                      "jail's start, the host's uptime is not shown; made by jailmgr-init on the host's side", False)
     init: bool = spec(Flag(), "With pid: a minimal init is PID 1 and the program its child "
                       "(false: the program itself is PID 1, for a shell or an init)", True)
 

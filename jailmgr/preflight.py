@@ -24,7 +24,7 @@ import stat
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from . import credentials, crossjail, procfs, spec, state
+from . import credentials, crossjail, procfs, spec, state, timens
 from .host import Db, Host, Node
 from .mechanism import decide
 from .model import USERNS_COUNT, Jail
@@ -108,6 +108,10 @@ def check(loaded: list[Loaded], rendered: list[Rendered], host: Host, records: s
         mine = [*_mount_sources(item, host, found.notes), *_mount_owners(item, host),
                 *_launcher_reach(item, host, launched.get(name, decide(item.jail, host).launched), found.notes),
                 *_ready_port(item, ports, found.notes), *_credentials(item, host, found.notes)]
+        if item.jail.namespaces.time:
+            lacking = timens.host_problem()
+            if lacking:
+                mine.append(item.problem("namespaces.time", lacking))
         if mine:
             found.own[name] = mine
     return found

@@ -65,7 +65,7 @@ def text(value: bytes | str | None, limit: int = FIELD) -> str:
     return value if len(value) <= limit else value[:limit] + "..."
 
 
-NS_TYPES = ("mnt", "pid", "uts", "ipc", "net", "cgroup", "user")
+NS_TYPES = ("mnt", "pid", "uts", "ipc", "net", "cgroup", "user", "time")
 
 # The most jailmgr reads of each /proc file it looks at.  Each is far above what the kernel writes
 # for a well-behaved process; a jail controls the length of its argv, of its mapped and mounted

@@ -150,13 +150,6 @@ def _check_misc(jail: Jail, ctx: Ctx) -> None:
 
     if not jail.namespaces.mount:
         ctx.at("namespaces.mount", "the mount namespace is always on (a jail is a mount namespace)")
-    if jail.namespaces.time:
-        # Its offsets must be written before anything enters it, and the jail
-        # file's meaning (clocks that start at the jail's start) needs them
-        # computed at each start: neither systemd 252 nor bubblewrap does it.
-        ctx.at("namespaces.time", "a time namespace is not supported yet: systemd has no directive for one and "
-               "bubblewrap can't make one; set it to false (the host's clocks are read-only to the jail anyway: "
-               "ProtectClock=yes)")
     if jail.hostname is not None and not jail.namespaces.uts:
         ctx.at("hostname", "a jail hostname needs namespaces.uts: true")
     lim = jail.limits

@@ -13,17 +13,20 @@ use systemd's directives alone (mechanism.py decides which, once per jail):
   DeviceAllow= let the program open only the declared nodes, and an empty
   /run (so the tree may put nothing there: spec.py refuses it); `runtime:`
   adds journald's syslog socket and a /dev/shm of the jail's own (_runtime).
+- With namespaces.time, the host's jailmgr-init runs first in the root
+  (ExecStart=!, _native_timens) and does what User= and WorkingDirectory=
+  would (timens.py).
 """
 
 from __future__ import annotations
 
-from . import credentials, model, paths, setid
+from . import credentials, model, paths, setid, timens
 from .hardening import hardening
-from .launcher import LAUNCHER_SYSCALLS, bwrap_argv, launcher_caps, supervisor_argv
+from .launcher import LAUNCHER_SYSCALLS, bwrap_argv, cap_mask, launcher_caps, supervisor_argv
 from .manifest import Contents, ids, primary_gid, supplementary_gids
 from .mechanism import Mechanism
 from .model import SIGNAL_NUMBERS, USERNS_COUNT, Jail, UnitRole, veth_names
-from .paths import IP, JAILMGR_INIT, JOURNAL_DEV_LOG, NSENTER, USERNS_HELPER, runtime_dir
+from .paths import INIT_IN_JAIL, IP, JAILMGR_INIT, JOURNAL_DEV_LOG, NSENTER, USERNS_HELPER, runtime_dir
 from .unitsyntax import assignment, bind, exec_argv, path, specifiers, text, unit_file
 
 
@@ -147,11 +150,17 @@ def _security(jail: Jail, mechanism: Mechanism) -> list[str]:
         # (jailmgr-init's bounding set), and without CAP_SYS_ADMIN the program's
         # mount() and sethostname() fail even though the filter allows them.
         caps = sorted({*caps, *launcher_caps(jail, mechanism)})
-        extra = [*LAUNCHER_SYSCALLS, *(["seccomp"] if jail.namespaces.user else [])]
+        extra = [*LAUNCHER_SYSCALLS, *(["seccomp"] if jail.namespaces.user else []),
+                 *(timens.syscalls(True) if timens.wanted(jail) else ())]
         if syscalls:
             # (seccomp: the userns helper loads a filter of its own, which
             # only ever takes more away.)
             syscalls += [s for s in extra if s not in syscalls]
+    elif mechanism.native_timens:
+        # jailmgr-init makes the time namespace, then drops to the program's set (timens.py).
+        caps = sorted({*caps, *timens.TIMENS_CAPS, *timens.DROP_CAPS})
+        if syscalls:
+            syscalls += [s for s in timens.syscalls(False) if s not in syscalls]
     lines = [f"CapabilityBoundingSet={' '.join(caps)}",
              f"NoNewPrivileges={'yes' if sec.no_new_privileges else 'no'}",
              "SystemCallArchitectures=native"]
@@ -166,11 +175,7 @@ def _security(jail: Jail, mechanism: Mechanism) -> list[str]:
 
 def _launched(jail: Jail, contents: Contents, mechanism: Mechanism) -> list[str]:
     """The service lines when bubblewrap builds the jail (see launcher.py)."""
-    users, group_ids = ids(contents)
-    uid = users[jail.user]
-    gid = group_ids[jail.group] if jail.group else primary_gid(contents, jail.user)
-    # As initgroups(3) would set them (root: none), from the group file jailmgr wrote.
-    groups = sorted({gid, *supplementary_gids(contents, jail.user)}) if uid != 0 else []
+    uid, gid, groups = _program_ids(jail, contents)
     argv = bwrap_argv(jail, contents, mechanism, uid, gid, groups)
     if jail.namespaces.user:
         # Root in the jail is an unprivileged host uid (see userns.py); bwrap
@@ -200,6 +205,29 @@ def _launched(jail: Jail, contents: Contents, mechanism: Mechanism) -> list[str]
         if mount.type == "bind" and mount.mode == "rw":
             lines.append(f"ReadWritePaths={path(mount.source or '')}")
     return lines
+
+
+def _program_ids(jail: Jail, contents: Contents) -> tuple[int, int, list[int]]:
+    """The program's uid, gid and groups, from the tree's own passwd and group files."""
+    users, group_ids = ids(contents)
+    uid = users[jail.user]
+    gid = group_ids[jail.group] if jail.group else primary_gid(contents, jail.user)
+    # As initgroups(3) would set them (root: none), from the group file jailmgr wrote.
+    groups = sorted({gid, *supplementary_gids(contents, jail.user)}) if uid != 0 else []
+    return uid, gid, groups
+
+
+def _native_timens(jail: Jail, contents: Contents) -> list[str]:
+    """namespaces.time on systemd's directives: the host's jailmgr-init, bound into the root, runs first
+    ("!": as root, with the rest of the sandbox) and execs the program (see timens.py).  No WorkingDirectory=:
+    systemd would enter it as root; the init walks it as the program."""
+    uid, gid, groups = _program_ids(jail, contents)
+    argv = [INIT_IN_JAIL, "exec", "--time", "--uid", str(uid), "--gid", str(gid),
+            "--groups", ",".join(map(str, groups)), "--caps", f"{cap_mask(timens.program_caps(jail)):x}",
+            "--workdir", jail.workdir, "--", *jail.exec]
+    # (the /run it lands on is the jail's fresh tmpfs, where the tree has nothing: spec.py)
+    return [f"ExecStart=!{exec_argv(argv, wrap=72)}", f"RootDirectory={path(jail.root_dir)}",
+            "RootDirectoryStartOnly=yes", f"BindReadOnlyPaths={bind(JAILMGR_INIT, INIT_IN_JAIL)}"]
 
 
 def _lifecycle(jail: Jail) -> list[str]:
@@ -232,9 +260,12 @@ def render_unit(jail: Jail, contents: Contents, mechanism: Mechanism, source: st
         service += _launched(jail, contents, mechanism)
     else:
         # (RootDirectoryStartOnly=: ExecReload= runs the host's jailmgr-init, never a file of the tree)
-        service += [f"ExecStart={exec_argv(jail.exec)}", f"RootDirectory={path(jail.root_dir)}",
-                    "RootDirectoryStartOnly=yes",
-                    f"WorkingDirectory={path(jail.workdir)}", f"User={jail.user}"]
+        if mechanism.native_timens:
+            service += _native_timens(jail, contents)
+        else:
+            service += [f"ExecStart={exec_argv(jail.exec)}", f"RootDirectory={path(jail.root_dir)}",
+                        "RootDirectoryStartOnly=yes", f"WorkingDirectory={path(jail.workdir)}"]
+        service.append(f"User={jail.user}")
         if jail.group:
             service.append(f"Group={jail.group}")
     for name, value in jail.environment:

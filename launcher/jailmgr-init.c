@@ -20,7 +20,8 @@
  *       - relays the program's sd_notify messages to systemd, keeping only
  *         READY, RELOADING, STOPPING and STATUS (a jail must not set MAINPID
  *         or hand systemd descriptors);
- *       - ends as the program ended: its exit code, or killed by its signal.
+ *       - ends as the program ended: its exit code, or killed by its signal;
+ *       - with --time, makes the jail's time namespace before COMMAND.
  *
  *   jailmgr-init init --uid U --gid G --groups G,G --caps HEX --workdir DIR [--pid1] -- PROGRAM ARGS...
  *       Run by bubblewrap inside the jail, as root.  Resets every signal,
@@ -36,6 +37,13 @@
  *   program: supervise reads $CREDENTIALS_DIRECTORY (systemd's, on the host, root's) into a memfd; the
  *   init, still root, writes them into the fresh tmpfs bubblewrap made at DIR, hands them to the program's
  *   uid and sets CREDENTIALS_DIRECTORY (see the credentials section below).
+ *   jailmgr-init exec --time --uid U --gid G --groups G,G --caps HEX --workdir DIR -- PROGRAM ARGS...
+ *       A jail on systemd's own directives with a time namespace: run by
+ *       systemd as root (ExecStart=!) inside the jail's root, with the rest
+ *       of its sandbox already in place.  Makes the time namespace and
+ *       enters it, drops as init does, enters DIR as the program, and execs
+ *       PROGRAM (same PID: systemd's main PID, its sd_notify and stop work
+ *       as without it).
  *
  *   jailmgr-init kill SIGNAL PID
  *       kill(2), for ExecReload= (no dependency on procps' kill).
@@ -44,8 +52,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/audit.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -64,6 +76,7 @@
 #include <sys/types.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define FDS_ENV "JAILMGR_INIT_FDS"
@@ -304,6 +317,98 @@ static void install_credentials(const char *dir, uid_t uid, gid_t gid)
     setenv("CREDENTIALS_DIRECTORY", dir, 1);
 }
 
+/* ------------------------------------------------------------ time namespace */
+
+/* The jail's own CLOCK_MONOTONIC and CLOCK_BOOTTIME: a new time namespace for the processes made
+ * from here on (unshare(2) moves only future children), its offsets written before anything entered
+ * it (the kernel refuses them after) so that both clocks start near zero: the jail's uptime is its
+ * age, and the host's uptime (how long since its last kernel update) is not shown.  An offset of
+ * minus the time read just now leaves each clock at or above zero when the kernel checks it a moment
+ * later (it refuses a negative one).  Needs CAP_SYS_ADMIN (unshare) and CAP_SYS_TIME (the offsets) over
+ * the host's user namespace, which owns the new one: nothing of the jail ever holds them there. */
+static void make_time_namespace(void)
+{
+    struct timespec mono, boot;
+    if (unshare(CLONE_NEWTIME) < 0)
+        die(1, "cannot make a time namespace: %s", strerror(errno));
+    if (clock_gettime(CLOCK_MONOTONIC, &mono) < 0 || clock_gettime(CLOCK_BOOTTIME, &boot) < 0)
+        die(1, "clock_gettime: %s", strerror(errno));
+    /* Minus the reading, as seconds and nanoseconds in [0, 1e9) (the kernel's form): -(s + 1) + (1e9 - ns). */
+    long long mono_s = -(long long)mono.tv_sec, boot_s = -(long long)boot.tv_sec;
+    long mono_ns = 0, boot_ns = 0;
+    if (mono.tv_nsec) {
+        mono_s -= 1;
+        mono_ns = 1000000000L - mono.tv_nsec;
+    }
+    if (boot.tv_nsec) {
+        boot_s -= 1;
+        boot_ns = 1000000000L - boot.tv_nsec;
+    }
+    char text[128];
+    int len = snprintf(text, sizeof text, "monotonic %lld %ld\nboottime %lld %ld\n", mono_s, mono_ns, boot_s, boot_ns);
+    /* This process's own /proc entry (procfs, not a path of the jail's). */
+    int fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        die(1, "cannot open /proc/self/timens_offsets: %s", strerror(errno));
+    ssize_t n = write(fd, text, (size_t)len);  /* one write: the kernel takes the offsets of one call */
+    if (n != len)
+        die(1, "cannot set the time namespace's offsets: %s", n < 0 ? strerror(errno) : "short write");
+    close(fd);
+}
+
+/* The program may make no namespace of its own that the unit lets through for jailmgr-init alone: a
+ * time namespace (both shapes), and IPC on systemd's directives (there RestrictNamespaces= says "ipc time",
+ * not "time": systemd 252 with "time" alone refused every setns(), ours included).  unshare() and setns()
+ * with those flags, and clone() with those beyond its exit-signal byte, fail with EPERM from here on, for
+ * this process and all it starts (a seccomp filter is inherited and kept across exec).  clone3() is
+ * already ENOSYS under RestrictNamespaces=.  Another architecture's calls are killed by
+ * SystemCallArchitectures=native; they are let through here. */
+#if defined(__x86_64__)
+#define NATIVE_AUDIT_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define NATIVE_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#endif
+
+static void forbid_namespaces(unsigned int flags)
+{
+#ifdef NATIVE_AUDIT_ARCH
+    enum { CHECK = 12, ERR = 13, ALLOW = 14 };  /* where the shared tail starts: the offsets below count to it */
+    struct sock_filter code[] = {
+        /* 0 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+        /* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NATIVE_AUDIT_ARCH, 0, ALLOW - 2),
+        /* 2 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        /* 3 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_unshare, 0, 6 - 4),
+        /* 4 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),  /* the low 32 bits */
+        /* 5 */ BPF_JUMP(BPF_JMP | BPF_JA, CHECK - 6, 0, 0),
+        /* 6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_setns, 0, 9 - 7),
+        /* 7 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1])),
+        /* 8 */ BPF_JUMP(BPF_JMP | BPF_JA, CHECK - 9, 0, 0),
+        /* 9 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone, 0, ALLOW - 10),
+        /* 10 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
+        /* 11 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, flags & ~0xffU, ERR - 12, ALLOW - 12),
+        /* 12 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, flags, ERR - 13, ALLOW - 13),
+        /* 13 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+        /* 14 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {.len = sizeof code / sizeof code[0], .filter = code};
+    /* Root with CAP_SYS_ADMIN here: no no_new_privs needed (the unit's NoNewPrivileges= decides that).
+     * prctl, not seccomp(2): systemd 252's @system-service lets prctl through, not seccomp. */
+    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0)
+        die(1, "cannot load its filter against namespaces: %s", strerror(errno));
+#else
+    (void)flags;
+#endif
+}
+
+/* Into the time namespace just made (the caller itself, not only its children): one thread only. */
+static void enter_time_namespace(void)
+{
+    int fd = open("/proc/self/ns/time_for_children", O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || setns(fd, CLONE_NEWTIME) < 0)
+        die(1, "cannot enter the time namespace: %s", strerror(errno));
+    close(fd);
+}
+
 /* ---------------------------------------------------------------- supervise */
 
 struct supervisor {
@@ -524,7 +629,7 @@ static int supervise(int argc, char **argv)
 {
     struct supervisor s = {.go = -1, .stop_signal = SIGTERM};
     const char *notify = NULL;
-    int pid1 = 0, creds = 0, i;
+    int pid1 = 0, creds = 0, time_ns = 0, i;
     for (i = 0; i < argc && strcmp(argv[i], "--") != 0; i++) {
         if (strcmp(argv[i], "--credentials") == 0)
             creds = 1;
@@ -534,14 +639,20 @@ static int supervise(int argc, char **argv)
             notify = argv[++i];
         else if (strcmp(argv[i], "--pid1") == 0)
             pid1 = 1;
+        else if (strcmp(argv[i], "--time") == 0)
+            time_ns = 1;
         else
             die(2, "unknown option %s", argv[i]);
     }
     if (i + 1 >= argc)
-        die(2, "usage: supervise --stop-signal N [--notify PATH] [--pid1] -- COMMAND...");
+        die(2, "usage: supervise --stop-signal N [--notify PATH] [--pid1] [--time] -- COMMAND...");
     char **command = argv + i + 1;
 
     prctl(PR_SET_DUMPABLE, 0);  /* nothing of the jail may trace or read the host's side */
+    if (time_ns) {
+        make_time_namespace();  /* for COMMAND and all below it: bubblewrap, the init, the program */
+        forbid_namespaces(CLONE_NEWTIME);
+    }
     sigset_t set = handled_set();
     sigprocmask(SIG_BLOCK, &set, NULL);
     int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -736,55 +847,80 @@ static int exec_code(int err)
     return err == ENOENT ? 127 : 126;  /* as a shell says it */
 }
 
-static int init(int argc, char **argv)
+/* What init and exec are told of the program: its ids, bounding set, workdir, and where its argv starts. */
+struct program_opts {
+    long uid, gid;
+    unsigned long long caps;
+    const char *workdir;
+    const char *creds_dir;  /* init: where the credentials' tmpfs is (see the credentials section) */
+    int pid1, time;
+    gid_t groups[MAX_GROUPS];
+    size_t n_groups;
+    char **argv;
+};
+
+static void parse_program_opts(int argc, char **argv, struct program_opts *o, const char *usage)
 {
-    long uid = -1, gid = -1;
-    unsigned long long caps = 0;
-    const char *workdir = "/", *groups_text = "", *creds_dir = NULL;
-    int pid1 = 0, i, have_caps = 0;
+    const char *groups_text = "";
+    int i, have_caps = 0;
+    *o = (struct program_opts){.uid = -1, .gid = -1, .workdir = "/"};
     for (i = 0; i < argc && strcmp(argv[i], "--") != 0; i++) {
         const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(opt, "--pid1") == 0) {
-            pid1 = 1;
+            o->pid1 = 1;
+            continue;
+        }
+        if (strcmp(opt, "--time") == 0) {
+            o->time = 1;
             continue;
         }
         if (!val)
             die(2, "%s needs a value", opt);
         i++;
         if (strcmp(opt, "--uid") == 0)
-            uid = number(val, 0, 0x7fffffff, "--uid");
+            o->uid = number(val, 0, 0x7fffffff, "--uid");
         else if (strcmp(opt, "--gid") == 0)
-            gid = number(val, 0, 0x7fffffff, "--gid");
+            o->gid = number(val, 0, 0x7fffffff, "--gid");
         else if (strcmp(opt, "--groups") == 0)
             groups_text = val;
         else if (strcmp(opt, "--caps") == 0) {
             char *end;
-            caps = strtoull(val, &end, 16);
+            o->caps = strtoull(val, &end, 16);
             if (*end || end == val)
                 die(2, "--caps: not a hexadecimal mask: %s", val);
             have_caps = 1;
         } else if (strcmp(opt, "--workdir") == 0)
-            workdir = val;
+            o->workdir = val;
         else if (strcmp(opt, "--credentials") == 0)
-            creds_dir = val;
+            o->creds_dir = val;
         else
             die(2, "unknown option %s", opt);
     }
-    if (i + 1 >= argc || uid < 0 || gid < 0 || !have_caps || workdir[0] != '/')
-        die(2, "usage: init --uid U --gid G [--groups G,G] --caps HEX --workdir DIR [--pid1] -- PROGRAM...");
-    char **program = argv + i + 1;
-    gid_t groups[MAX_GROUPS];
-    size_t n_groups = 0;
+    if (i + 1 >= argc || o->uid < 0 || o->gid < 0 || !have_caps || o->workdir[0] != '/')
+        die(2, "usage: %s", usage);
+    o->argv = argv + i + 1;
     for (const char *p = groups_text; *p;) {
         char *end;
         long g = strtol(p, &end, 10);
-        if (end == p || g < 0 || n_groups == MAX_GROUPS)
+        if (end == p || g < 0 || o->n_groups == MAX_GROUPS)
             die(2, "--groups: not a list of group ids: %s", groups_text);
-        groups[n_groups++] = (gid_t)g;
+        o->groups[o->n_groups++] = (gid_t)g;
         p = *end == ',' ? end + 1 : end;
         if (*end && *end != ',')
             die(2, "--groups: not a list of group ids: %s", groups_text);
     }
+}
+
+static int init(int argc, char **argv)
+{
+    struct program_opts o;
+    parse_program_opts(argc, argv, &o,
+                       "init --uid U --gid G [--groups G,G] --caps HEX --workdir DIR [--pid1] [--credentials DIR] "
+                       "-- PROGRAM...");
+    if (o.time)
+        die(2, "unknown option --time");
+    char **program = o.argv;
+    int pid1 = o.pid1;
 
     /* bubblewrap ran with the supervisor's ignored signals; start clean, then hold ours. */
     reset_signals();
@@ -794,14 +930,14 @@ static int init(int argc, char **argv)
     int go, st;
     if (parse_fds(&go, &st) < 0)
         die(1, "run by bubblewrap from `jailmgr-init supervise` only (%s is missing)", FDS_ENV);
-    if (creds_dir)
-        install_credentials(creds_dir, (uid_t)uid, (gid_t)gid);  /* as root, before the drop; closes its fd */
+    if (o.creds_dir)
+        install_credentials(o.creds_dir, (uid_t)o.uid, (gid_t)o.gid);  /* as root, before the drop; closes its fd */
     close_others(go, st);
     fcntl(go, F_SETFD, FD_CLOEXEC);
     fcntl(st, F_SETFD, FD_CLOEXEC);
 
-    drop((uid_t)uid, (gid_t)gid, groups, n_groups, caps);
-    enter_workdir(workdir);
+    drop((uid_t)o.uid, (gid_t)o.gid, o.groups, o.n_groups, o.caps);
+    enter_workdir(o.workdir);
 
     write_all(st, "r\n", 2);
     char byte = 0;
@@ -881,6 +1017,30 @@ static int init(int argc, char **argv)
     }
 }
 
+/* --------------------------------------------------------------------- exec */
+
+/* A jail on systemd's own directives (RootDirectory=), started as root by ExecStart=!: systemd has
+ * already chrooted it and applied the rest of the sandbox.  The time namespace, then exactly the
+ * init's drop, the workdir walked as the program, and an exec keeping this PID (systemd's main PID). */
+static int exec_program(int argc, char **argv)
+{
+    struct program_opts o;
+    parse_program_opts(argc, argv, &o,
+                       "exec --time --uid U --gid G [--groups G,G] --caps HEX --workdir DIR -- PROGRAM...");
+    if (o.pid1 || o.creds_dir)
+        die(2, "unknown option %s", o.pid1 ? "--pid1" : "--credentials");
+    if (o.time) {
+        make_time_namespace();
+        enter_time_namespace();
+        forbid_namespaces(CLONE_NEWTIME | CLONE_NEWIPC);
+    }
+    drop((uid_t)o.uid, (gid_t)o.gid, o.groups, o.n_groups, o.caps);
+    enter_workdir(o.workdir);
+    execv(o.argv[0], o.argv);
+    die(exec_code(errno), "cannot execute %s: %s", o.argv[0], strerror(errno));
+    return 1;
+}
+
 /* --------------------------------------------------------------------- main */
 
 int main(int argc, char **argv)
@@ -891,6 +1051,8 @@ int main(int argc, char **argv)
             return supervise(argc - 2, argv + 2);
         if (strcmp(argv[1], "init") == 0)
             return init(argc - 2, argv + 2);
+        if (strcmp(argv[1], "exec") == 0)
+            return exec_program(argc - 2, argv + 2);
         if (strcmp(argv[1], "kill") == 0 && argc == 4) {
             int sig = (int)number(argv[2], 1, 64, "signal");
             pid_t pid = (pid_t)number(argv[3], 2, 0x7fffffff, "pid");
@@ -899,6 +1061,6 @@ int main(int argc, char **argv)
             return 0;
         }
     }
-    fprintf(stderr, "usage: jailmgr-init supervise|init|kill ... (run by jailmgr's units)\n");
+    fprintf(stderr, "usage: jailmgr-init supervise|init|exec|kill ... (run by jailmgr's units)\n");
     return 2;
 }

@@ -125,7 +125,9 @@ class Testbed:
              "--console=passive", "-M", self.machine,
              # nspawn drops CAP_NET_ADMIN when it shares the host's network; the
              # net: private jails need it to make their veth pair (removed on stop).
-             "--capability=CAP_NET_ADMIN"],
+             # CAP_SYS_TIME, as a real host's systemd has it: jailmgr-init writes a time
+             # namespace's offsets with it (namespaces.time).
+             "--capability=CAP_NET_ADMIN,CAP_SYS_TIME"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -15,7 +15,8 @@
  * initfds (reach the init's pipes: its fd table, our own; signal it), vforkhang (stay in vfork for good),
  * notifyflood=N (N datagrams of forbidden lines, 20 descriptors each),
  * sigkill=PID, killuid=UID (SIGKILL every visible process of real uid UID outside our own cgroup),
- * cat=PATH (its first line), say=TEXT (printed, '~' as ESC), exit=N, ptmx=N (open N ptys, held)
+ * cat=PATH (its first line), say=TEXT (printed, '~' as ESC), exit=N, ptmx=N (open N ptys, held),
+ * uptime (CLOCK_BOOTTIME and CLOCK_MONOTONIC, in seconds)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -646,6 +647,13 @@ static void action(const char *a) {
         kill_uid(atol(a + 8));
     } else if (strncmp(a, "cat=", 4) == 0) {
         cat_file(a + 4);
+    } else if (strcmp(a, "uptime") == 0) {
+        struct timespec boot, mono;
+        clock_gettime(CLOCK_BOOTTIME, &boot);
+        clock_gettime(CLOCK_MONOTONIC, &mono);
+        printf("uptime: boottime %lld.%03ld monotonic %lld.%03ld\n", (long long)boot.tv_sec,
+               boot.tv_nsec / 1000000, (long long)mono.tv_sec, mono.tv_nsec / 1000000);
+        fflush(stdout);
     } else if (strncmp(a, "say=", 4) == 0) {
         char *text = strdup(a + 4);
         for (char *c = text; *c; c++)

@@ -18,6 +18,7 @@ CASES = [
     "status_shows_live_memory_and_tasks_against_their_limits",
     "no_escape_from_a_launcher_jail_as_its_root",
     "no_escape_from_a_native_jail_as_its_user",
+    "a_time_namespaced_jail_counts_its_uptime_from_its_start",
 ]
 
 

@@ -234,6 +234,37 @@ def no_escape_from_a_native_jail_as_its_user() -> str:
     return _breakout("native", "user: nobody\nnamespaces: {pid: false, uts: false, cgroup: false}\n", "nobody")
 
 
+@case
+def a_time_namespaced_jail_counts_its_uptime_from_its_start() -> str:
+    """namespaces.time in both shapes: the program's boot and monotonic clocks start at its start (the VM's
+    are tens of seconds on), `jailmgr exec` reads the same, and status lists the namespace as its own."""
+    shapes = {"timens-launcher": "namespaces: {time: true}\n",
+              "timens-native": "user: nobody\nnamespaces: {pid: false, uts: false, cgroup: false, time: true}\n"}
+    said = []
+    try:
+        for name, extra in shapes.items():
+            started = time.monotonic()
+            unit = jail(name, "uptime", extra=extra, owner="nobody" if "native" in name else "root")
+            wait_for(lambda unit=unit: "uptime: " in journal(unit), 30)
+            age = time.monotonic() - started
+            found = re.search(r"uptime: boottime ([\d.]+) monotonic ([\d.]+)", journal(unit))
+            check(found is not None, f"{name}: no uptime line: {journal(unit)[-1500:]}")
+            assert found is not None
+            host = float(read("/proc/uptime").split()[0])
+            boot, mono = float(found[1]), float(found[2])
+            check(boot <= age and mono <= age and host > age, f"{name}: jail {boot}/{mono} s, age {age:.3f} s, "
+                  f"VM {host} s")
+            again = re.search(r"boottime ([\d.]+)", sh("jailmgr", "exec", name, "--", "/attack", "uptime"))
+            check(again is not None and float(again[1]) <= time.monotonic() - started,
+                  f"{name}: exec read {again and again[0]}")
+            kinds = {ns["type"]: ns["shared_with_host"] for ns in status(name)["namespaces"]}
+            check(kinds.get("time") is False, f"{name}: status lists {kinds}")
+            said.append(f"{name}: {boot:.3f} s at its start (VM up {host:.0f} s)")
+        return "; ".join(said)
+    finally:
+        destroy(*shapes)
+
+
 def main() -> int:
     out = sys.argv[1]
     shutil.copy("/share/attack", ATTACK)
