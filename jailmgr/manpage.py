@@ -120,7 +120,7 @@ def command_page(name: str, sub: argparse.ArgumentParser) -> str:
            "Jail files are \\fIjailmgr.yaml\\fR(5); a PATH is such a file or a directory of them; the default",
            "is \\fI/etc/jailmgr/jails.d\\fR. A NAME is a jail's name (\\fBjailmgr list\\fR).",
            ".SH OPTIONS", *(_options(sub, {*_GLOBALS, "-h", "--help"}) or ["Only the global options."]),
-           ".SH GLOBAL OPTIONS", *_options(sub, set(), only=_GLOBALS),
+           ".SH GLOBAL OPTIONS", *_options(sub, set(), only={*_GLOBALS, "-h", "--help"}),
            ".SH EXAMPLES", *_examples(name), *_EXIT_STATUS,
            ".SH SEE ALSO", "\\fBjailmgr\\fR(8), \\fBjailmgr.yaml\\fR(5)"]
     return "\n".join(out) + "\n"
