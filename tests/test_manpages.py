@@ -1,8 +1,10 @@
-"""The manual pages and the bash completion are generated from the parser and the model: nothing is missing."""
+"""The manual pages and the shell completions are generated from the parser and the model: nothing is missing."""
 
 from __future__ import annotations
 
 import dataclasses
+import re
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -84,8 +86,6 @@ def test_completion_knows_commands_options_and_managed_jails(tmp_path: Path) -> 
 
 
 def test_every_command_has_a_page_with_examples_the_parser_accepts(tmp_path: Path) -> None:
-    import shlex
-
     from jailmgr.examples import EXAMPLES
 
     parser = build_parser(commands())
@@ -157,11 +157,18 @@ def test_zsh_completion_is_valid_and_offers_the_names(tmp_path: Path) -> None:
     script.write_text(completion.zsh_script(build_parser(commands()), str(tmp_path / "state"),
                                             str(jails_dir(tmp_path))))
     assert subprocess.run(["zsh", "-n", str(script)]).returncode == 0
-    # _jailmgr_names as completion calls it, with compadd standing in to print what it was given.
-    proc = subprocess.run(["zsh", "-f", "-c", f"compadd() {{ print -l -- ${{(P)2}}; }}; "
-                           f"eval \"$(sed -n '/^_jailmgr_names/,/^}}/p' {script})\"; _jailmgr_names"],
-                          capture_output=True, text=True, check=True)
-    assert proc.stdout.split() == ["ftp", "nginx"]
+    # A real interactive zsh on a pseudo-terminal (zpty): compinit finds _jailmgr, TAB lists the names.
+    driver = tmp_path / "drive.zsh"
+    driver.write_text(f"""zmodload zsh/zpty
+zpty z zsh -f -i
+zpty -w z 'fpath=({tmp_path} $fpath); autoload -Uz compinit; compinit -u -D'
+zpty -w z $'jailmgr status \\t'
+zpty -r z out '*nginx*'
+print -r -- $out
+""")
+    proc = subprocess.run(["zsh", "-f", str(driver)], capture_output=True, text=True, timeout=60)
+    listed = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", proc.stdout).replace("\r", "\n").split("\n")
+    assert ["ftp", "nginx"] in [line.split() for line in listed], proc.stdout
     text = script.read_text()
     assert "'--detailed-exitcode[exit 2 when there are changes]'" in text and "'*:jail:_jailmgr_names'" in text
     assert not (tmp_path / "pwned").exists()
