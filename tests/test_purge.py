@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import stat
 from pathlib import Path
@@ -18,10 +20,16 @@ def records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+def save(record: state.JailState) -> None:
+    """A record as apply writes it (without state.save's chown to root: the unit tier runs as nobody too)."""
+    os.makedirs(state.state_dir(), exist_ok=True)
+    Path(state.record_path(record.name)).write_text(json.dumps(dataclasses.asdict(record)))
+
+
 def test_each_jail_gives_its_units_root_and_record(records: Path) -> None:
-    state.save(state.JailState(name="ftp", source="/etc/jailmgr/jails.d/ftp.yaml", root=model.default_root("ftp"),
+    save(state.JailState(name="ftp", source="/etc/jailmgr/jails.d/ftp.yaml", root=model.default_root("ftp"),
                                unit="jail-ftp.service"))
-    state.save(state.JailState(name="dns", source="/etc/jailmgr/jails.d/dns.yaml", root=model.default_root("dns"),
+    save(state.JailState(name="dns", source="/etc/jailmgr/jails.d/dns.yaml", root=model.default_root("dns"),
                                unit="jail-dns.service", extra_units=[model.jail_units("dns")[model.UnitRole.NETNS]]))
     got = purge.lines(state.managed())
     assert got[-4:] == ["unit jail-ftp.service", f"root {model.default_root('ftp')}",
@@ -31,8 +39,8 @@ def test_each_jail_gives_its_units_root_and_record(records: Path) -> None:
 
 
 def test_a_record_naming_what_jailmgr_would_not_make_is_kept(records: Path) -> None:
-    state.save(state.JailState(name="ftp", source="", root="/home", unit="jail-ftp.service"))
-    state.save(state.JailState(name="web", source="", root=model.default_root("web"), unit="ssh.service"))
+    save(state.JailState(name="ftp", source="", root="/home", unit="jail-ftp.service"))
+    save(state.JailState(name="web", source="", root=model.default_root("web"), unit="ssh.service"))
     got = purge.lines(state.managed())
     assert len(got) == 2 and got[0].startswith("keep ftp: ") and got[1].startswith("keep web: ")
     assert not any(line.startswith(("unit", "root")) for line in got)
@@ -45,12 +53,12 @@ def test_a_root_outside_the_plain_alphabet_is_kept_for_the_operator(records: Pat
     os.chmod(odd / model.ROOT_MARKER.lstrip("/"), 0o444)
     if os.geteuid() != 0:
         pytest.skip("the mark must be owned by root")
-    state.save(state.JailState(name="ftp", source="", root=str(odd), unit="jail-ftp.service"))
+    save(state.JailState(name="ftp", source="", root=str(odd), unit="jail-ftp.service"))
     assert purge.lines(["ftp"]) == ["keep ftp: its unit or root is not a plain name or path"]
 
 
 def test_the_list_is_written_for_root_only(records: Path, tmp_path: Path) -> None:
-    state.save(state.JailState(name="ftp", source="", root=model.default_root("ftp"), unit="jail-ftp.service"))
+    save(state.JailState(name="ftp", source="", root=model.default_root("ftp"), unit="jail-ftp.service"))
     target = tmp_path / "purge.list"
     assert purge.write(str(target)) == 0
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
