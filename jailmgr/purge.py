@@ -37,8 +37,8 @@ def lines(names: list[str]) -> list[str]:
     for name in names:
         try:
             doomed = doom(name, notes.append)
-        except JailError as exc:
-            out.append(f"keep {name}: {str(exc).splitlines()[0]}")
+        except (JailError, state.StateProblem, OSError) as exc:  # one jail's damage keeps that jail, not the rest
+            out.append(f"keep {name}: {(str(exc).splitlines() or [type(exc).__name__])[0]}")
             continue
         root = doomed.root
         bad = [u for u in doomed.units if not UNIT_WORD.match(u)]

@@ -63,3 +63,13 @@ def test_the_list_is_written_for_root_only(records: Path, tmp_path: Path) -> Non
     assert purge.write(str(target)) == 0
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert target.read_text().splitlines()[-1] == "record ftp"
+
+
+def test_a_damaged_record_gives_what_destroy_would_remove_the_jails_own_unit_and_default_root(records: Path) -> None:
+    save(state.JailState(name="ftp", source="", root=model.default_root("ftp"), unit="jail-ftp.service"))
+    Path(state.record_path("web")).write_text("{not json")
+    got = purge.lines(state.managed())
+    assert "record ftp" in got
+    assert [line for line in got if "web" in line] == [
+        "unit jail-web.service", f"root {model.default_root('web')}",
+        f"dir {os.path.dirname(model.default_root('web'))}", "record web"]
