@@ -74,6 +74,29 @@ def cmd_schema(args: argparse.Namespace, out: Output) -> int:
     return EXIT_OK
 
 
+def cmd_help(args: argparse.Namespace, out: Output) -> int:
+    """A command's usage, options and examples (what its manual page jailmgr-CMD(8) says); no COMMAND: all."""
+    from .examples import EXAMPLES
+    from .manpage import _subcommands
+
+    parser = build_parser(commands())
+    subs = _subcommands(parser)
+    if args.topic is None:
+        out.block(parser.format_help())
+        out.line("`jailmgr help COMMAND` or `man jailmgr-COMMAND` for one command's options and examples")
+        return EXIT_OK
+    if args.topic not in subs:
+        raise JailError(f"no command {args.topic!r}", hint=f"the commands: {', '.join(subs)}")
+    out.block(subs[args.topic].format_help())
+    out.line("examples:")
+    for what, line in EXAMPLES.get(args.topic, []):
+        out.line(f"  # {what}")
+        out.line(f"  {line}")
+    out.doc["command"] = args.topic
+    out.doc["examples"] = [{"description": what, "command": line} for what, line in EXAMPLES.get(args.topic, [])]
+    return EXIT_OK
+
+
 def _global_options(default: object) -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", default=default,
@@ -133,6 +156,8 @@ def build_parser(commands: dict[str, Callable[..., int]]) -> argparse.ArgumentPa
     stale = add("stale", "running jails that still use a file replaced since they started (a library upgrade)")
     stale.add_argument("names", nargs="*", metavar="NAME")
     stale.add_argument("--restart", action="store_true", help="restart those jails")
+    add("help", "a command's options and examples, as its manual page jailmgr-COMMAND(8) has them").add_argument(
+        "topic", nargs="?", metavar="COMMAND")
     return parser
 
 
@@ -148,7 +173,8 @@ def _lazy(name: str) -> Callable[[argparse.Namespace, Output], int]:
 
 
 def commands() -> dict[str, Callable[..., int]]:
-    table: dict[str, Callable[..., int]] = {"validate": cmd_validate, "render": cmd_render, "schema": cmd_schema}
+    table: dict[str, Callable[..., int]] = {"validate": cmd_validate, "render": cmd_render, "schema": cmd_schema,
+                                            "help": cmd_help}
     for name in ("plan", "apply", "destroy", "reload", "list", "status", "logs", "exec", "check", "stale"):
         table[name] = _lazy(name)
     return table

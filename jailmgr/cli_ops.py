@@ -349,14 +349,21 @@ def cmd_exec(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_check(args: argparse.Namespace, out: Output) -> int:
-    from . import audit
+    from . import audit, hostunits
 
     _setup(args, out)
     names = args.names or state.managed()
     docs, findings = [], 0
+    procs: dict[int, tuple[str, str]] | None = None  # the host's processes, read once for every jail
     for name in names:
         recorded = _recorded(name, out)
         report = audit.check(name, recorded, _drift(recorded, out))
+        program = _program(recorded)
+        if program and procs is None:
+            procs = hostunits.host_processes()
+        twins = hostunits.warnings(name, program, procs) if program and procs is not None else []
+        for warning in twins:
+            out.warn(warning)
         findings += len(report.findings)
         score = f"{report.exposure:.1f}" if report.exposure is not None else "unknown"
         out.line(f"{name}: exposure {score} (systemd-analyze security; 0 best, 10 worst)")
@@ -372,9 +379,19 @@ def cmd_check(args: argparse.Namespace, out: Output) -> int:
             out.line(f"  ! {finding}")
         if not report.findings:
             out.line("  no findings")
-        docs.append(dataclasses.asdict(report))
+        docs.append({**dataclasses.asdict(report), "host_units": twins})
     out.doc["jails"] = docs
     return EXIT_ERROR if findings else EXIT_OK
+
+
+def _program(recorded: state.JailState | None) -> str:
+    """The jail file's program (exec[0]), for check's look at the host's own units; "" when unreadable."""
+    from . import spec
+
+    if recorded is None or not recorded.source:
+        return ""
+    loaded, _ = spec.load([recorded.source])
+    return loaded[0].jail.exec[0] if loaded and loaded[0].jail.exec else ""
 
 
 def cmd_stale(args: argparse.Namespace, out: Output) -> int:

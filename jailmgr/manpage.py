@@ -1,11 +1,14 @@
-"""Manual pages generated from the code, so they can't drift from it: jailmgr(8) and jailmgr.yaml(5).
+"""Manual pages generated from the code, so they can't drift from it: jailmgr(8), one jailmgr-CMD(8)
+per command, and jailmgr.yaml(5).
 
 jailmgr(8) walks the argparse parser the command line is built from (every
-command, argument and option with its help); jailmgr.yaml(5) walks the
+command, argument and option with its help); jailmgr-CMD(8) is one command's
+part of it with its examples (examples.py, also shown by `jailmgr help CMD`);
+jailmgr.yaml(5) walks the
 model that parses jail files and drives `jailmgr schema` (every key, its
 kind, its default and its description).  Run at package build time:
 
-    python3 -m jailmgr.manpage OUTDIR      # writes OUTDIR/jailmgr.8 and OUTDIR/jailmgr.yaml.5
+    python3 -m jailmgr.manpage OUTDIR      # writes OUTDIR/jailmgr.8, OUTDIR/jailmgr-CMD.8, OUTDIR/jailmgr.yaml.5
 
 A small generator of our own rather than Debian's argparse-manpage: that
 one covers only the first page, and a roff writer for both is short.
@@ -19,6 +22,7 @@ import os
 import sys
 
 from . import __version__
+from .examples import EXAMPLES
 from .fields import Choice, ListOf, Record, WordOrRecord
 from .model import Jail
 
@@ -47,10 +51,12 @@ def _usage(name: str, sub: argparse.ArgumentParser) -> str:
     return " ".join([name, "[OPTIONS]", *words])
 
 
-def _options(sub: argparse.ArgumentParser, skip: set[str]) -> list[str]:
+def _options(sub: argparse.ArgumentParser, skip: set[str], only: set[str] | None = None) -> list[str]:
     lines = []
     for action in sub._actions:
         if not action.option_strings or action.help == argparse.SUPPRESS or set(action.option_strings) & skip:
+            continue
+        if only is not None and not set(action.option_strings) & only:
             continue
         flags = ", ".join(f"\\fB{roff(flag)}\\fR" for flag in action.option_strings)
         if action.nargs != 0:
@@ -72,15 +78,51 @@ def jailmgr_8(parser: argparse.ArgumentParser) -> str:
     for name, sub in _subcommands(parser).items():
         out += [f".SS {roff(_usage(name, sub))}", roff(sub.description or "")]
         out += _options(sub, globals_)
-    out += [".SH EXIT STATUS", "0 success; 1 an error (the message says what and where); 2 with",
-            "\\fB\\-\\-detailed\\-exitcode\\fR: there are changes.",
+    out += [".SH EXAMPLES", *_examples("apply"), *_examples("check"), *_examples("destroy")]
+    out += [*_EXIT_STATUS, ".SH REMOVING THE PACKAGE",
+            "Removing the Debian package (\\fBapt remove jailmgr\\fR) stops no jail: they keep running, and their",
+            "units, trees and records stay, for jailmgr installed again to manage. Purging it",
+            "(\\fBapt purge jailmgr\\fR) destroys every jail as \\fBjailmgr destroy\\fR does (its units, tree and",
+            "record; the data of bound host directories stays), says what it removed, and leaves the jail files",
+            "in \\fI/etc/jailmgr/jails.d\\fR, which are the operator's.",
             ".SH FILES", ".TP", "\\fI/etc/jailmgr/jails.d/*.yaml\\fR", "jail files",
             ".TP", "\\fI/etc/jailmgr/templates\\fR, \\fI/usr/share/jailmgr/templates\\fR", "templates",
             ".TP", "\\fI/etc/systemd/system/jail\\-NAME.service\\fR", "the units jailmgr writes",
             ".TP", "\\fI/var/lib/jailmgr/\\fR", "records of what was built, and the default jail roots",
             ".TP", "\\fI/run/jailmgr.lock\\fR", "the lock",
-            ".SH SEE ALSO", "\\fBjailmgr.yaml\\fR(5), \\fBsystemd.exec\\fR(5), \\fBsystemd\\-analyze\\fR(1),"
-            " \\fBbwrap\\fR(1)"]
+            ".SH SEE ALSO", ", ".join(f"\\fBjailmgr\\-{roff(name)}\\fR(8)" for name in _subcommands(parser)) + ",",
+            "\\fBjailmgr.yaml\\fR(5), \\fBsystemd.exec\\fR(5), \\fBsystemd\\-analyze\\fR(1), \\fBbwrap\\fR(1),",
+            "\\fI/usr/share/doc/jailmgr/\\fR"]
+    return "\n".join(out) + "\n"
+
+
+_EXIT_STATUS = [".SH EXIT STATUS", "0 success; 1 an error (the message says what and where); 2 with",
+                "\\fB\\-\\-detailed\\-exitcode\\fR: there are changes."]
+_GLOBALS = {"--json", "-q", "--quiet", "-v", "--verbose", "--debug"}
+
+
+def _examples(name: str) -> list[str]:
+    """One command's examples (examples.py): what each does, then the line, unfilled."""
+    out = []
+    for what, line in EXAMPLES.get(name, []):
+        out += [".PP", roff(what), ".PP", ".RS 4", ".nf", f"\\fB{roff(line)}\\fR", ".fi", ".RE"]
+    return out
+
+
+def command_page(name: str, sub: argparse.ArgumentParser) -> str:
+    """jailmgr-NAME(8): one command's synopsis, description, options (its own, then the global ones),
+    examples; what `jailmgr help NAME` prints, as a page."""
+    title = f"JAILMGR\\-{roff(name.upper())}"
+    out = [f'.TH {title} 8 "" "jailmgr {__version__}" "System Administration"', ".SH NAME",
+           f"jailmgr\\-{roff(name)} \\- {roff(sub.description or '')}", ".SH SYNOPSIS",
+           f"\\fBjailmgr {roff(name)}\\fR {roff(_usage(name, sub).split(' ', 1)[1])}", ".SH DESCRIPTION",
+           roff((sub.description or "").capitalize() + "."),
+           "Jail files are \\fIjailmgr.yaml\\fR(5); a PATH is such a file or a directory of them; the default",
+           "is \\fI/etc/jailmgr/jails.d\\fR. A NAME is a jail's name (\\fBjailmgr list\\fR).",
+           ".SH OPTIONS", *(_options(sub, {*_GLOBALS, "-h", "--help"}) or ["Only the global options."]),
+           ".SH GLOBAL OPTIONS", *_options(sub, set(), only={*_GLOBALS, "-h", "--help"}),
+           ".SH EXAMPLES", *_examples(name), *_EXIT_STATUS,
+           ".SH SEE ALSO", "\\fBjailmgr\\fR(8), \\fBjailmgr.yaml\\fR(5)"]
     return "\n".join(out) + "\n"
 
 
@@ -153,7 +195,10 @@ def main(argv: list[str]) -> int:
 
     outdir = argv[1] if len(argv) > 1 else "."
     os.makedirs(outdir, exist_ok=True)
-    for name, text in (("jailmgr.8", jailmgr_8(build_parser(commands()))), ("jailmgr.yaml.5", jailmgr_yaml_5())):
+    parser = build_parser(commands())
+    pages = {"jailmgr.8": jailmgr_8(parser), "jailmgr.yaml.5": jailmgr_yaml_5()}
+    pages.update({f"jailmgr-{name}.8": command_page(name, sub) for name, sub in _subcommands(parser).items()})
+    for name, text in pages.items():
         with open(os.path.join(outdir, name), "w", encoding="utf-8") as f:
             f.write(text)
     return 0

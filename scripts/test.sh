@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 DEB_PKGS=(python3 python3-venv python3-yaml python3-jinja2 python3-systemd python3-seccomp bubblewrap gcc libc6-dev make ansible-core git
           qemu-system-x86 e2fsprogs
+          man-db zsh fish  # the manual pages rendered, the zsh and fish completions driven (tests/test_manpages.py)
           systemd-container debootstrap ca-certificates)
 missing=()
 for pkg in "${DEB_PKGS[@]}"; do

@@ -29,6 +29,7 @@ SUITE = "bookworm"
 PACKAGES = ("systemd", "systemd-sysv", "dbus", "python3", "python3-yaml", "python3-jinja2", "python3-systemd",
             "vsftpd", "bubblewrap", "tini", "procps", "iproute2", "busybox-static", "python3-seccomp",
             "jailkit",  # the benchmark's baseline (jk_cp)
+            "man-db",  # (priority standard, on any installed Debian): the .deb's pages are read with man
             # The Ansible collection's tests run playbooks inside; debootstrap does not
             # resolve the virtual package python3-cryptography needs (cffi's backend).
             "ansible-core", "python3-cffi-backend")
