@@ -51,7 +51,8 @@ def untrusted_record_paths(name: str, recorded: state.JailState) -> list[str]:
     for unit in [recorded.unit, *recorded.extra_units]:
         if unit not in allowed_units:
             wrong.append(f"unit {unit!r}: not a unit jailmgr makes for jail {name}")
-    if recorded.unit != model.unit_name(name) and recorded.unit in allowed_units:
+    mains = {model.unit_name(name), model.jail_units(name)[model.UnitRole.SOCKET]}  # (accept: the socket)
+    if recorded.unit not in mains and recorded.unit in allowed_units:
         wrong.append(f"unit {recorded.unit!r}: not the main unit of jail {name}")
     if recorded.root and not ops.root_is_ours(name, recorded.root, recorded.id_shift):
         wrong.append(f"{recorded.root}: not the default root of jail {name} and without jailmgr's mark "

@@ -469,9 +469,29 @@ def _check_runtime(jail: Jail, ctx: Ctx) -> None:
                        f"or set {runtime_key.split('.')[1]}: false")
 
 
+def _check_sockets(jail: Jail, ctx: Ctx) -> None:
+    """sockets: and accept: (sockets.py); a unix socket path, made by systemd as root, never in a jail's tree
+    or below what it can write (another jail's: preflight.py)."""
+    from . import sockets
+
+    sockets.check(jail, ctx, {key for key in ctx.nodes if "." not in key and "[" not in key})
+    writable = host_writable(jail)
+    for i, listen, _ in sockets.listens(jail):
+        if not listen.unix:
+            continue
+        place = Place(norm(listen.unix), f"sockets[{i}].listen")
+        hit = through(place, writable) or next((p for p in writable if p.path == place.path), None)
+        if at_or_below(place.path, norm(jail.root_dir)):
+            ctx.at(place.key, f"{listen.unix} lies in the jail's own tree ({jail.root_dir}): systemd makes the "
+                   "socket there as root; put it outside, e.g. /run/jailmgr-NAME.sock")
+        elif hit is not None:
+            ctx.at(place.key, f"{listen.unix} lies below {hit.path} ({hit.key}), which the jail can write: it "
+                   "could swap the way there for a symlink and systemd would make the socket where it points")
+
+
 CHECKS = (_check_root, _check_tree, _check_exec, _check_mounts, _check_network, _check_misc,
           _check_writable_layout, _check_resolved, _check_run, _check_isolation, _check_lifecycle,
-          _check_runtime)
+          _check_runtime, _check_sockets)
 
 
 def parse_text(text: str, name: str) -> tuple[Jail | None, list[Problem]]:
