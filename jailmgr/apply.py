@@ -195,6 +195,8 @@ def _start_failure(item: Rendered, failure: str, since: float) -> str:
 
 def _program_runs(item: Rendered, main_pid: int) -> bool:
     """The jail's program has been executed (under the launcher: bwrap and jailmgr-init have handed over)."""
+    if item.loaded.jail.accept:
+        return True  # the socket listens (systemctl restart returned): instances come with connections
     if main_pid <= 0:
         return False
     if not item.mechanism.launched:

@@ -221,7 +221,12 @@ def _status_doc(name: str, recorded: state.JailState, out: Output, units: dict[s
         namespaces=seen.namespaces, confinement=seen.confinement,
         limits={k: props.get(k, "") for k in LIMIT_PROPS}, usage={k: props.get(k, "") for k in USAGE_PROPS},
         drift=_drift(recorded, out),
-        units={unit: units.get(unit, {}).get("ActiveState", "") for unit in [recorded.unit, *recorded.extra_units]})
+        units={unit: _unit_state(units.get(unit, {})) for unit in [recorded.unit, *recorded.extra_units]})
+
+
+def _unit_state(props: dict[str, str]) -> str:
+    """A unit's ActiveState; a template's (accept: true) is how many instances run."""
+    return f"{props['Instances']} running" if "Instances" in props else props.get("ActiveState", "")
 
 
 def _recorded(name: str, out: Output) -> state.JailState | None:

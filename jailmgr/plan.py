@@ -175,10 +175,11 @@ def observe(rendered: Rendered, recorded: state.JailState | None, unit_states: d
     in_place = frozenset(path for path, data in rendered.host_files if _holds(path, data))
     units = tuple((name, paths.read_unit(name)) for name in rendered.units)
     main = unit_states.get(jail.unit_name, {})
+    linked = unit_states.get(jail.enable_unit, {})  # (the socket, when the jail has sockets)
     mine = {*rendered.units, *(recorded.extra_units if recorded else [])}
     states = tuple((name, tuple(sorted(unit_states[name].items()))) for name in sorted(mine) if name in unit_states)
     return Snapshot(frozenset(matching), error, present, in_place, units, states,
-                    main.get("UnitFileState") == "enabled", systemd.running(main), systemd.ran_and_ended(main))
+                    linked.get("UnitFileState") == "enabled", systemd.running(main), systemd.ran_and_ended(main))
 
 
 def _holds(path: str, data: bytes) -> bool:
@@ -240,7 +241,7 @@ def plan_jail(rendered: Rendered, recorded: state.JailState | None, seen: Snapsh
                                                seen=props))
     if jail.enable != seen.enabled:
         kind = ops.EnableUnit if jail.enable else ops.DisableUnit
-        plan.service.append(kind(CHANGE, "service", jail.unit_name, "enable" if jail.enable else "disable"))
+        plan.service.append(kind(CHANGE, "service", jail.enable_unit, "enable" if jail.enable else "disable"))
     why = None
     if plan.restart_needed:
         why = ops.Start.RESTART if seen.active else ops.Start.START

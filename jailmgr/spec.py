@@ -272,6 +272,9 @@ def host_resolved(jail: Jail) -> list[Place]:
     places += [Place(b.path, b.key) for b in jail.runtime_binds]
     if jail.syslog:
         places.append(Place(JOURNAL_DEV_LOG, "runtime.syslog"))
+    from .sockets import listens  # (systemd makes a unix socket at its path as root)
+
+    places += [Place(norm(listen.unix), f"sockets[{i}].listen") for i, listen, _ in listens(jail) if listen.unix]
     places.append(Place(norm(jail.root_dir), "root"))
     return places
 
@@ -470,23 +473,15 @@ def _check_runtime(jail: Jail, ctx: Ctx) -> None:
 
 
 def _check_sockets(jail: Jail, ctx: Ctx) -> None:
-    """sockets: and accept: (sockets.py); a unix socket path, made by systemd as root, never in a jail's tree
-    or below what it can write (another jail's: preflight.py)."""
+    """sockets: and accept: (sockets.py); a unix socket path, made by systemd as root, never in the jail's tree
+    (below what it can write: host_resolved's rule; another jail's tree: preflight.py)."""
     from . import sockets
 
     sockets.check(jail, ctx, {key for key in ctx.nodes if "." not in key and "[" not in key})
-    writable = host_writable(jail)
     for i, listen, _ in sockets.listens(jail):
-        if not listen.unix:
-            continue
-        place = Place(norm(listen.unix), f"sockets[{i}].listen")
-        hit = through(place, writable) or next((p for p in writable if p.path == place.path), None)
-        if at_or_below(place.path, norm(jail.root_dir)):
-            ctx.at(place.key, f"{listen.unix} lies in the jail's own tree ({jail.root_dir}): systemd makes the "
-                   "socket there as root; put it outside, e.g. /run/jailmgr-NAME.sock")
-        elif hit is not None:
-            ctx.at(place.key, f"{listen.unix} lies below {hit.path} ({hit.key}), which the jail can write: it "
-                   "could swap the way there for a symlink and systemd would make the socket where it points")
+        if listen.unix and at_or_below(norm(listen.unix), norm(jail.root_dir)):
+            ctx.at(f"sockets[{i}].listen", f"{listen.unix} lies in the jail's own tree ({jail.root_dir}): systemd "
+                   "makes the socket there as root; put it outside, e.g. /run/jailmgr-NAME.sock")
 
 
 CHECKS = (_check_root, _check_tree, _check_exec, _check_mounts, _check_network, _check_misc,
