@@ -92,7 +92,7 @@ def supervisor_argv(jail: Jail, mechanism: Mechanism) -> list[str]:
         argv += ["--notify", notify_socket(jail.name)]
     if mechanism.program_is_pid1:
         argv.append("--pid1")
-    if jail.sockets:
+    if listen_fds(jail):
         # systemd's descriptors 3.. go on to the program; the supervisor keeps exactly these
         # (an OpenFile= of its own comes after them).
         argv += ["--listen-fds", str(listen_fds(jail))]
@@ -100,8 +100,9 @@ def supervisor_argv(jail: Jail, mechanism: Mechanism) -> list[str]:
 
 
 def listen_fds(jail: Jail) -> int:
-    """How many socket descriptors systemd hands the unit: one per socket, the one connection with accept."""
-    return 1 if jail.accept else len(jail.sockets)
+    """How many socket descriptors systemd hands the unit as LISTEN_FDS: one per socket; none with accept
+    (the connection is stdin and stdout alone: systemd sets no LISTEN_FDS then, seen on 252 and 257)."""
+    return 0 if jail.accept else len(jail.sockets)
 
 
 def init_argv(jail: Jail, mechanism: Mechanism, uid: int, gid: int, groups: list[int],
@@ -181,5 +182,5 @@ def bwrap_argv(jail: Jail, contents: Contents, mechanism: Mechanism, uid: int, g
         argv.append("--as-pid-1")  # jailmgr-init is PID 1 (bubblewrap's own init forwards no signal)
     if mechanism.nosetid:  # a filter loaded right before the init runs (setid.py)
         # (OpenFile='s descriptor comes after the sockets' ones)
-        argv += ["--seccomp", str(setid.FD + (listen_fds(jail) if jail.sockets else 0))]
+        argv += ["--seccomp", str(setid.FD + listen_fds(jail))]
     return [*argv, "--", *init_argv(jail, mechanism, uid, gid, groups, tuple(owned))]

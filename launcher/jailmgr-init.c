@@ -458,19 +458,18 @@ static int supervise(int argc, char **argv)
     close(go[0]);
     close(st[1]);
     s.go = go[1];
-    if (passed) {
-        /* The program has them: this side keeps no socket (nor a connection: accept's stdin and stdout),
-         * so a client sees the end when the program ends its side. */
-        for (int fd = 3; fd < 3 + passed; fd++)
-            close(fd);
-        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-        if (null >= 0) {
-            struct stat st0;
-            for (int fd = 0; fd <= 1; fd++)
-                if (fstat(fd, &st0) == 0 && S_ISSOCK(st0.st_mode))
-                    dup2(null, fd);
-            close(null);
-        }
+    /* The program has them: this side keeps no socket of the jail's clients (nor a connection: an
+     * accept: true instance's stdin and stdout; it never reads or writes those), so a client sees the
+     * end when the program ends its side. */
+    for (int fd = 3; fd < 3 + passed; fd++)
+        close(fd);
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null >= 0) {
+        struct stat st0;
+        for (int fd = 0; fd <= 1; fd++)
+            if (fstat(fd, &st0) == 0 && S_ISSOCK(st0.st_mode))
+                dup2(null, fd);
+        close(null);
     }
     int child_status = 0, child_done = 0, records_open = 1;
     while (!child_done || records_open) {
