@@ -10,6 +10,7 @@ writable dir while all are alive, each seeing only its own; all gone afterwards,
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import time
@@ -97,6 +98,9 @@ def test_the_socket_is_enabled_and_listed_and_a_second_apply_changes_nothing(bed
     assert "jail-sk-launch.socket (active)" in status, status
     assert "unit jail-sk-acc.socket" in status and "jail-sk-acc@.service (0 running)" in status, status
     assert bed.run(["jailmgr", "apply", "--detailed-exitcode", "/srv/sk"], check=False).returncode == 0
+    # check: the template's score (its instances' unit), and no "not running" for a jail that runs per connection
+    checked = json.loads(bed.run(["jailmgr", "--json", "check", "sk-acc"], check=False).stdout)["jails"][0]
+    assert isinstance(checked["exposure"], float) and checked["findings"] == [], checked
 
 
 def test_plan_shows_the_socket_units_diff(beds: Beds) -> None:

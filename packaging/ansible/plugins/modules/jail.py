@@ -108,10 +108,16 @@ plan:
   elements: str
   sample: ["~ unit       /etc/systemd/system/jail-ftp.service", "~ service    restart"]
 unit:
-  description: The jail's unit file.
+  description: The jail's main unit file (its socket with C(accept: true) in the jail file).
   returned: when state is present or restarted
   type: str
   sample: /etc/systemd/system/jail-ftp.service
+units:
+  description: Every unit of the jail (the service, its socket with C(sockets), the template with C(accept)).
+  returned: when state is present or restarted and the jail exists
+  type: list
+  elements: str
+  sample: ["jail-web.service", "jail-web.socket"]
 main_pid:
   description: The unit's main PID (0 when it is not running, or in check mode before the jail exists).
   returned: when state is present or restarted
@@ -222,7 +228,7 @@ def present(module, jm, result):
             if rc != 0:
                 jm.fail("jail %s" % name, rc, doc, err, jail_file=path)
         if params["state"] == "restarted":
-            rc, out, err = module.run_command(["systemctl", "restart", "jail-%s.service" % name])
+            rc, out, err = module.run_command(["systemctl", "restart"] + restart_units(jm, name))
             if rc != 0:
                 module.fail_json(msg="jail %s: systemctl restart failed: %s" % (name, err.strip()), rc=rc,
                                  stderr=err)
@@ -232,9 +238,21 @@ def present(module, jm, result):
     rc, doc, err = jm.run("status", name)
     jails = doc.get("jails") or [{}]
     result["main_pid"] = int(jails[0].get("main_pid") or 0) if rc == 0 else 0
+    if rc == 0 and jails[0].get("unit"):  # (an accept: true jail's main unit is its socket)
+        result["unit"] = "/etc/systemd/system/%s" % jails[0]["unit"]
+        result["units"] = sorted(jails[0].get("units") or [jails[0]["unit"]])
     rc, doc, err = jm.run("check", name)  # exits 1 when it has findings; the score is there all the same
     checked = doc.get("jails") or [{}]
     result["exposure"] = checked[0].get("exposure")
+
+
+def restart_units(jm, name):
+    """What a restart restarts: the jail's units as status lists them (its socket with its service; never a
+    template, whose instances live as long as their connection)."""
+    rc, doc, err = jm.run("status", name)
+    units = list(((doc.get("jails") or [{}])[0].get("units") or {}).keys()) if rc == 0 else []
+    units = [u for u in units if not u.endswith("@.service") and not u.endswith("-netns.service")]
+    return units or ["jail-%s.service" % name]
 
 
 def absent(module, jm, result):
