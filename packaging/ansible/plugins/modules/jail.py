@@ -108,7 +108,7 @@ plan:
   elements: str
   sample: ["~ unit       /etc/systemd/system/jail-ftp.service", "~ service    restart"]
 unit:
-  description: The jail's main unit file (its socket with C(accept: true) in the jail file).
+  description: The jail's main unit file (the socket of a jail whose file sets C(accept) true).
   returned: when state is present or restarted
   type: str
   sample: /etc/systemd/system/jail-ftp.service
