@@ -53,7 +53,8 @@ def plan_all(rendered: list[Rendered], warn: Say, states: dict[str, dict[str, st
     if records is None:
         records = state.read_records(warn)
     units = [name for item in rendered for name in item.units]
-    units += [name for item in rendered if item.name in records for name in records[item.name].extra_units]
+    units += [name for item in rendered if item.name in records
+              for name in [records[item.name].unit, *records[item.name].extra_units]]
     known = dict(states or {})
     missing = sorted({unit for unit in units if unit not in known})
     if missing:

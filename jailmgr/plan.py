@@ -176,7 +176,7 @@ def observe(rendered: Rendered, recorded: state.JailState | None, unit_states: d
     units = tuple((name, paths.read_unit(name)) for name in rendered.units)
     main = unit_states.get(jail.unit_name, {})
     linked = unit_states.get(jail.enable_unit, {})  # (the socket, when the jail has sockets)
-    mine = {*rendered.units, *(recorded.extra_units if recorded else [])}
+    mine = {*rendered.units, *([recorded.unit, *recorded.extra_units] if recorded else [])}
     states = tuple((name, tuple(sorted(unit_states[name].items()))) for name in sorted(mine) if name in unit_states)
     return Snapshot(frozenset(matching), error, present, in_place, units, states,
                     linked.get("UnitFileState") == "enabled", systemd.running(main), systemd.ran_and_ended(main))
@@ -235,7 +235,8 @@ def plan_jail(rendered: Rendered, recorded: state.JailState | None, seen: Snapsh
                                               before=on_disk.get(name)))
     if recorded:
         states = dict(seen.unit_states)
-        for name in sorted(set(recorded.extra_units) - set(rendered.units)):
+        # (the recorded main unit too: a jail that became accept: true has a socket and a template instead)
+        for name in sorted({recorded.unit, *recorded.extra_units} - set(rendered.units)):
             props = tuple((k, v) for k, v in states.get(name, ()) if k in ops.REMOVE_PROPS)
             plan.changes.append(ops.RemoveUnit(REMOVE, "unit", paths.unit_path(name), "no longer wanted", name=name,
                                                seen=props))
