@@ -305,11 +305,11 @@ def cmd_logs(args: argparse.Namespace, out: Output) -> int:
     _setup(args, out)
     unit = paths.unit_name(args.name)
     if args.follow:
-        for entry in journal.follow(unit, args.lines):
+        for entry in journal.follow(unit, args.lines, also=journal.jail_matches(args.name)):
             out.block(journal.format_entry(entry))
             sys.stdout.flush()
         return EXIT_OK
-    entries = journal.tail(unit, args.lines)
+    entries = journal.tail(unit, args.lines, also=journal.jail_matches(args.name))
     for entry in entries:
         out.block(journal.format_entry(entry))
     out.doc["entries"] = [journal.as_json(e) for e in entries]

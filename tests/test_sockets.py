@@ -93,3 +93,10 @@ def test_a_template_is_said_by_its_running_instances(monkeypatch: pytest.MonkeyP
     assert found["jail-other@.service"]["Instances"] == "0"
     assert calls == [("list-units", "--plain", "--no-legend", "--full", "--no-pager", "--", "jail-web@*.service",
                       "jail-other@*.service")]
+
+
+def test_logs_match_the_socket_and_the_slice_of_the_instances() -> None:
+    from jailmgr import journal
+
+    assert journal.jail_matches("sk-acc") == (("_SYSTEMD_UNIT", "jail-sk-acc.socket"), ("UNIT", "jail-sk-acc.socket"),
+                                              ("_SYSTEMD_SLICE", "system-jail\\x2dsk\\x2dacc.slice"))

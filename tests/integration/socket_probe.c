@@ -91,6 +91,7 @@ static int accept_one(const char *dir)
         return 1;
     }
     close(fd);
+    fprintf(stderr, "accepted %s\n", id);  /* to the journal (StandardError=journal): `jailmgr logs` */
     printf("written pid=%d listen_pid=%s fds=%s\n", (int)getpid(), env("LISTEN_PID"), env("LISTEN_FDS"));
     fflush(stdout);
     if (read_line(cmd, sizeof cmd) < 0 || strcmp(cmd, "list") != 0)

@@ -145,6 +145,11 @@ def test_every_connection_gets_a_jail_of_its_own(beds: Beds) -> None:
         time.sleep(0.2)
     assert not left, left
     assert bed.run(["ls", "-A", "/var/lib/jailmgr/jails/sk-acc/root/scratch"]).stdout == ""
+    # `jailmgr logs` shows the instances' lines (their slice) with the socket's
+    logs = ""
+    while time.monotonic() < deadline + 10 and "accepted c19" not in logs:
+        logs = bed.run(["jailmgr", "logs", "sk-acc", "-n", "200"]).stdout
+    assert all(f"accepted c{i}" in logs for i in range(CONNECTIONS)), logs
 
 
 def test_destroy_removes_the_socket_units(beds: Beds) -> None:
@@ -190,3 +195,30 @@ def test_the_ready_jails_serve_through_systemds_sockets(bed: Testbed) -> None:
         assert listing.split()[:1] == ["pub"], listing
     finally:
         bed.run(["jailmgr", "destroy", "lighttpd-socket", "rsyncd-inetd"], check=False)
+
+
+def test_a_jail_that_becomes_one_per_connection_loses_its_service(bed: Testbed) -> None:
+    """A running jail given sockets and accept: true: its service is stopped and removed, the socket takes
+    its place (enabled), and a connection gets an instance."""
+    subprocess.run(["gcc", "-static", "-O2", "-o", str(bed.path(PROBE)), str(PROBE_SRC)], check=True)
+    bed.run(["mkdir", "-p", "/srv/sk-move"])
+    path = bed.path("/srv/sk-move/sk-move.yaml")
+    path.write_text("name: sk-move\nexec: [/usr/bin/sleep, infinity]\nuser: nobody\n"
+                    "tree:\n  binaries: [/usr/bin/sleep]\n  users: [nobody]\n")
+    bed.run(["jailmgr", "apply", "/srv/sk-move"])
+    assert bed.run(["systemctl", "is-active", "jail-sk-move.service"]).stdout.strip() == "active"
+    path.write_text(ACCEPT.replace("sk-acc", "sk-move").replace(str(ACCEPT_PORT), "18086"))
+    try:
+        planned = bed.run(["jailmgr", "plan", "/srv/sk-move"]).stdout
+        assert "- unit       /etc/systemd/system/jail-sk-move.service" in planned, planned
+        bed.run(["jailmgr", "apply", "/srv/sk-move"])
+        listed = bed.run(["systemctl", "list-units", "--plain", "--no-legend", "--all", "jail-sk-move.service"])
+        assert listed.stdout.strip() == "", listed.stdout
+        assert not bed.path("/etc/systemd/system/jail-sk-move.service").exists()
+        assert not bed.path("/etc/systemd/system/multi-user.target.wants/jail-sk-move.service").exists()
+        assert bed.run(["systemctl", "is-enabled", "jail-sk-move.socket"]).stdout.strip() == "enabled"
+        with socket.create_connection(("127.0.0.1", 18086), timeout=10) as conn:
+            conn.sendall(b"only\n")
+            assert conn.makefile("rb").readline().split()[:1] == [b"written"]
+    finally:
+        bed.run(["jailmgr", "destroy", "sk-move"], check=False)
