@@ -146,6 +146,12 @@ def render_socket_unit(jail: Jail, header: list[str]) -> str:
         sock += ["SocketMode=0666", "RemoveOnStop=yes"]
     if jail.accept:
         sock += ["Accept=yes", f"MaxConnections={jail.max_connections}"]
+    if jail.security.ip_allow is not None:
+        # The sockets are the socket unit's (its cgroup's IP filter, not the service's, sees their traffic):
+        # security.ip_allow holds for them as for what the program opens itself.
+        sock.append("IPAddressDeny=any")
+        if jail.security.ip_allow:
+            sock.append(f"IPAddressAllow={' '.join(jail.security.ip_allow)}")
     sections = [("Unit", unit), ("Socket", sock)]
     if jail.enable:
         sections.append(("Install", ["WantedBy=sockets.target"]))

@@ -92,7 +92,16 @@ static int accept_one(const char *dir)
     }
     close(fd);
     fprintf(stderr, "accepted %s\n", id);  /* to the journal (StandardError=journal): `jailmgr logs` */
-    printf("written pid=%d listen_pid=%s fds=%s\n", (int)getpid(), env("LISTEN_PID"), env("LISTEN_FDS"));
+    char status[4096] = "", *capbnd = NULL;
+    int sfd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    if (sfd >= 0) {
+        ssize_t got = read(sfd, status, sizeof status - 1);
+        status[got > 0 ? got : 0] = 0;
+        close(sfd);
+        capbnd = strstr(status, "CapBnd:\t");
+    }
+    printf("written pid=%d listen_pid=%s fds=%s capbnd=%.16s\n", (int)getpid(), env("LISTEN_PID"), env("LISTEN_FDS"),
+           capbnd ? capbnd + 8 : "-");
     fflush(stdout);
     if (read_line(cmd, sizeof cmd) < 0 || strcmp(cmd, "list") != 0)
         return 1;

@@ -42,12 +42,13 @@ class Beds:
 def serve_file(name: str, port: int) -> str:
     _, namespaces, user = SERVE[name]
     return (f"name: {name}\nexec: [/probe, serve, \"{port}\"]\nuser: {user}\nnamespaces: {namespaces}\n"
-            f"security: {{address_families: [AF_UNIX, AF_INET]}}\nsockets: [{{listen: \"127.0.0.1:{port}\"}}]\n"
+            f"security: {{address_families: [AF_UNIX, AF_INET], ip_allow: [localhost]}}\nsockets: [{{listen: \"127.0.0.1:{port}\"}}]\n"
             f"mounts: [{{type: proc}}]\ntree:\n  users: [{user}]\n{FILES}")
 
 
 ACCEPT = (f"name: sk-acc\nexec: [/probe, accept, /scratch]\nuser: nobody\naccept: true\nnamespaces: {{net: none}}\n"
-          f"sockets: [{{listen: \"127.0.0.1:{ACCEPT_PORT}\"}}]\nlimits: {{tasks: 16}}\ntree:\n  users: [nobody]\n"
+          f"sockets: [{{listen: \"127.0.0.1:{ACCEPT_PORT}\"}}]\nlimits: {{tasks: 16}}\nmounts: [{{type: proc}}]\n"
+          "tree:\n  users: [nobody]\n"
           f"{FILES}  dirs: [{{path: /scratch, mode: \"0700\", owner: nobody, writable: true}}]\n")
 
 
@@ -123,8 +124,9 @@ def test_every_connection_gets_a_jail_of_its_own(beds: Beds) -> None:
         written = [reader.readline().decode().split() for reader in readers]
         assert all(w[:1] == ["written"] for w in written), written
         # inetd style: the connection is stdin and stdout alone (systemd sets no LISTEN_FDS then, and no
-        # LISTEN_PID of the supervisor's reaches the program); the program is the init's child
-        assert all(w[1:] == ["pid=2", "listen_pid=-", "fds=-"] for w in written), written
+        # LISTEN_PID of the supervisor's reaches the program); the program is the init's child, and the
+        # CAP_CHOWN the init gave the instance's tmpfs away with is not in its bounding set
+        assert all(w[1:] == ["pid=2", "listen_pid=-", "fds=-", "capbnd=0000000000000000"] for w in written), written
         running = bed.run(["systemctl", "list-units", "--plain", "--no-legend", "--state=active",
                            "jail-sk-acc@*.service"]).stdout.splitlines()
         assert len(running) == CONNECTIONS, running
