@@ -42,7 +42,8 @@ class Beds:
 def serve_file(name: str, port: int) -> str:
     _, namespaces, user = SERVE[name]
     return (f"name: {name}\nexec: [/probe, serve, \"{port}\"]\nuser: {user}\nnamespaces: {namespaces}\n"
-            f"security: {{address_families: [AF_UNIX, AF_INET], ip_allow: [localhost]}}\nsockets: [{{listen: \"127.0.0.1:{port}\"}}]\n"
+            f"security: {{address_families: [AF_UNIX, AF_INET], ip_allow: [localhost]}}\n"
+            f"sockets: [{{listen: \"127.0.0.1:{port}\"}}]\n"
             f"mounts: [{{type: proc}}]\ntree:\n  users: [{user}]\n{FILES}")
 
 
