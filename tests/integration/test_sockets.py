@@ -117,12 +117,15 @@ def test_plan_shows_the_socket_units_diff(beds: Beds) -> None:
 
 def test_every_connection_gets_a_jail_of_its_own(beds: Beds) -> None:
     bed = beds.bed
+    begin = time.monotonic()
     conns = [socket.create_connection(("127.0.0.1", ACCEPT_PORT), timeout=20) for _ in range(CONNECTIONS)]
     readers = [conn.makefile("rb") for conn in conns]
     try:
         for i, conn in enumerate(conns):
             conn.sendall(f"c{i}\n".encode())
         written = [reader.readline().decode().split() for reader in readers]
+        print(f"\n{beds.suite}: {CONNECTIONS} connections, {CONNECTIONS} jails serving in "
+              f"{time.monotonic() - begin:.2f} s")  # (shown with pytest -s; a figure, not a test)
         assert all(w[:1] == ["written"] for w in written), written
         # inetd style: the connection is stdin and stdout alone (systemd sets no LISTEN_FDS then, and no
         # LISTEN_PID of the supervisor's reaches the program); the program is the init's child, and the
