@@ -53,7 +53,8 @@ def plan_all(rendered: list[Rendered], warn: Say, states: dict[str, dict[str, st
     if records is None:
         records = state.read_records(warn)
     units = [name for item in rendered for name in item.units]
-    units += [name for item in rendered if item.name in records for name in records[item.name].extra_units]
+    units += [name for item in rendered if item.name in records
+              for name in [records[item.name].unit, *records[item.name].extra_units]]
     known = dict(states or {})
     missing = sorted({unit for unit in units if unit not in known})
     if missing:
@@ -205,6 +206,9 @@ def _programs_run(items: dict[str, Rendered], main_pids: dict[str, int]) -> set[
     out = set()
     for unit, main_pid in main_pids.items():
         item = items[unit]
+        if item.loaded.jail.accept:
+            out.add(unit)  # the socket listens (systemctl restart returned): instances come with connections
+            continue
         if main_pid <= 0:
             continue
         if not item.mechanism.launched:

@@ -15,7 +15,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 
-from . import procfs, state, systemd
+from . import paths, procfs, state, systemd
 from .safefs import WALK_DEPTH, Tree, TreeError
 
 # systemd creates these inside a RootDirectory= jail: mount points (and /var, the
@@ -108,7 +108,14 @@ def _proc_sys(pid: int, mounts: list[Mount]) -> str:
     return "absent"
 
 
+def _template(recorded: state.JailState) -> str:
+    """An accept: true jail's template (its main unit is the socket): "" for the others."""
+    return next((u for u in recorded.extra_units if systemd.is_template(u)), "")
+
+
 def confinement(recorded: state.JailState, report: Report) -> None:
+    if _template(recorded):
+        return  # an instance per connection, none for long: the template's score and the tree are checked
     main = systemd.main_pid(recorded.unit)
     if not main:
         report.findings.append(f"{recorded.unit} is not running: the program's confinement can't be checked")
@@ -215,7 +222,12 @@ def check(name: str, recorded: state.JailState | None, drift: list[str]) -> Repo
     if recorded is None:
         report.findings.append("not managed by jailmgr")
         return report
-    report.exposure = systemd.exposure(recorded.unit)
+    template = _template(recorded)
+    if template:  # (systemd-analyze judges services: the instances' unit, read from its file)
+        text = paths.read_unit(template)
+        report.exposure = systemd.exposure(template.replace("@.", "@check."), text) if text else None
+    else:
+        report.exposure = systemd.exposure(recorded.unit)
     report.findings += [f"drift: {line}" for line in drift]
     confinement(recorded, report)
     if os.path.isdir(recorded.root):

@@ -222,8 +222,13 @@ def _status_doc(name: str, recorded: state.JailState, out: Output, units: dict[s
         namespaces=seen.namespaces, confinement=seen.confinement,
         limits={k: props.get(k, "") for k in LIMIT_PROPS}, usage={k: props.get(k, "") for k in USAGE_PROPS},
         drift=_drift(recorded, out),
-        units={unit: units.get(unit, {}).get("ActiveState", "") for unit in [recorded.unit, *recorded.extra_units]},
+        units={unit: _unit_state(units.get(unit, {})) for unit in [recorded.unit, *recorded.extra_units]},
         source=recorded.source or "")
+
+
+def _unit_state(props: dict[str, str]) -> str:
+    """A unit's ActiveState; a template's (accept: true) is how many instances run."""
+    return f"{props['Instances']} running" if "Instances" in props else props.get("ActiveState", "")
 
 
 def _recorded(name: str, out: Output) -> state.JailState | None:
@@ -302,11 +307,11 @@ def cmd_logs(args: argparse.Namespace, out: Output) -> int:
     _setup(args, out)
     unit = paths.unit_name(args.name)
     if args.follow:
-        for entry in journal.follow(unit, args.lines):
+        for entry in journal.follow(unit, args.lines, also=journal.jail_matches(args.name)):
             out.block(journal.format_entry(entry))
             sys.stdout.flush()
         return EXIT_OK
-    entries = journal.tail(unit, args.lines)
+    entries = journal.tail(unit, args.lines, also=journal.jail_matches(args.name))
     for entry in entries:
         out.block(journal.format_entry(entry))
     out.doc["entries"] = [journal.as_json(e) for e in entries]

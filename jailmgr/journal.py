@@ -12,7 +12,7 @@ from . import procfs
 from .problems import JailError
 
 
-def _reader(unit: str) -> Any:
+def _reader(unit: str, also: tuple[tuple[str, str], ...] = ()) -> Any:
     try:
         from systemd import journal
     except ImportError as exc:
@@ -22,6 +22,9 @@ def _reader(unit: str) -> Any:
     reader.add_match(_SYSTEMD_UNIT=unit)
     reader.add_disjunction()
     reader.add_match(UNIT=unit)
+    for key, value in also:  # (a jail's socket unit, the slice of its instances with accept: true)
+        reader.add_disjunction()
+        reader.add_match(**{key: value})
     return reader
 
 
@@ -72,14 +75,24 @@ def _last(reader: Any, lines: int) -> list[dict[str, Any]]:
     return list(reversed(entries))
 
 
-def tail(unit: str, lines: int) -> list[dict[str, Any]]:
-    return _last(_reader(unit), lines)
+def tail(unit: str, lines: int, also: tuple[tuple[str, str], ...] = ()) -> list[dict[str, Any]]:
+    return _last(_reader(unit, also), lines)
 
 
-def follow(unit: str, lines: int, stop: Callable[[], bool] = lambda: False) -> Iterator[dict[str, Any]]:
+def jail_matches(name: str) -> tuple[tuple[str, str], ...]:
+    """What a jail's journal holds beside its service's lines: its socket's (systemd's words about it), and
+    every line of the instances of its template (accept: true), which systemd runs in a slice named after it
+    (system-jail\\x2dNAME.slice: a '-' of the name is escaped)."""
+    socket = f"jail-{name}.socket"
+    instances = "system-" + f"jail-{name}".replace("-", "\\x2d") + ".slice"
+    return (("_SYSTEMD_UNIT", socket), ("UNIT", socket), ("_SYSTEMD_SLICE", instances))
+
+
+def follow(unit: str, lines: int, stop: Callable[[], bool] = lambda: False,
+           also: tuple[tuple[str, str], ...] = ()) -> Iterator[dict[str, Any]]:
     """The last `lines` entries, then new ones as they arrive, until stop() says so."""
-    yield from tail(unit, lines)
-    reader = _reader(unit)
+    yield from tail(unit, lines, also)
+    reader = _reader(unit, also)
     reader.seek_tail()
     reader.get_previous()
     poll = select.poll()

@@ -35,7 +35,7 @@ started by the unit instead of RootDirectory=:
 from __future__ import annotations
 
 from . import credentials, setid, timens
-from .manifest import Contents
+from .manifest import Contents, ids
 from .mechanism import Mechanism
 from .model import CAPABILITY_BITS, SIGNAL_NUMBERS, Jail
 from .paths import BWRAP, INIT_IN_JAIL, JAILMGR_INIT, JOURNAL_DEV_LOG, NOTIFY_IN_JAIL, notify_socket
@@ -77,7 +77,14 @@ def launcher_caps(jail: Jail, mechanism: Mechanism) -> tuple[str, ...]:
         caps = (*caps, "CAP_KILL")
     if timens.wanted(jail):  # the supervisor writes the time namespace's offsets (timens.py)
         caps = (*caps, *(c for c in timens.TIMENS_CAPS if c not in caps))
+    if owned_tmpfs(jail) and "CAP_CHOWN" not in caps:
+        caps = (*caps, "CAP_CHOWN")  # the init gives an instance's fresh tmpfs dirs to their owners
     return caps
+
+
+def owned_tmpfs(jail: Jail) -> bool:
+    """Whether the init chowns fresh tmpfs dirs (accept: true with writable dirs)."""
+    return jail.accept and any(entry.writable for entry in jail.tree.dirs)
 
 
 def supervisor_argv(jail: Jail, mechanism: Mechanism) -> list[str]:
@@ -89,14 +96,28 @@ def supervisor_argv(jail: Jail, mechanism: Mechanism) -> list[str]:
         argv.append("--pid1")
     if timens.wanted(jail):
         argv.append("--time")
+    if listen_fds(jail):
+        # systemd's descriptors 3.. go on to the program; the supervisor keeps exactly these
+        # (an OpenFile= of its own comes after them).
+        argv += ["--listen-fds", str(listen_fds(jail))]
     return [*argv, *credentials.supervisor_args(jail), "--"]
 
 
-def init_argv(jail: Jail, mechanism: Mechanism, uid: int, gid: int, groups: list[int]) -> list[str]:
-    """The drop inside the jail, then the program (see launcher/jailmgr-init.c)."""
+def listen_fds(jail: Jail) -> int:
+    """How many socket descriptors systemd hands the unit as LISTEN_FDS: one per socket; none with accept
+    (the connection is stdin and stdout alone: systemd sets no LISTEN_FDS then, seen on 252 and 257)."""
+    return 0 if jail.accept else len(jail.sockets)
+
+
+def init_argv(jail: Jail, mechanism: Mechanism, uid: int, gid: int, groups: list[int],
+              owned: tuple[tuple[int, int, str], ...] = ()) -> list[str]:
+    """The drop inside the jail, then the program (see launcher/jailmgr-init.c).  `owned`: fresh tmpfs
+    dirs (accept: true) the init gives to their declared owner before anything of the jail runs."""
     argv = [INIT_IN_JAIL, "init", "--uid", str(uid), "--gid", str(gid),
             "--groups", ",".join(map(str, groups)), "--caps", f"{cap_mask(timens.program_caps(jail)):x}",
             "--workdir", jail.workdir]
+    for owner, group, where in owned:
+        argv += ["--own", f"{owner}:{group}:{where}"]
     if mechanism.program_is_pid1:
         argv.append("--pid1")
     return [*argv, *credentials.init_args(jail), "--", *jail.exec]
@@ -130,8 +151,14 @@ def bwrap_argv(jail: Jail, contents: Contents, mechanism: Mechanism, uid: int, g
     for target in _under_run(jail):
         # the tree's own entries under /run would be hidden by the tmpfs
         argv += ["--ro-bind", jail.root_dir + target, target]
+    owned = []
+    users, group_ids = ids(contents)
     for entry in jail.tree.dirs:
-        if entry.writable:
+        if entry.writable and jail.accept:
+            # An instance per connection: an empty tmpfs of its own, nothing of the host's dir (sockets.py).
+            argv += ["--perms", f"{entry.mode:04o}", "--tmpfs", entry.path]
+            owned.append((users[entry.owner], group_ids.get(entry.group, 0), entry.path))  # (ids as in the jail)
+        elif entry.writable:
             argv += ["--bind", jail.root_dir + entry.path, entry.path]
     for mount in jail.mounts:
         if mount.type == "proc":
@@ -153,11 +180,13 @@ def bwrap_argv(jail: Jail, contents: Contents, mechanism: Mechanism, uid: int, g
         argv += ["--ro-bind", notify_socket(jail.name), NOTIFY_IN_JAIL]
     argv += credentials.bwrap_args(jail)  # after every mount of the jail's: none covers it
     argv += ["--cap-drop", "ALL"]
-    for cap in sorted({*timens.program_caps(jail), "CAP_SETPCAP", "CAP_SETUID", "CAP_SETGID",
-                       *credentials.launcher_caps(jail)}):
+    init_caps = {"CAP_SETPCAP", "CAP_SETUID", "CAP_SETGID", *(["CAP_CHOWN"] if owned else []),
+                 *credentials.launcher_caps(jail)}
+    for cap in sorted({*timens.program_caps(jail), *init_caps}):
         argv += ["--cap-add", cap]
     if ns.pid:
         argv.append("--as-pid-1")  # jailmgr-init is PID 1 (bubblewrap's own init forwards no signal)
     if mechanism.nosetid:  # a filter loaded right before the init runs (setid.py)
-        argv += ["--seccomp", str(setid.FD)]
-    return [*argv, "--", *init_argv(jail, mechanism, uid, gid, groups)]
+        # (OpenFile='s descriptor comes after the sockets' ones)
+        argv += ["--seccomp", str(setid.FD + listen_fds(jail))]
+    return [*argv, "--", *init_argv(jail, mechanism, uid, gid, groups, tuple(owned))]

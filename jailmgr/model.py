@@ -37,6 +37,7 @@ from .paths import (  # noqa: F401  (re-exported)
     netns_unit_name,
     unit_name,
 )
+from .sockets import DEFAULT_MAX_CONNECTIONS, ListenKind, SocketType
 
 
 class Libraries(StrEnum):
@@ -248,6 +249,16 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Socket:
+    """A listening socket systemd opens on the host and hands to the program (socket activation)."""
+
+    listen: str = spec(ListenKind(), "ADDRESS:PORT, [IPv6]:PORT, or an absolute unix socket path (made by "
+                       "systemd on the host)")
+    type: SocketType = spec(Choice(SocketType), "stream (TCP, unix stream) or datagram (UDP, unix datagram)",
+                            SocketType.STREAM)
+
+
+@dataclass(frozen=True)
 class Security:
     """Privileges and filters."""
 
@@ -356,17 +367,38 @@ class Jail:
         ListOf(Record(Credential)), "Secrets for the program, read by systemd from host files at each start: "
         "the program reads them at $CREDENTIALS_DIRECTORY/NAME (readable by its user only); never in the tree, "
         "the record, the plan or a diff", ())
+    sockets: tuple[Socket, ...] = spec(
+        ListOf(Record(Socket)), "Socket activation: a jail-NAME.socket unit listens on the host and the program "
+        "gets the descriptors from 3 on, in this order (LISTEN_FDS, LISTEN_FDNAMES: the jail's name, LISTEN_PID: "
+        "the program's pid in the jail); it serves its clients even with namespaces.net: none. The socket unit "
+        "is what is enabled (sockets.target); apply also starts the service", ())
+    accept: bool = spec(Flag(), "With sockets: a fresh jail instance per connection (Accept=yes, inetd style: the "
+                        "connection is the program's stdin and stdout, jail-NAME@.service), each with its own "
+                        "empty tmpfs at every writable dir and the limits: of its own; not with ready, restart, "
+                        "reload_signal or net: private", False)
+    max_connections: int = spec(Integer(1, 65536), "With accept: how many instances may run at once "
+                                "(MaxConnections=; the total is this many times limits:)",
+                                DEFAULT_MAX_CONNECTIONS)
 
     @property
     def unit_name(self) -> str:
-        return unit_name(self.name)
+        """The jail's main unit: its service, or with `accept: true` its socket (there is no one service)."""
+        return jail_units(self.name)[UnitRole.SOCKET] if self.accept else unit_name(self.name)
 
     @property
     def units(self) -> dict[UnitRole, str]:
         """The units this jail has, by role, the main one first (paths.jail_units names every possible one)."""
         every = jail_units(self.name)
-        roles = [UnitRole.MAIN, *([UnitRole.NETNS] if self.namespaces.net == "private" else [])]
+        if self.accept:  # the socket is what runs; each connection an instance of the template
+            return {UnitRole.SOCKET: every[UnitRole.SOCKET], UnitRole.TEMPLATE: every[UnitRole.TEMPLATE]}
+        roles = [UnitRole.MAIN, *([UnitRole.NETNS] if self.namespaces.net == "private" else []),
+                 *([UnitRole.SOCKET] if self.sockets else [])]
         return {role: every[role] for role in roles}
+
+    @property
+    def enable_unit(self) -> str:
+        """The unit `enable` links: the socket when the jail has sockets (sockets.target), else the service."""
+        return jail_units(self.name)[UnitRole.SOCKET] if self.sockets else self.unit_name
 
     @property
     def root_dir(self) -> str:

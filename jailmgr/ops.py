@@ -163,13 +163,19 @@ def remove_units(names: list[str], props: dict[str, dict[str, str]] | None = Non
     Nothing here reloads systemd: the caller does, once."""
     if not names:
         return []
+    # A template (accept: true) has no state of its own: its instances are stopped, each connection's jail.
+    templates = [n for n in names if systemd.is_template(n)]
+    if templates:
+        systemd.systemctl("stop", "--", *[f"{t[:-len('.service')]}*.service" for t in templates], ok_codes=(0, 5))
+        systemd.systemctl("reset-failed", "--", *[f"{t[:-len('.service')]}*.service" for t in templates],
+                          check=False)
     if props is None:
-        props = systemd.states(names, *REMOVE_PROPS)
-    loaded = [n for n in names if props.get(n, {}).get("LoadState") == "loaded"]
+        props = systemd.states([n for n in names if n not in templates], *REMOVE_PROPS)
+    loaded = [n for n in names if props.get(n, {}).get("LoadState") == "loaded" and n not in templates]
     if loaded:
         # One call: the units stop side by side, not one after the other.
         systemd.systemctl("stop", "--", *loaded, ok_codes=(0, 5))
-    enabled = [n for n in names if props.get(n, {}).get("UnitFileState") == "enabled"]
+    enabled = [n for n in names if props.get(n, {}).get("UnitFileState") == "enabled" and n not in templates]
     if enabled:
         systemd.systemctl("disable", "--quiet", "--no-reload", "--", *enabled)
     if loaded:

@@ -96,12 +96,20 @@ class UnitRole(StrEnum):
 
     MAIN = "main"  # jail-NAME.service
     NETNS = "netns"  # jail-NAME-netns.service: the network namespace of `net: private`
+    SOCKET = "socket"  # jail-NAME.socket: the listening sockets of `sockets:` (sockets.py)
+    TEMPLATE = "template"  # jail-NAME@.service: with `accept: true`, the instance per connection (no MAIN then)
 
 
 def jail_units(name: str) -> dict[UnitRole, str]:
     """Every unit file a jail may have, by role: what render writes, plan compares, status shows and destroy
     may remove (nothing else, whatever a record says)."""
-    return {UnitRole.MAIN: unit_name(name), UnitRole.NETNS: netns_unit_name(name)}
+    return {UnitRole.MAIN: unit_name(name), UnitRole.NETNS: netns_unit_name(name),
+            UnitRole.SOCKET: f"jail-{name}.socket", UnitRole.TEMPLATE: f"jail-{name}@.service"}
+
+
+def is_template(unit: str) -> bool:
+    """A template unit (jail-NAME@.service): systemd knows only its instances, never the template itself."""
+    return unit.endswith("@.service")
 
 
 def netns_name(name: str) -> str:

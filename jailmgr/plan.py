@@ -51,7 +51,8 @@ def untrusted_record_paths(name: str, recorded: state.JailState) -> list[str]:
     for unit in [recorded.unit, *recorded.extra_units]:
         if unit not in allowed_units:
             wrong.append(f"unit {unit!r}: not a unit jailmgr makes for jail {name}")
-    if recorded.unit != model.unit_name(name) and recorded.unit in allowed_units:
+    mains = {model.unit_name(name), model.jail_units(name)[model.UnitRole.SOCKET]}  # (accept: the socket)
+    if recorded.unit not in mains and recorded.unit in allowed_units:
         wrong.append(f"unit {recorded.unit!r}: not the main unit of jail {name}")
     if recorded.root and not ops.root_is_ours(name, recorded.root, recorded.id_shift):
         wrong.append(f"{recorded.root}: not the default root of jail {name} and without jailmgr's mark "
@@ -174,10 +175,11 @@ def observe(rendered: Rendered, recorded: state.JailState | None, unit_states: d
     in_place = frozenset(path for path, data in rendered.host_files if _holds(path, data))
     units = tuple((name, paths.read_unit(name)) for name in rendered.units)
     main = unit_states.get(jail.unit_name, {})
-    mine = {*rendered.units, *(recorded.extra_units if recorded else [])}
+    linked = unit_states.get(jail.enable_unit, {})  # (the socket, when the jail has sockets)
+    mine = {*rendered.units, *([recorded.unit, *recorded.extra_units] if recorded else [])}
     states = tuple((name, tuple(sorted(unit_states[name].items()))) for name in sorted(mine) if name in unit_states)
     return Snapshot(frozenset(matching), error, present, in_place, units, states,
-                    main.get("UnitFileState") == "enabled", systemd.running(main), systemd.ran_and_ended(main))
+                    linked.get("UnitFileState") == "enabled", systemd.running(main), systemd.ran_and_ended(main))
 
 
 def _holds(path: str, data: bytes) -> bool:
@@ -233,7 +235,8 @@ def plan_jail(rendered: Rendered, recorded: state.JailState | None, seen: Snapsh
                                               before=on_disk.get(name)))
     if recorded:
         states = dict(seen.unit_states)
-        for name in sorted(set(recorded.extra_units) - set(rendered.units)):
+        # (the recorded main unit too: a jail that became accept: true has a socket and a template instead)
+        for name in sorted({recorded.unit, *recorded.extra_units} - set(rendered.units)):
             props = tuple((k, v) for k, v in states.get(name, ()) if k in ops.REMOVE_PROPS)
             plan.changes.append(ops.RemoveUnit(REMOVE, "unit", paths.unit_path(name), "no longer wanted", name=name,
                                                seen=props))
@@ -245,7 +248,7 @@ def plan_jail(rendered: Rendered, recorded: state.JailState | None, seen: Snapsh
                                          "the new one at the restart"))
     if jail.enable != seen.enabled:
         kind = ops.EnableUnit if jail.enable else ops.DisableUnit
-        plan.service.append(kind(CHANGE, "service", jail.unit_name, "enable" if jail.enable else "disable"))
+        plan.service.append(kind(CHANGE, "service", jail.enable_unit, "enable" if jail.enable else "disable"))
     why = None
     if plan.restart_needed:
         why = ops.Start.RESTART if seen.active else ops.Start.START

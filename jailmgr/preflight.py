@@ -100,6 +100,7 @@ def check(loaded: list[Loaded], rendered: list[Rendered], host: Host, records: s
     found.across += check_own_uids(rendered, records)
     found.across += check_host_paths(loaded, records, leaving, found.notes, rendered)
     found.across += _shared_ports(loaded)
+    found.across += _socket_paths(loaded, records)
     ports = ports or HostPorts()
     # The Mechanism rendering decided (for a jail whose rendering failed, decided here: the same answer).
     launched = {item.name: item.mechanism.launched for item in rendered}
@@ -107,7 +108,8 @@ def check(loaded: list[Loaded], rendered: list[Rendered], host: Host, records: s
         name = item.jail.name
         mine = [*_mount_sources(item, host, found.notes), *_mount_owners(item, host),
                 *_launcher_reach(item, host, launched.get(name, decide(item.jail, host).launched), found.notes),
-                *_ready_port(item, ports, found.notes), *_credentials(item, host, found.notes)]
+                *_ready_port(item, ports, found.notes), *_credentials(item, host, found.notes),
+                *_socket_ports(item, ports)]
         if item.jail.namespaces.time:
             lacking = timens.host_problem()
             if lacking:
@@ -501,6 +503,49 @@ def _launcher_reach(item: Loaded, host: Host, launched: bool, notes: list[str]) 
 def _name(db: Db, number: int) -> str:
     """A user's or group's name on the host, or its number."""
     return next((name for name, entry in db.items() if entry[2] == str(number)), str(number))
+
+
+def _socket_ports(item: Loaded, ports: Ports) -> list[Problem]:
+    """A stream socket's port that something on the host listens on already: the socket unit would fail to
+    start.  Not when the jail's socket unit already lists that address (systemd holds it for the jail)."""
+    from . import sockets
+    from .paths import read_unit
+
+    jail = item.jail
+    if not jail.sockets:
+        return []
+    current = read_unit(jail.enable_unit) or ""
+    found = []
+    for i, listen, kind in sockets.listens(jail):
+        if listen.unix or kind != sockets.SocketType.STREAM:
+            continue  # (UDP has no listeners to read; a unix path is made by systemd, replaced if stale)
+        if f"\nListenStream={listen.address}\n" in current or not ports.listening(listen.port):
+            continue
+        holders = ports.holders(ports.listening(listen.port))
+        by = ", ".join(holders) if holders else "a process this user can't see"
+        found.append(item.problem(f"sockets[{i}].listen", f"port {listen.port} is taken on the host: {by} listens "
+                                  "on it", f"stop it, or give the jail another port; `ss -ltnp 'sport = "
+                                  f":{listen.port}'` names the listener"))
+    return found
+
+
+def _socket_paths(loaded: list[Loaded], records: state.Records) -> list[Problem]:
+    """A unix socket systemd would make in another jail's tree (its own is refused by validate)."""
+    from . import sockets
+
+    roots = {name: recorded.root for name, recorded in records.items() if recorded.root}
+    roots.update({item.jail.name: item.jail.root_dir for item in loaded})
+    found = []
+    for item in loaded:
+        for i, listen, _ in sockets.listens(item.jail):
+            if not listen.unix:
+                continue
+            for name, root in roots.items():
+                if name != item.jail.name and spec.at_or_below(spec.norm(listen.unix), spec.norm(root)):
+                    found.append(item.problem(f"sockets[{i}].listen", f"{listen.unix} lies in the tree of jail {name} "
+                                              f"({root}): systemd would make the socket there as root",
+                                              "put it outside every jail's tree, e.g. /run/jailmgr-NAME.sock"))
+    return found
 
 
 def _ready_port(item: Loaded, ports: Ports, notes: list[str]) -> list[Problem]:

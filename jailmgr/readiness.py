@@ -68,12 +68,12 @@ def restart_and_wait(jails: list[Jail], runs: Callable[[dict[str, int]], set[str
     which), one without waiting for the notify units, which are then watched.
     """
     notified = [j for j in jails if j.ready is not None and j.ready.notify]
-    others = [j.unit_name for j in jails if j not in notified]
+    others = [unit for j in jails if j not in notified for unit in started_units(j)]
     asked = time.monotonic()
     if others:
         systemd.systemctl("restart", *others, check=False)
     if notified:
-        systemd.systemctl("restart", "--no-block", *(j.unit_name for j in notified), check=False)
+        systemd.systemctl("restart", "--no-block", *(u for j in notified for u in started_units(j)), check=False)
     watched = [j.unit_name for j in jails if j.ready is None]
     ported = [j for j in jails if j.ready is not None and j.ready.port is not None]
     failures: dict[str, str] = {}
@@ -86,6 +86,14 @@ def restart_and_wait(jails: list[Jail], runs: Callable[[dict[str, int]], set[str
         failures.update(_wait_until(ported, _listening, say,
                                     lambda jail: "a connection accepted by the jail on {}:{}".format(*address(jail))))
     return failures
+
+
+def started_units(jail: Jail) -> list[str]:
+    """What a (re)start of the jail restarts: with sockets (not accept) the socket and the service together,
+    so a changed socket unit is in force and the service has its new descriptors; else its main unit."""
+    if jail.sockets and not jail.accept:
+        return [jail.enable_unit, jail.unit_name]
+    return [jail.unit_name]
 
 
 def _entered_active(props: dict[str, str], since: float) -> bool:

@@ -267,6 +267,9 @@ def host_resolved(jail: Jail) -> list[Place]:
                if isinstance(c.from_, str)]
     if jail.syslog:
         places.append(Place(JOURNAL_DEV_LOG, "runtime.syslog"))
+    from .sockets import listens  # (systemd makes a unix socket at its path as root)
+
+    places += [Place(norm(listen.unix), f"sockets[{i}].listen") for i, listen, _ in listens(jail) if listen.unix]
     places.append(Place(norm(jail.root_dir), "root"))
     return places
 
@@ -468,9 +471,21 @@ def _check_credentials(jail: Jail, ctx: Ctx) -> None:
                    "put it elsewhere")
 
 
+def _check_sockets(jail: Jail, ctx: Ctx) -> None:
+    """sockets: and accept: (sockets.py); a unix socket path, made by systemd as root, never in the jail's tree
+    (below what it can write: host_resolved's rule; another jail's tree: preflight.py)."""
+    from . import sockets
+
+    sockets.check(jail, ctx, {key for key in ctx.nodes if "." not in key and "[" not in key})
+    for i, listen, _ in sockets.listens(jail):
+        if listen.unix and at_or_below(norm(listen.unix), norm(jail.root_dir)):
+            ctx.at(f"sockets[{i}].listen", f"{listen.unix} lies in the jail's own tree ({jail.root_dir}): systemd "
+                   "makes the socket there as root; put it outside, e.g. /run/jailmgr-NAME.sock")
+
+
 CHECKS = (_check_root, _check_tree, _check_exec, _check_mounts, _check_network, _check_misc,
           _check_writable_layout, _check_resolved, _check_run, _check_isolation, _check_lifecycle,
-          _check_runtime, _check_credentials)
+          _check_runtime, _check_credentials, _check_sockets)
 
 
 def parse_text(text: str, name: str) -> tuple[Jail | None, list[Problem]]:

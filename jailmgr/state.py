@@ -53,6 +53,11 @@ class JailState:
     restart: str = "on-failure"  # as the jail file asked
     version: int = STATE_VERSION
 
+    @property
+    def enable_unit(self) -> str:
+        """The unit `enable` links: the jail's socket when it has one (sockets.target), else its main unit."""
+        return next((u for u in [self.unit, *self.extra_units] if u.endswith(".socket")), self.unit)
+
     def writable_dirs(self) -> set[str]:
         """The tree's writable dirs, as recorded (records written before the flag: their origin's label)."""
         return {p for p, e in self.entries.items()

@@ -32,13 +32,40 @@ def main_pid(unit: str) -> int:
     return int(show(unit, "MainPID").get("MainPID", "0") or 0)
 
 
+def is_template(unit: str) -> bool:
+    return unit.endswith("@.service")
+
+
+def instances(templates: list[str]) -> dict[str, dict[str, str]]:
+    """A template's instances, as if it were a unit: active while any instance runs (Instances: how many;
+    systemd knows no state of the template itself).  One list-units call for all."""
+    found = {t: {"ActiveState": "inactive", "SubState": "dead", "LoadState": "loaded", "Instances": "0",
+                 "Result": "success", "UnitFileState": "static"} for t in templates}
+    if not templates:
+        return found
+    prefixes = {t[:-len(".service")]: t for t in templates}  # jail-NAME@
+    out = systemctl("list-units", "--plain", "--no-legend", "--full", "--no-pager", "--",
+                    *[f"{t[:-len('.service')]}*.service" for t in templates])
+    for line in out.splitlines():
+        parts = line.split(None, 4)
+        template = prefixes.get(parts[0].partition("@")[0] + "@") if parts and "@" in parts[0] else None
+        if template is not None and len(parts) >= 4 and parts[2] in ("active", "activating", "reloading"):
+            values = found[template]
+            values["Instances"] = str(int(values["Instances"]) + 1)
+            values["ActiveState"], values["SubState"] = "active", "running"
+    return found
+
+
 def states(units: list[str], *props: str) -> dict[str, dict[str, str]]:
-    """Properties of many units in one systemctl call (unknown units come back inactive)."""
+    """Properties of many units in one systemctl call (unknown units come back inactive; a template is said
+    by its instances)."""
+    templates = [u for u in units if is_template(u)]
+    units = [u for u in units if not is_template(u)]
     if not units:
-        return {}
+        return instances(templates) if templates else {}
     wanted = props or ("ActiveState", "SubState", "Result", "UnitFileState")
     out = systemctl("show", *[f"--property={p}" for p in ("Id", *wanted)], "--", *units)
-    found: dict[str, dict[str, str]] = {}
+    found: dict[str, dict[str, str]] = instances(templates) if templates else {}
     for block, unit in zip(out.split("\n\n"), units, strict=False):  # one block a unit, in order
         values = dict(line.partition("=")[::2] for line in block.strip().splitlines())
         found[values.get("Id") or unit] = values
@@ -56,6 +83,8 @@ def overview(units: list[str]) -> dict[str, dict[str, str]]:
     """
     from .state import unit_dir
 
+    templates = [u for u in units if is_template(u)]
+    units = [u for u in units if not is_template(u)]
     found = {unit: {"ActiveState": "inactive", "SubState": "dead", "LoadState": "not-found"} for unit in units}
     if units:
         out = systemctl("list-units", "--all", "--plain", "--no-legend", "--full", "--no-pager", "--", *units)
@@ -63,11 +92,13 @@ def overview(units: list[str]) -> dict[str, dict[str, str]]:
             parts = line.split(None, 4)
             if len(parts) >= 4 and parts[0] in found:
                 found[parts[0]] = {"ActiveState": parts[2], "SubState": parts[3], "LoadState": parts[1]}
-    wants = os.path.join(unit_dir(), "multi-user.target.wants")
     for unit, values in found.items():
+        # (a socket's [Install] is WantedBy=sockets.target: sockets.py)
+        wants = os.path.join(unit_dir(), "sockets.target.wants" if unit.endswith(".socket")
+                             else "multi-user.target.wants")
         values["Result"] = "failed" if values["ActiveState"] == "failed" else "success"
         values["UnitFileState"] = "enabled" if os.path.lexists(os.path.join(wants, unit)) else "disabled"
-    return found
+    return {**found, **instances(templates)} if templates else found
 
 
 def running(props: dict[str, str]) -> bool:

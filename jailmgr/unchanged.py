@@ -57,7 +57,8 @@ def tree_changes(recorded: state.JailState) -> list[str]:
     return fingerprint.changed_entries(recorded.root, recorded.built, writable, recorded.touchable(writable))
 
 
-def why_changed(path: str, recorded: state.JailState, unit_state: dict[str, str]) -> str:
+def why_changed(path: str, recorded: state.JailState, unit_state: dict[str, str],
+                enable_state: dict[str, str] | None = None) -> str:
     """Why the jail needs the full path ("" when it needs nothing)."""
     if recorded.pending_restart:
         return "a restart was left pending"
@@ -73,7 +74,8 @@ def why_changed(path: str, recorded: state.JailState, unit_state: dict[str, str]
     entries = tree_changes(recorded)
     if entries:
         return f"{entries[0]} changed in the tree"
-    if (unit_state.get("UnitFileState") == "enabled") != recorded.enable:
+    enabled = (enable_state if enable_state is not None else unit_state).get("UnitFileState") == "enabled"
+    if enabled != recorded.enable:
         return "it is not enabled as its file says" if recorded.enable else "it is enabled but should not be"
     if not systemd.running(unit_state) and not (recorded.restart == "no" and systemd.ran_and_ended(unit_state)):
         return "it is not running"
@@ -83,10 +85,11 @@ def why_changed(path: str, recorded: state.JailState, unit_state: dict[str, str]
 def split(files: list[str], records: dict[str, state.JailState]) -> Split:
     """The jail files to load, and the records of the jails with nothing to do."""
     by_source = {r.source: r for r in records.values() if r.source}
-    out = Split(states=systemd.overview(sorted({r.unit for r in records.values()})))
+    out = Split(states=systemd.overview(sorted({u for r in records.values() for u in (r.unit, r.enable_unit)})))
     for path in files:
         recorded = by_source.get(os.path.realpath(path))
-        if path in STDIN or recorded is None or why_changed(path, recorded, out.states.get(recorded.unit, {})):
+        if path in STDIN or recorded is None or why_changed(path, recorded, out.states.get(recorded.unit, {}),
+                                                            out.states.get(recorded.enable_unit, {})):
             out.changed.append(path)
         else:
             out.unchanged.append(recorded)

@@ -20,9 +20,9 @@ use systemd's directives alone (mechanism.py decides which, once per jail):
 
 from __future__ import annotations
 
-from . import credentials, model, paths, setid, timens
+from . import credentials, model, paths, setid, sockets, timens
 from .hardening import hardening
-from .launcher import LAUNCHER_SYSCALLS, bwrap_argv, cap_mask, launcher_caps, supervisor_argv
+from .launcher import LAUNCHER_SYSCALLS, bwrap_argv, cap_mask, launcher_caps, owned_tmpfs, supervisor_argv
 from .manifest import Contents, ids, primary_gid, supplementary_gids
 from .mechanism import Mechanism
 from .model import SIGNAL_NUMBERS, USERNS_COUNT, Jail, UnitRole, veth_names
@@ -82,8 +82,13 @@ def _mounts(jail: Jail, contents: Contents) -> list[str]:
     lines = ["MountAPIVFS=yes", "ProtectSystem=strict"]
     for lib in contents.binds:
         lines.append(f"BindReadOnlyPaths={bind(lib.source, lib.target)}")
+    users, groups = ids(contents)
     for entry in jail.tree.dirs:
-        if entry.writable:
+        if entry.writable and jail.accept:
+            # An instance per connection: its own empty tmpfs, as the tree declares the dir (sockets.py).
+            lines.append(f"TemporaryFileSystem={path(entry.path)}:mode={entry.mode:04o},uid={users[entry.owner]},"
+                         f"gid={groups.get(entry.group, 0)},nosuid,nodev")
+        elif entry.writable:
             lines.append(f"BindPaths={bind(jail.root_dir + entry.path, entry.path)}")
     for mount in jail.mounts:
         if mount.type == "tmpfs":
@@ -130,6 +135,32 @@ def render_netns_unit(jail: Jail, source: str) -> str:
     return unit_file(_header(source), [("Unit", unit), ("Service", service)])
 
 
+def render_socket_unit(jail: Jail, header: list[str]) -> str:
+    """jail-NAME.socket: the listening sockets, in the order of the file (descriptors 3, 4, ...)."""
+    unit = [f"Description=sockets of jail {jail.name}"]
+    sock = []
+    for _, listen, kind in sockets.listens(jail):
+        key = "ListenStream" if kind == sockets.SocketType.STREAM else "ListenDatagram"
+        sock.append(f"{key}={(path(listen.address) if listen.unix else specifiers(listen.address))}")
+    # One name for every descriptor of the unit (systemd has one per socket unit): the jail's, safe as is.
+    sock.append(f"FileDescriptorName={jail.name}")
+    if any(listen.unix for _, listen, _ in sockets.listens(jail)):
+        # Made by systemd on the host (root, 0666 by default); gone at the socket's stop.
+        sock += ["SocketMode=0666", "RemoveOnStop=yes"]
+    if jail.accept:
+        sock += ["Accept=yes", f"MaxConnections={jail.max_connections}"]
+    if jail.security.ip_allow is not None:
+        # The sockets are the socket unit's (its cgroup's IP filter, not the service's, sees their traffic):
+        # security.ip_allow holds for them as for what the program opens itself.
+        sock.append("IPAddressDeny=any")
+        if jail.security.ip_allow:
+            sock.append(f"IPAddressAllow={' '.join(jail.security.ip_allow)}")
+    sections = [("Unit", unit), ("Socket", sock)]
+    if jail.enable:
+        sections.append(("Install", ["WantedBy=sockets.target"]))
+    return unit_file(header, sections)
+
+
 def _limits(jail: Jail) -> list[str]:
     lim, lines = jail.limits, []
     for key, value in (("MemoryMax", lim.memory), ("MemoryHigh", lim.memory_high),
@@ -151,7 +182,8 @@ def _security(jail: Jail, mechanism: Mechanism) -> list[str]:
         # mount() and sethostname() fail even though the filter allows them.
         caps = sorted({*caps, *launcher_caps(jail, mechanism)})
         extra = [*LAUNCHER_SYSCALLS, *(["seccomp"] if jail.namespaces.user else []),
-                 *(timens.syscalls(True) if timens.wanted(jail) else ())]
+                 *(timens.syscalls(True) if timens.wanted(jail) else ()),
+                 *(["fchownat"] if owned_tmpfs(jail) else [])]
         if syscalls:
             # (seccomp: the userns helper loads a filter of its own, which
             # only ever takes more away.)
@@ -199,7 +231,7 @@ def _launched(jail: Jail, contents: Contents, mechanism: Mechanism) -> list[str]
     if mechanism.nosetid:  # systemd >= 257: RestrictSUIDSGID= stops bwrap; bwrap loads the same rules (setid.py)
         lines.append(f"OpenFile={setid.FILTER_PATH}:nosetid:read-only")
     for entry in jail.tree.dirs:
-        if entry.writable:
+        if entry.writable and not jail.accept:  # (accept: a tmpfs of the instance's own, nothing of the host)
             lines.append(f"ReadWritePaths={path(jail.root_dir + entry.path)}")
     for mount in jail.mounts:
         if mount.type == "bind" and mount.mode == "rw":
@@ -249,11 +281,15 @@ def _lifecycle(jail: Jail) -> list[str]:
 
 
 def render_unit(jail: Jail, contents: Contents, mechanism: Mechanism, source: str) -> str:
-    """The jail-NAME.service text."""
+    """The jail-NAME.service text, or with `accept: true` the jail-NAME@.service template's."""
     description = f"jail {jail.name}" + (f": {jail.description}" if jail.description else "")
     unit = [f"Description={text(description)}", "After=network.target"]
     if jail.namespaces.net == "private":
         unit += [f"BindsTo={netns_unit_name(jail)}", f"After={netns_unit_name(jail)}"]
+    socket = model.jail_units(jail.name)[UnitRole.SOCKET]
+    if jail.sockets and not jail.accept:
+        # Started by a connection, or by apply: either way with its sockets (the same-named socket unit's).
+        unit += [f"Requires={socket}", f"After={socket}"]
     launched = mechanism.launched
     service = _lifecycle(jail)
     if launched:
@@ -271,7 +307,10 @@ def render_unit(jail: Jail, contents: Contents, mechanism: Mechanism, source: st
     for name, value in jail.environment:
         service.append(f"Environment={assignment(name, value)}")
     service += credentials.unit_lines(jail)
-    service.append(f"Restart={jail.restart}")
+    if jail.accept:
+        # inetd style: the connection is stdin and stdout; stderr (and jailmgr-init's words) go to the journal.
+        service += ["StandardInput=socket", "StandardOutput=socket", "StandardError=journal"]
+    service.append(f"Restart={'no' if jail.accept else jail.restart}")
     service.append(f"TimeoutStopSec={jail.stop_timeout}s")
     if not launched:
         service += _mounts(jail, contents)
@@ -285,7 +324,7 @@ def render_unit(jail: Jail, contents: Contents, mechanism: Mechanism, source: st
     service += hardening(jail, mechanism)
     service += _limits(jail)
     sections = [("Unit", unit), ("Service", service)]
-    if jail.enable:
+    if jail.enable and not jail.sockets:  # (with sockets the socket unit is what is enabled)
         sections.append(("Install", ["WantedBy=multi-user.target"]))
     return unit_file(_header(source), sections)
 
@@ -293,5 +332,7 @@ def render_unit(jail: Jail, contents: Contents, mechanism: Mechanism, source: st
 def render_units(jail: Jail, contents: Contents, mechanism: Mechanism, source: str) -> dict[str, str]:
     """Every unit file of the jail (Jail.units), the main one first: file name -> text."""
     makers = {UnitRole.MAIN: lambda: render_unit(jail, contents, mechanism, source),
-              UnitRole.NETNS: lambda: render_netns_unit(jail, source)}
+              UnitRole.NETNS: lambda: render_netns_unit(jail, source),
+              UnitRole.SOCKET: lambda: render_socket_unit(jail, _header(source)),
+              UnitRole.TEMPLATE: lambda: render_unit(jail, contents, mechanism, source)}
     return {name: makers[role]() for role, name in jail.units.items()}

@@ -4,7 +4,7 @@
  * can run in the jail as root before the privilege drop without running any
  * code of the jail: not its ld.so.preload, its ld.so.cache or its libraries.
  *
- *   jailmgr-init supervise --stop-signal N [--notify PATH] -- COMMAND...
+ *   jailmgr-init supervise --stop-signal N [--notify PATH] [--listen-fds N] -- COMMAND...
  *       The unit's main process, on the host.  Runs COMMAND (bubblewrap,
  *       perhaps behind nsenter or the user-namespace helper) and:
  *       - lets the stop signal reach the program: COMMAND and bubblewrap
@@ -21,17 +21,27 @@
  *         READY, RELOADING, STOPPING and STATUS (a jail must not set MAINPID
  *         or hand systemd descriptors);
  *       - ends as the program ended: its exit code, or killed by its signal;
+ *       - with --listen-fds N (socket activation): passes on descriptors 3 to
+ *         3+N-1 that systemd gave it (LISTEN_PID naming this process, at least
+ *         N of them), with LISTEN_FDS=N and their first N LISTEN_FDNAMES, and
+ *         keeps none itself; otherwise no LISTEN_* reaches the jail at all;
  *       - with --time, makes the jail's time namespace before COMMAND.
  *
- *   jailmgr-init init --uid U --gid G --groups G,G --caps HEX --workdir DIR [--pid1] -- PROGRAM ARGS...
+ *   jailmgr-init init --uid U --gid G --groups G,G --caps HEX --workdir DIR [--own U:G:DIR]... [--pid1]
+ *                     -- PROGRAM ARGS...
  *       Run by bubblewrap inside the jail, as root.  Resets every signal,
- *       closes what it was not given, drops the bounding set to HEX, sets
+ *       closes what it was not given (it keeps LISTEN_FDS' descriptors, as the
+ *       supervisor set them), gives each --own DIR (a fresh tmpfs bubblewrap
+ *       just mounted: walked without following a symlink, checked to be a
+ *       tmpfs) to U:G, drops the bounding set to HEX, sets
  *       the groups and ids, clears the inheritable and ambient sets, makes
  *       itself non-dumpable, and only then enters DIR (walked from the
  *       jail's root with the program's credentials, no symlink followed).  Then
  *       it waits for the supervisor's go, and runs PROGRAM: with --pid1 by
  *       exec, otherwise as its child, reaping orphans and reporting the
- *       program's wait status to the supervisor.
+ *       program's wait status to the supervisor.  Right before the exec it
+ *       sets LISTEN_PID to the program's pid in the jail's PID namespace
+ *       (with LISTEN_FDS), or clears it.
  *
  *   With --credentials (both sides), the secrets systemd loaded for the unit (LoadCredential=) reach the
  *   program: supervise reads $CREDENTIALS_DIRECTORY (systemd's, on the host, root's) into a memfd; the
@@ -78,10 +88,13 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/magic.h>
 
 #define FDS_ENV "JAILMGR_INIT_FDS"
 #define NOTIFY_IN_JAIL "/run/host/notify"
 #define MAX_GROUPS 64
+#define MAX_OWNED 32
+#define MAX_LISTEN_FDS 1024
 
 /* The signals systemd sends a whole control group, or an operator a service. */
 static const int forwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGTERM, SIGWINCH, SIGALRM, SIGPWR};
@@ -625,14 +638,62 @@ static void remember_systemd_socket(struct supervisor *s)
     s->systemd_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
 }
 
+/* Socket activation: what systemd gave this process for the program (see the top). */
+static int pass_listen_fds(int wanted)
+{
+    const char *pid_text = getenv("LISTEN_PID"), *fds_text = getenv("LISTEN_FDS");
+    const char *names = getenv("LISTEN_FDNAMES");
+    int have = 0;
+    if (wanted > 0 && pid_text && fds_text) {
+        char *end;
+        long pid = strtol(pid_text, &end, 10);
+        long n = *end ? -1 : strtol(fds_text, &end, 10);
+        if (!*end && pid == (long)getpid() && n >= wanted && n <= MAX_LISTEN_FDS)
+            have = wanted;
+    }
+    char kept[4096] = "";
+    if (have && names) {
+        /* The first `have` names, colon-separated, as systemd listed them in descriptor order. */
+        size_t len = 0;
+        int count = 0;
+        for (const char *p = names; *p && count < have; count++) {
+            const char *colon = strchr(p, ':');
+            size_t part = colon ? (size_t)(colon - p) : strlen(p);
+            if (len + part + 2 > sizeof kept)
+                break;
+            if (count)
+                kept[len++] = ':';
+            memcpy(kept + len, p, part);
+            len += part;
+            kept[len] = 0;
+            p = colon ? colon + 1 : p + part;
+        }
+    }
+    unsetenv("LISTEN_PID");  /* the init sets it: the program's pid in the jail */
+    unsetenv("LISTEN_FDNAMES");
+    unsetenv("LISTEN_FDS");
+    if (!have)
+        return 0;
+    char count_text[16];
+    snprintf(count_text, sizeof count_text, "%d", have);
+    setenv("LISTEN_FDS", count_text, 1);
+    if (names)
+        setenv("LISTEN_FDNAMES", kept, 1);
+    for (int fd = 3; fd < 3 + have; fd++)
+        fcntl(fd, F_SETFD, 0);  /* inherited through COMMAND and bubblewrap */
+    return have;
+}
+
 static int supervise(int argc, char **argv)
 {
     struct supervisor s = {.go = -1, .stop_signal = SIGTERM};
     const char *notify = NULL;
-    int pid1 = 0, creds = 0, time_ns = 0, i;
+    int pid1 = 0, creds = 0, time_ns = 0, i, listen_fds = 0;
     for (i = 0; i < argc && strcmp(argv[i], "--") != 0; i++) {
         if (strcmp(argv[i], "--credentials") == 0)
             creds = 1;
+        else if (strcmp(argv[i], "--listen-fds") == 0 && i + 1 < argc)
+            listen_fds = (int)number(argv[++i], 1, MAX_LISTEN_FDS, "--listen-fds");
         else if (strcmp(argv[i], "--stop-signal") == 0 && i + 1 < argc)
             s.stop_signal = (int)number(argv[++i], 1, 64, "--stop-signal");
         else if (strcmp(argv[i], "--notify") == 0 && i + 1 < argc)
@@ -645,8 +706,11 @@ static int supervise(int argc, char **argv)
             die(2, "unknown option %s", argv[i]);
     }
     if (i + 1 >= argc)
-        die(2, "usage: supervise --stop-signal N [--notify PATH] [--pid1] [--time] -- COMMAND...");
+        die(2, "usage: supervise --stop-signal N [--notify PATH] [--pid1] [--time] [--credentials] "
+               "[--listen-fds N] -- COMMAND...");
     char **command = argv + i + 1;
+    /* Before any descriptor of its own is made: systemd's are 3.. */
+    int passed = pass_listen_fds(listen_fds);
 
     prctl(PR_SET_DUMPABLE, 0);  /* nothing of the jail may trace or read the host's side */
     if (time_ns) {
@@ -694,6 +758,19 @@ static int supervise(int argc, char **argv)
     if (creds_fd >= 0)
         close(creds_fd);  /* the secrets live on in the jail's tmpfs alone */
     s.go = go[1];
+    /* The program has them: this side keeps no socket of the jail's clients (nor a connection: an
+     * accept: true instance's stdin and stdout; it never reads or writes those), so a client sees the
+     * end when the program ends its side. */
+    for (int fd = 3; fd < 3 + passed; fd++)
+        close(fd);
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null >= 0) {
+        struct stat st0;
+        for (int fd = 0; fd <= 1; fd++)
+            if (fstat(fd, &st0) == 0 && S_ISSOCK(st0.st_mode))
+                dup2(null, fd);
+        close(null);
+    }
     int child_status = 0, child_done = 0, records_open = 1;
     while (!child_done || records_open) {
         struct pollfd p[3] = {{sfd, POLLIN, 0}, {records_open ? st[0] : -1, POLLIN, 0}, {nfd, POLLIN, 0}};
@@ -729,6 +806,14 @@ static int supervise(int argc, char **argv)
 
 /* --------------------------------------------------------------------- init */
 
+/* How many socket descriptors the supervisor passed on (LISTEN_FDS, host code's all the way). */
+static int listen_count(void)
+{
+    const char *listen = getenv("LISTEN_FDS");
+    long n = listen ? strtol(listen, NULL, 10) : 0;
+    return n > 0 && n <= MAX_LISTEN_FDS ? (int)n : 0;
+}
+
 static int parse_fds(int *go, int *st)
 {
     const char *text = getenv(FDS_ENV);
@@ -741,13 +826,7 @@ static int parse_fds(int *go, int *st)
 /* Everything but 0-2, the two given and systemd's LISTEN_FDS is closed. */
 static void close_others(int keep_a, int keep_b)
 {
-    int listen_end = 3;
-    const char *listen = getenv("LISTEN_FDS");
-    if (listen) {
-        long n = strtol(listen, NULL, 10);
-        if (n > 0 && n < 1024)
-            listen_end = 3 + (int)n;
-    }
+    int listen_end = 3 + listen_count();
     int keep[2] = {keep_a < keep_b ? keep_a : keep_b, keep_a < keep_b ? keep_b : keep_a};
     unsigned int from = (unsigned int)listen_end;
     for (int k = 0; k < 2; k++) {
@@ -842,6 +921,48 @@ static void enter_workdir(const char *dir)
     close(fd);
 }
 
+/* A fresh tmpfs bubblewrap mounted for this instance (accept: true), given to its declared owner:
+ * walked from the jail's root one component at a time, no symlink followed, and only a tmpfs. */
+static void own_dir(const char *spec)
+{
+    char *end;
+    long uid = strtol(spec, &end, 10);
+    long gid = *end == ':' ? strtol(end + 1, &end, 10) : -1;
+    if (*end != ':' || uid < 0 || gid < 0 || end[1] != '/')
+        die(2, "--own: not UID:GID:/DIR: %s", spec);
+    const char *dir = end + 1;
+    char path[4096];
+    if (strlen(dir) >= sizeof path)
+        die(1, "--own: path too long: %s", dir);
+    strcpy(path, dir);
+    int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    for (char *save = NULL, *name = strtok_r(path, "/", &save); fd >= 0 && name;
+         name = strtok_r(NULL, "/", &save)) {
+        int next = strcmp(name, "..") == 0 ? -1 : openat(fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        close(fd);
+        fd = next;
+    }
+    struct statfs fs;
+    if (fd < 0 || fstatfs(fd, &fs) < 0 || fs.f_type != TMPFS_MAGIC)
+        die(1, "cannot give %s to its owner: not the instance's tmpfs (%s)", dir, strerror(errno ? errno : EINVAL));
+    if (fchownat(fd, "", (uid_t)uid, (gid_t)gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+        die(1, "cannot give %s to %ld:%ld: %s", dir, uid, gid, strerror(errno));
+    close(fd);
+}
+
+/* LISTEN_PID for the process about to exec the program: its own pid, in the jail's PID namespace. */
+static void set_listen_pid(void)
+{
+    if (!getenv("LISTEN_FDS")) {
+        unsetenv("LISTEN_PID");
+        unsetenv("LISTEN_FDNAMES");
+        return;
+    }
+    char text[16];
+    snprintf(text, sizeof text, "%d", (int)getpid());
+    setenv("LISTEN_PID", text, 1);
+}
+
 static int exec_code(int err)
 {
     return err == ENOENT ? 127 : 126;  /* as a shell says it */
@@ -853,6 +974,8 @@ struct program_opts {
     unsigned long long caps;
     const char *workdir;
     const char *creds_dir;  /* init: where the credentials' tmpfs is (see the credentials section) */
+    const char *owned[MAX_OWNED];  /* init: an accept instance's fresh tmpfs dirs and their owners */
+    int n_owned;
     int pid1, time;
     gid_t groups[MAX_GROUPS];
     size_t n_groups;
@@ -893,6 +1016,8 @@ static void parse_program_opts(int argc, char **argv, struct program_opts *o, co
             o->workdir = val;
         else if (strcmp(opt, "--credentials") == 0)
             o->creds_dir = val;
+        else if (strcmp(opt, "--own") == 0 && o->n_owned < MAX_OWNED)
+            o->owned[o->n_owned++] = val;
         else
             die(2, "unknown option %s", opt);
     }
@@ -935,6 +1060,12 @@ static int init(int argc, char **argv)
     close_others(go, st);
     fcntl(go, F_SETFD, FD_CLOEXEC);
     fcntl(st, F_SETFD, FD_CLOEXEC);
+    if (!listen_count()) {
+        unsetenv("LISTEN_FDS");  /* a malformed count keeps nothing, and says nothing */
+        unsetenv("LISTEN_FDNAMES");
+    }
+    for (int k = 0; k < o.n_owned; k++)
+        own_dir(o.owned[k]);
 
     drop((uid_t)o.uid, (gid_t)o.gid, o.groups, o.n_groups, o.caps);
     enter_workdir(o.workdir);
@@ -952,6 +1083,7 @@ static int init(int argc, char **argv)
         close(go);
         close(st);
         sigprocmask(SIG_SETMASK, &none, NULL);
+        set_listen_pid();
         execv(program[0], program);
         die(exec_code(errno), "cannot execute %s: %s", program[0], strerror(errno));
     }
@@ -960,10 +1092,13 @@ static int init(int argc, char **argv)
         die(1, "fork: %s", strerror(errno));
     if (child == 0) {
         sigprocmask(SIG_SETMASK, &none, NULL);
+        set_listen_pid();
         execv(program[0], program);
         die(exec_code(errno), "cannot execute %s: %s", program[0], strerror(errno));
     }
     drop_all_capabilities();  /* the init itself needs none from here on */
+    for (int fd = 3, end = 3 + listen_count(); fd < end; fd++)
+        close(fd);  /* the program's: the init holds no socket of the jail's clients */
     /* A signal queued here before the program existed was not sent to it: hand it over. */
     sigset_t pending;
     sigpending(&pending);
@@ -1027,8 +1162,8 @@ static int exec_program(int argc, char **argv)
     struct program_opts o;
     parse_program_opts(argc, argv, &o,
                        "exec --time --uid U --gid G [--groups G,G] --caps HEX --workdir DIR -- PROGRAM...");
-    if (o.pid1 || o.creds_dir)
-        die(2, "unknown option %s", o.pid1 ? "--pid1" : "--credentials");
+    if (o.pid1 || o.creds_dir || o.n_owned)
+        die(2, "unknown option %s", o.pid1 ? "--pid1" : o.creds_dir ? "--credentials" : "--own");
     if (o.time) {
         make_time_namespace();
         enter_time_namespace();

@@ -100,3 +100,27 @@ def test_a_jail_file_edited_while_apply_runs_is_rendered_again_next_time(item: r
     source.write_text(source.read_text() + "# edited during the apply\n")
     assert unchanged.why_changed(str(source), recorded, {}) in ("its jail file changed",
                                                                f"{source} changed")
+
+
+def test_a_jail_that_gets_sockets_and_then_accept_changes_its_units(item: render.Rendered, tmp_path: Path) -> None:
+    """Sockets: the socket unit is written and enabled (the service no longer is); accept: the service goes,
+    a socket and a template take its place."""
+    recorded = apply._new_state(item, pending=False)
+    text = Path(item.loaded.source).read_text()
+    with_sockets = tmp_path / "p.yaml"
+    with_sockets.write_text(text + "sockets: [{listen: \"127.0.0.1:8080\"}]\n")
+    rendered, _ = render.render(spec.load_or_raise([str(with_sockets)])[0], DEBIAN_12)
+    assert rendered is not None
+    step = plan.plan_jail(rendered, recorded, built(item, enabled=False))
+    writes = [op.path.rsplit("/", 1)[1] for op in step.changes if isinstance(op, ops.WriteUnit)]
+    assert writes == ["jail-p.service", "jail-p.socket"]
+    assert [(type(op).__name__, op.path) for op in step.service] == [("EnableUnit", "jail-p.socket"),
+                                                                     ("StartUnit", "jail-p.service")]
+    with_sockets.write_text(text + "sockets: [{listen: \"127.0.0.1:8080\"}]\naccept: true\n")
+    rendered, _ = render.render(spec.load_or_raise([str(with_sockets)])[0], DEBIAN_12)
+    assert rendered is not None
+    step = plan.plan_jail(rendered, recorded, built(item))
+    assert [(type(op).__name__, op.path.rsplit("/", 1)[1]) for op in step.changes
+            if isinstance(op, ops.WriteUnit | ops.RemoveUnit)] == [
+        ("WriteUnit", "jail-p.socket"), ("WriteUnit", "jail-p@.service"), ("RemoveUnit", "jail-p.service")]
+    assert step.start == "restart" and step.service[-1].path == "jail-p.socket"

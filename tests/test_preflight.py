@@ -337,3 +337,27 @@ def test_survey_says_every_problem_at_once_and_refuses_a_jail_for_its_host_state
     assert [item.name for item in found.rendered] == ["good"] and [p.name for p in found.plans] == ["good"]
     assert {name: [p.key for p in problems] for name, problems in found.refused.items()} == {
         "gone": ["mounts[0].source"]}
+
+
+SOCKETS = JAIL + "sockets: [{listen: \"127.0.0.1:8080\"}, {listen: \"0.0.0.0:69\", type: datagram}]\n"
+
+
+def test_a_socket_port_something_listens_on_is_taken(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JAILMGR_UNIT_DIR", str(tmp_path))
+    found = checked(tmp_path, SOCKETS, ports=FakePorts({8080: {11}, 69: {12}}, {}, {11: "PID 7 (nc -l 8080)"}))
+    assert said(found.own["j"]) == [(4, 20, "sockets[0].listen", "port 8080 is taken on the host: PID 7 (nc -l 8080) "
+                                     "listens on it", "stop it, or give the jail another port; `ss -ltnp 'sport = "
+                                     ":8080'` names the listener")]
+    # Its own socket unit listening there already (a re-apply): systemd holds the port for the jail.
+    (tmp_path / "jail-j.socket").write_text("[Socket]\nListenStream=127.0.0.1:8080\n")
+    assert checked(tmp_path, SOCKETS, ports=FakePorts({8080: {11}}, {}, {})).own == {}
+
+
+def test_a_unix_socket_in_another_jails_tree_is_refused(tmp_path: Path) -> None:
+    other = jail_file(tmp_path, "name: k\nexec: [/usr/bin/true]\ntree: {binaries: [/usr/bin/true]}\n")
+    mine = jail_file(tmp_path, JAIL + "sockets: [{listen: /var/lib/jailmgr/jails/k/root/run/x.sock}]\n")
+    found = preflight.check([other, mine], [], fake_host(disk=FakeDisk(everything=False)), {},
+                            ports=FakePorts({}, {}, {}))
+    assert [(p.key, p.message) for p in found.across] == [
+        ("sockets[0].listen", "/var/lib/jailmgr/jails/k/root/run/x.sock lies in the tree of jail k "
+         "(/var/lib/jailmgr/jails/k/root): systemd would make the socket there as root")]

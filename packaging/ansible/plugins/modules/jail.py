@@ -179,10 +179,16 @@ plan:
   type: list
   elements: str
 unit:
-  description: The jail's unit file (kept for playbooks written for 0.1.0).
+  description: The jail's main unit file (the socket of a jail whose file sets C(accept) true; kept for playbooks written for 0.1.0).
   returned: when state is not absent
   type: str
   sample: /etc/systemd/system/jail-ftp.service
+units:
+  description: Every unit of the jail (the service, its socket with C(sockets), the template with C(accept)).
+  returned: when state is present or restarted and the jail exists
+  type: list
+  elements: str
+  sample: ["jail-web.service", "jail-web.socket"]
 main_pid:
   description: The same as C(jail.main_pid) (kept for playbooks written for 0.1.0).
   returned: when state is not absent
@@ -357,9 +363,12 @@ def converge(module, jm, name, result):
     units = None
     if stop or restart:
         after = before if module.check_mode else statuses(jm, [name]).get(name)
-        units = list((after or {}).get("units") or []) or ["jail-%s.service" % name]
+        listed = list((after or {}).get("units") or []) or ["jail-%s.service" % name]
         verb = "stop" if stop else "restart"
-        # A restart is of the main unit; a stop is of every unit (a socket would start the service again).
+        # A restart is of the main unit (an accept: true jail's is its socket); a stop is of every unit (a
+        # socket would start the service again), a template's by its running instances.
+        units = [u for u in listed if not u.endswith("@.service")]
+        units += ["jail-%s@*.service" % name for u in listed if u.endswith("@.service")]
         units = units if stop else units[:1]
         actions.append("%s %s" % (verb, " ".join(units)))
         if not module.check_mode:
@@ -375,7 +384,7 @@ def converge(module, jm, name, result):
         jail["unit"] = jail["unit"] or "jail-%s.service" % name
     result["jail"] = jail
     result["plan"] = lines
-    result["unit"] = "/etc/systemd/system/jail-%s.service" % name
+    result["unit"] = "/etc/systemd/system/%s" % (jail["unit"] or "jail-%s.service" % name)
     result["main_pid"] = jail["main_pid"]
     result["exposure"] = jail["exposure"]
 
