@@ -240,27 +240,53 @@ static int pack_credentials(void)
     return out;
 }
 
+/* A directory of the jail, walked from its root one component at a time, no symlink followed on the
+ * way (a magic link from /proc included): what the jail left in a writable place at its last run can't
+ * lead this start elsewhere.  `flags` are openat's for each step (O_PATH or O_RDONLY); ".." is refused.
+ * Returns the directory's descriptor, or -1 with errno; with `parent`, that of the one above it too. */
+static int walk_dir(const char *dir, int flags, int *parent)
+{
+    char path[4096];
+    if (strlen(dir) >= sizeof path || dir[0] != '/') {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    strcpy(path, dir);
+    int up = -1, fd = open("/", flags | O_DIRECTORY | O_CLOEXEC);
+    for (char *save = NULL, *name = strtok_r(path, "/", &save); fd >= 0 && name;
+         name = strtok_r(NULL, "/", &save)) {
+        if (strcmp(name, ".") == 0)
+            continue;
+        int next = -1;
+        if (strcmp(name, "..") == 0)
+            errno = EINVAL;
+        else
+            next = openat(fd, name, flags | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (up >= 0)
+            close(up);
+        up = fd;
+        fd = next;
+    }
+    if (fd < 0 || !parent) {
+        int err = errno;
+        if (up >= 0)
+            close(up);
+        errno = err;
+    } else {
+        *parent = up;
+    }
+    return fd;
+}
+
 /* init: DIR, walked from the jail's root one component at a time with O_NOFOLLOW, must be the fresh tmpfs
  * bubblewrap made for the credentials: the root of a tmpfs mount of its own (not a directory of /run's),
  * root's (this process's), mode 0700.  Nothing of the jail has run in this mount namespace yet, and no
  * mount of the jail's lies over it (bubblewrap made it after them). */
 static int open_credentials_dir(const char *dir)
 {
-    char path[4096];
-    if (strlen(dir) >= sizeof path || dir[0] != '/')
+    if (dir[0] != '/')
         die(1, "--credentials: not an absolute path: %s", dir);
-    strcpy(path, dir);
-    int parent = -1, fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-    for (char *save = NULL, *name = strtok_r(path, "/", &save); fd >= 0 && name;
-         name = strtok_r(NULL, "/", &save)) {
-        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-            die(1, "--credentials: not a plain path: %s", dir);
-        int next = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (parent >= 0)
-            close(parent);
-        parent = fd;
-        fd = next;
-    }
+    int parent = -1, fd = walk_dir(dir, O_RDONLY, &parent);
     struct stat st, up;
     struct statfs fs;
     if (fd < 0 || parent < 0 || fstat(fd, &st) < 0 || fstat(parent, &up) < 0 || fstatfs(fd, &fs) < 0)
@@ -895,25 +921,8 @@ static void drop_all_capabilities(void)
  * left in a writable place at its last run can't lead this start elsewhere. */
 static void enter_workdir(const char *dir)
 {
-    char path[4096];
-    if (strlen(dir) >= sizeof path)
-        die(1, "working directory too long: %s", dir);
-    strcpy(path, dir);
-    int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-    for (char *save = NULL, *name = strtok_r(path, "/", &save); fd >= 0 && name;
-         name = strtok_r(NULL, "/", &save)) {
-        if (strcmp(name, ".") == 0)
-            continue;
-        if (strcmp(name, "..") == 0) {
-            errno = EINVAL;
-            close(fd);
-            fd = -1;
-            break;
-        }
-        int next = openat(fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        close(fd);
-        fd = next;
-    }
+    errno = 0;
+    int fd = walk_dir(dir, O_PATH, NULL);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode) || fchdir(fd) < 0)
         die(1, "cannot enter the working directory %s: %s (no symlink may lead there)", dir,
@@ -931,17 +940,8 @@ static void own_dir(const char *spec)
     if (*end != ':' || uid < 0 || gid < 0 || end[1] != '/')
         die(2, "--own: not UID:GID:/DIR: %s", spec);
     const char *dir = end + 1;
-    char path[4096];
-    if (strlen(dir) >= sizeof path)
-        die(1, "--own: path too long: %s", dir);
-    strcpy(path, dir);
-    int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-    for (char *save = NULL, *name = strtok_r(path, "/", &save); fd >= 0 && name;
-         name = strtok_r(NULL, "/", &save)) {
-        int next = strcmp(name, "..") == 0 ? -1 : openat(fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        close(fd);
-        fd = next;
-    }
+    errno = 0;
+    int fd = walk_dir(dir, O_PATH, NULL);
     struct statfs fs;
     if (fd < 0 || fstatfs(fd, &fs) < 0 || fs.f_type != TMPFS_MAGIC)
         die(1, "cannot give %s to its owner: not the instance's tmpfs (%s)", dir, strerror(errno ? errno : EINVAL));
