@@ -248,7 +248,8 @@ def magic(path: str) -> str:
 def host_writable(jail: Jail) -> list[Place]:
     """The host paths this jail can write (and everything below each)."""
     root = norm(jail.root_dir)
-    places = [Place(norm(root + d.path), f"tree.dirs[{i}].path") for i, d in enumerate(jail.tree.dirs) if d.writable]
+    places = [Place(norm(root + d.path), f"tree.dirs[{i}].path") for i, d in enumerate(jail.tree.dirs)
+              if d.writable and isinstance(d.path, str)]
     places += [Place(norm(m.source), f"mounts[{i}].source") for i, m in enumerate(jail.mounts)
                if m.type == "bind" and m.mode == "rw" and m.source]
     if jail.tree.rootfs is not None:
@@ -273,7 +274,9 @@ def host_resolved(jail: Jail) -> list[Place]:
 
 def jail_writable(jail: Jail) -> list[Place]:
     """The paths inside the jail it can write: writable dirs, rw mount targets."""
-    places = [Place(d.path, f"tree.dirs[{i}].path") for i, d in enumerate(jail.tree.dirs) if d.writable]
+    # (a path that did not parse is None here, reported where it is)
+    places = [Place(d.path, f"tree.dirs[{i}].path") for i, d in enumerate(jail.tree.dirs)
+              if d.writable and isinstance(d.path, str)]
     places += [Place(m.target, f"mounts[{i}].target") for i, m in enumerate(jail.mounts)
                if m.type == "bind" and m.mode == "rw" and m.target]
     return places
@@ -459,6 +462,15 @@ def _check_credentials(jail: Jail, ctx: Ctx) -> None:
         if entry.from_ is not None and entry.from_ in secret:
             ctx.at(f"tree.files[{i}].from", f"{entry.from_} is a credential's source: copied into the tree, the "
                    "secret would be there for every user of the jail; read it at $CREDENTIALS_DIRECTORY")
+    # A bind of the source, or of a directory above it, puts the host's file itself in the jail, where its
+    # root (host uid 0 under the launcher: the file's owner) reads it whatever user the program is (red team 4).
+    for i, mount in enumerate(jail.mounts):
+        source = mount.source if mount.type == "bind" else None
+        hit = next((c.from_ for c in jail.credentials if isinstance(source, str) and isinstance(c.from_, str)
+                    and at_or_below(norm(c.from_), norm(source))), None)
+        if hit is not None:
+            ctx.at(f"mounts[{i}].source", f"{source} holds {hit}, a credential's source: mounted, the secret "
+                   "would be in the jail for its root to read; mount a directory beside it, not above")
     placed = [(m.target or "", f"mounts[{i}].target") for i, m in enumerate(jail.mounts)]
     placed += [(d.path, f"tree.dirs[{i}].path") for i, d in enumerate(jail.tree.dirs)]
     placed += [(f.path, f"tree.files[{i}].path") for i, f in enumerate(jail.tree.files)]
