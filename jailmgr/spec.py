@@ -445,6 +445,11 @@ def _check_runtime(jail: Jail, ctx: Ctx) -> None:
                        f"or set {runtime_key.split('.')[1]}: false")
 
 
+# What no jail may have bound in: where the secrets of every unit are, and the key of encrypted ones.
+HOST_SECRETS = {CREDENTIALS_DIR: "where systemd keeps every service's credentials",
+                "/var/lib/systemd/credential.secret": "the host's key for encrypted credentials"}
+
+
 def _check_credentials(jail: Jail, ctx: Ctx) -> None:
     """Each credential a name of its own; and /run/credentials is systemd's and the launcher's (the fresh
     directory the secrets are placed in): nothing of the tree or a mount goes there."""
@@ -463,13 +468,21 @@ def _check_credentials(jail: Jail, ctx: Ctx) -> None:
             ctx.at(f"tree.files[{i}].from", f"{entry.from_} is a credential's source: copied into the tree, the "
                    "secret would be there for every user of the jail; read it at $CREDENTIALS_DIRECTORY")
     # A bind of the source, or of a directory above it, puts the host's file itself in the jail, where its
-    # root (host uid 0 under the launcher: the file's owner) reads it whatever user the program is (red team 4).
+    # root (host uid 0 under the launcher: the file's owner) reads it whatever user the program is; and a
+    # bind of systemd's credentials (every running unit's, on the host) or of the host key that decrypts
+    # encrypted ones does so for every jail's, from any jail (red team 4).
     for i, mount in enumerate(jail.mounts):
         source = mount.source if mount.type == "bind" else None
-        hit = next((c.from_ for c in jail.credentials if isinstance(source, str) and isinstance(c.from_, str)
+        if not isinstance(source, str):
+            continue
+        hit = next((c.from_ for c in jail.credentials if isinstance(c.from_, str)
                     and at_or_below(norm(c.from_), norm(source))), None)
         if hit is not None:
             ctx.at(f"mounts[{i}].source", f"{source} holds {hit}, a credential's source: mounted, the secret "
+                   "would be in the jail for its root to read; mount a directory beside it, not above")
+        host = next((p for p in HOST_SECRETS if at_or_below(p, norm(source)) or below(norm(source), p)), None)
+        if hit is None and host is not None:
+            ctx.at(f"mounts[{i}].source", f"{source} is, holds or lies in {host}, {HOST_SECRETS[host]}: mounted, they "
                    "would be in the jail for its root to read; mount a directory beside it, not above")
     placed = [(m.target or "", f"mounts[{i}].target") for i, m in enumerate(jail.mounts)]
     placed += [(d.path, f"tree.dirs[{i}].path") for i, d in enumerate(jail.tree.dirs)]

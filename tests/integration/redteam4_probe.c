@@ -7,6 +7,7 @@
  *     setns_any         setns(its own time namespace, 0): nstype 0 means "any", which a filter on the flag misses
  *   redteam4_probe offsets  what the kernel shows of its time namespace: "offsets: MONO_S BOOT_S"
  *   redteam4_probe cred FILE  "cred: <bytes>" or "cred: refused (errno text)"
+ *   redteam4_probe size FILE  "size: N" (how many bytes it could read: for a binary file) or "size: refused (...)"
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -96,6 +97,17 @@ static void cred(const char *path)
     printf("cred: %s\n", buf);
 }
 
+static void size(const char *path)
+{
+    char buf[4096];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf) : -1;
+    if (n < 0)
+        said("size", 0, NULL);
+    else
+        printf("size: %zd\n", n);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 2 && strcmp(argv[1], "serve") == 0) {
@@ -118,6 +130,10 @@ int main(int argc, char **argv)
         cred(argv[2]);
         return 0;
     }
-    fprintf(stderr, "usage: redteam4_probe serve|attack|offsets|cred FILE\n");
+    if (argc == 3 && strcmp(argv[1], "size") == 0) {
+        size(argv[2]);
+        return 0;
+    }
+    fprintf(stderr, "usage: redteam4_probe serve|attack|offsets|cred FILE|size FILE\n");
     return 2;
 }

@@ -11,6 +11,9 @@ namespaces, ids, capability sets and seccomp filters), it tries what a compromis
 - rt4-peek: a jail file that bind-mounts the directory of its own credential's source (read-only) put
   the host's file in the jail, read by the jail's root (uid 0, the file's owner) whatever the program's
   user: now refused by the spec;
+- rt4-snoop: a jail that bind-mounts /var/lib/systemd read the host's key for encrypted credentials as
+  its root; now refused by the spec for every jail, as is a bind of /run/credentials (which systemd hides
+  in each service's namespace anyway);
 - rt4-native: on systemd's directives (ExecStart=! and jailmgr-init's exec mode) with credentials: the
   program (not root) reads its secret, another uid of the jail doesn't;
 - both: /proc/self/timens_offsets is readable by the program and holds minus the host's clocks at the
@@ -43,6 +46,9 @@ JAILS = {
                    "namespaces: {user: true, net: private, time: true}\n"
                    "network: {host: 10.231.94.5/30, jail: 10.231.94.6/30}\nmounts: [{type: proc}]\n"
                    f"tree:\n  binaries: [{PROBE}]\n"),
+    "rt4-cred": (f"name: rt4-cred\nexec: [{PROBE}, serve]\nuser: proxy\n"
+                 f"tree:\n  binaries: [{PROBE}]\n  users: [proxy]\n"
+                 f"credentials:\n  - {{name: pass, from: {SECRET}}}\n"),
     "rt4-native": (f"name: rt4-native\nexec: [{PROBE}, serve]\nuser: irc\n"
                    "namespaces: {pid: false, uts: false, cgroup: false, time: true}\n"
                    f"tree:\n  binaries: [{PROBE}]\n  users: [irc, list]\n"
@@ -125,6 +131,33 @@ def test_a_jail_that_mounts_its_secret_s_source_is_refused(rt4: Bed) -> None:
     finally:
         rt4.bed.run(["jailmgr", "destroy", "rt4-peek"], check=False, timeout=120)
         rt4.bed.run(["rm", "-f", "/srv/rt4-peek.yaml"], check=False)
+
+
+SNOOP = (f"name: rt4-snoop\nexec: [{PROBE}, serve]\n"
+         f"tree:\n  binaries: [{PROBE}]\n"
+         "mounts:\n  - {type: bind, source: /var/lib/systemd, target: /srv/d}\n"
+         "  - {type: bind, source: /run/credentials, target: /srv/c}\n")
+
+
+def test_a_jail_that_mounts_the_host_s_credential_key_or_systemd_s_credentials_is_refused(rt4: Bed) -> None:
+    """The host's key for encrypted credentials (/var/lib/systemd/credential.secret, root's 0400) was read by
+    the jail's root (uid 0 under the launcher: its owner) through a read-only bind of /var/lib/systemd; with
+    it, any encrypted credential's file (preflight lets those be readable) is plain text.  (/run/credentials
+    itself systemd hides in each service's mount namespace: an empty directory, mode 000.)"""
+    rt4.bed.run(["systemd-creds", "setup"])  # (the key, made on first use otherwise)
+    rt4.bed.path("/srv/rt4-snoop.yaml").write_text(SNOOP)
+    try:
+        proc = rt4.bed.run(["jailmgr", "apply", "/srv/rt4-snoop.yaml"], check=False, timeout=120)
+        read = {}
+        if proc.returncode == 0:
+            read = probe(rt4, "rt4-snoop", "size", "/srv/d/credential.secret", user="root")
+            read |= {"creds": probe(rt4, "rt4-snoop", "cred", "/srv/c/jail-rt4-cred.service/pass", user="root")["cred"]}
+        assert proc.returncode != 0, (proc.stdout, read)
+        assert "mounts[0].source: /var/lib/systemd" in proc.stderr, proc.stderr
+        assert "mounts[1].source: /run/credentials" in proc.stderr, proc.stderr
+    finally:
+        rt4.bed.run(["jailmgr", "destroy", "rt4-snoop"], check=False, timeout=120)
+        rt4.bed.run(["rm", "-f", "/srv/rt4-snoop.yaml"], check=False)
 
 
 def test_the_native_time_namespace_s_program_reads_its_credentials_and_no_other_uid_does(rt4: Bed) -> None:
