@@ -11,6 +11,8 @@ namespaces, ids, capability sets and seccomp filters), it tries what a compromis
 - rt4-peek: a jail file that bind-mounts the directory of its own credential's source (read-only) put
   the host's file in the jail, read by the jail's root (uid 0, the file's owner) whatever the program's
   user: now refused by the spec;
+- rt4-neighbour: another jail (no credentials of its own) that bind-mounts the directory of rt4-cred's
+  source read the secret as its root: apply now refuses it, the running jails' records seen;
 - rt4-snoop: a jail that bind-mounts /var/lib/systemd read the host's key for encrypted credentials as
   its root; now refused by the spec for every jail, as is a bind of /run/credentials (which systemd hides
   in each service's namespace anyway);
@@ -158,6 +160,25 @@ def test_a_jail_that_mounts_the_host_s_credential_key_or_systemd_s_credentials_i
     finally:
         rt4.bed.run(["jailmgr", "destroy", "rt4-snoop"], check=False, timeout=120)
         rt4.bed.run(["rm", "-f", "/srv/rt4-snoop.yaml"], check=False)
+
+
+NEIGHBOUR = (f"name: rt4-neighbour\nexec: [{PROBE}, serve]\n"
+             f"tree:\n  binaries: [{PROBE}]\n"
+             f"mounts: [{{type: bind, source: {SECRET_DIR}, target: /srv/s}}]\n")
+
+
+def test_a_jail_that_mounts_another_jail_s_secret_is_refused(rt4: Bed) -> None:
+    """Root of another launched jail (uid 0: the source's owner) read rt4-cred's secret at the host's source
+    through a read-only bind of its directory; apply now refuses such a jail, seeing the running jails'."""
+    rt4.bed.path("/srv/rt4-neighbour.yaml").write_text(NEIGHBOUR)
+    try:
+        proc = rt4.bed.run(["jailmgr", "apply", "/srv/rt4-neighbour.yaml"], check=False, timeout=120)
+        read = probe(rt4, "rt4-neighbour", "cred", "/srv/s/rt4-pass", user="root") if proc.returncode == 0 else {}
+        assert proc.returncode != 0, (proc.stdout, read)
+        assert "mounts[0].source" in proc.stderr and "credential's source of jail rt4-" in proc.stderr, proc.stderr
+    finally:
+        rt4.bed.run(["jailmgr", "destroy", "rt4-neighbour"], check=False, timeout=120)
+        rt4.bed.run(["rm", "-f", "/srv/rt4-neighbour.yaml"], check=False)
 
 
 def test_the_native_time_namespace_s_program_reads_its_credentials_and_no_other_uid_does(rt4: Bed) -> None:
