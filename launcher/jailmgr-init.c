@@ -322,7 +322,8 @@ static void install_credentials(const char *dir, uid_t uid, gid_t gid)
 /* The jail's own CLOCK_MONOTONIC and CLOCK_BOOTTIME: a new time namespace for the processes made
  * from here on (unshare(2) moves only future children), its offsets written before anything entered
  * it (the kernel refuses them after) so that both clocks start near zero: the jail's uptime is its
- * age, and the host's uptime (how long since its last kernel update) is not shown.  An offset of
+ * age (the host's uptime is not hidden: the kernel shows these offsets in /proc/PID/timens_offsets
+ * to any process).  An offset of
  * minus the time read just now leaves each clock at or above zero when the kernel checks it a moment
  * later (it refuses a negative one).  Needs CAP_SYS_ADMIN (unshare) and CAP_SYS_TIME (the offsets) over
  * the host's user namespace, which owns the new one: nothing of the jail ever holds them there. */
