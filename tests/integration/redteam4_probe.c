@@ -5,7 +5,8 @@
  *     clone3_time       clone3(CLONE_NEWTIME): a time namespace of its own (the host's clocks, undone offsets)
  *     clone3_time_user  the same with CLONE_NEWUSER beside it
  *     setns_any         setns(its own time namespace, 0): nstype 0 means "any", which a filter on the flag misses
- *   redteam4_probe offsets  what the kernel shows of its time namespace: "offsets: MONO_S BOOT_S"
+ *   redteam4_probe offsets  what the kernel shows of its time namespace: "offsets: MONO_S BOOT_S", and
+ *                           "sched: S" (se.exec_start of /proc/self/sched: the host's clock, in seconds)
  *   redteam4_probe cred FILE  "cred: <bytes>" or "cred: refused (errno text)"
  *   redteam4_probe size FILE  "size: N" (how many bytes it could read: for a binary file) or "size: refused (...)"
  */
@@ -82,6 +83,15 @@ static void offsets(void)
     if (b)
         boot = strtoll(b + 8, NULL, 10);
     printf("offsets: %lld %lld\n", mono, boot);
+    static char sched[65536];
+    fd = open("/proc/self/sched", O_RDONLY | O_CLOEXEC);
+    n = fd >= 0 ? read(fd, sched, sizeof sched - 1) : -1;
+    char *at = n > 0 ? (sched[n] = 0, strstr(sched, "se.exec_start")) : NULL;
+    char *colon = at ? strchr(at, ':') : NULL;
+    if (colon)
+        printf("sched: %lld\n", (long long)(strtod(colon + 1, NULL) / 1000));
+    else
+        printf("sched: absent\n");
 }
 
 static void cred(const char *path)
