@@ -105,3 +105,48 @@ def _inside_message(hit: Place, root: Place, tree_of: str, writer: str) -> str:
 def conflicts(mine: Sets, others: list[Sets]) -> list[tuple[str, str]]:
     """Index(others).conflicts(mine), for one jail."""
     return Index(others).conflicts(mine)
+
+
+def _is_secret(place: Place) -> bool:
+    return place.key.startswith("credentials[")
+
+
+def _is_bind_source(place: Place) -> bool:
+    return place.key.startswith("mounts[") and place.key.endswith(".source")
+
+
+class SecretIndex:
+    """Every jail's credential sources and bind sources, filed by path: a bind of another jail's secret (or of
+    a directory above it), read-only too, puts the host's file in this jail, where its root (uid 0 under the
+    launcher, the file's owner) reads it (red team 4).  The jail file's own are spec.py's."""
+
+    def __init__(self, sets: list[Sets]) -> None:
+        self.secrets_under: dict[str, list[tuple[str, Place]]] = defaultdict(list)  # at or below the key
+        self.binds_at: dict[str, list[tuple[str, Place]]] = defaultdict(list)
+        for jail in sets:
+            for place in jail.resolved:
+                if _is_secret(place):
+                    for top in (place.path, *ancestors(place.path)):
+                        self.secrets_under[top].append((jail.name, place))
+                elif _is_bind_source(place):
+                    self.binds_at[place.path].append((jail.name, place))
+
+    def exposures(self, mine: Sets) -> list[tuple[str, str]]:
+        """(key of `mine`, message): my binds of another's secret, and my secrets another jail binds."""
+        found = []
+        for place in mine.resolved:
+            if _is_bind_source(place):
+                for other, secret in self.secrets_under.get(place.path, ()):
+                    if other != mine.name:
+                        found.append((place.key, f"{place.path} is or holds {secret.path}, a credential's source "
+                                      f"of jail {other}: bound here, the secret would be in this jail for its root "
+                                      "to read; mount a directory beside it"))
+                        break
+            elif _is_secret(place):
+                for top in (place.path, *ancestors(place.path)):
+                    hit = next(((o, b) for o, b in self.binds_at.get(top, ()) if o != mine.name), None)
+                    if hit is not None:
+                        found.append((place.key, f"{place.path} lies at or below {hit[1].path}, which jail {hit[0]} "
+                                      f"binds in ({hit[1].key}): its root would read the secret; keep it elsewhere"))
+                        break
+        return found

@@ -195,8 +195,11 @@ class Path(Text):
         parts = value.split("/")[1:]
         if ".." in parts or "." in parts:
             return ctx.fail(node, key, f"{value!r} must not contain '.' or '..' components")
-        if value != "/" and posixpath.normpath(value) != value:
-            return ctx.fail(node, key, f"{value!r} is not normalized; write {posixpath.normpath(value)!r}")
+        # (normpath keeps a leading "//", which POSIX leaves to the system: Linux reads it as "/", and the
+        # checks that compare paths by their text would miss "//run" for /run)
+        if value != "/" and (posixpath.normpath(value) != value or value.startswith("//")):
+            fixed = "/" + posixpath.normpath(value).lstrip("/")
+            return ctx.fail(node, key, f"{value!r} is not normalized; write {fixed!r}")
         bad = sorted(set(value) & set(UNIT_UNSAFE))
         if bad:
             return ctx.fail(node, key, f"{value!r} contains {''.join(bad)!r}; paths may not hold spaces, "

@@ -208,7 +208,8 @@ class Namespaces:
     user: bool = spec(Flag(), "Map root inside to an unprivileged range outside", False)
     net: Net = spec(Choice(Net), "Network namespace", Net.HOST)
     time: bool = spec(Flag(), "Own time namespace: CLOCK_MONOTONIC and CLOCK_BOOTTIME (the uptime) start at the "
-                      "jail's start, the host's uptime is not shown; made by jailmgr-init on the host's side", False)
+                      "jail's start (the host's can still be read in /proc/PID/timens_offsets); made by "
+                      "jailmgr-init on the host's side", False)
     init: bool = spec(Flag(), "With pid: a minimal init is PID 1 and the program its child "
                       "(false: the program itself is PID 1, for a shell or an init)", True)
 

@@ -212,9 +212,12 @@ def check_host_paths(loaded: list[Loaded], records: state.Records, leaving: froz
     sets += [_recorded_sets(recorded) for name, recorded in records.items() if name not in names]
     found = []
     index = crossjail.Index(sets)
+    secrets = crossjail.SecretIndex(sets)
     for item, mine in zip(loaded, sets, strict=False):
         found += [item.problem(key, message, "a jail may share another's writable dir itself, never a path below it")
                   for key, message in index.conflicts(mine)]
+        found += [item.problem(key, message, "a secret is bound into no jail: its own reads it at "
+                               "$CREDENTIALS_DIRECTORY") for key, message in secrets.exposures(mine)]
         for i, mount in enumerate(item.jail.mounts):
             try:
                 link = host_symlink(mount.source) if mount.type == "bind" and mount.source else ""

@@ -248,7 +248,8 @@ def magic(path: str) -> str:
 def host_writable(jail: Jail) -> list[Place]:
     """The host paths this jail can write (and everything below each)."""
     root = norm(jail.root_dir)
-    places = [Place(norm(root + d.path), f"tree.dirs[{i}].path") for i, d in enumerate(jail.tree.dirs) if d.writable]
+    places = [Place(norm(root + d.path), f"tree.dirs[{i}].path") for i, d in enumerate(jail.tree.dirs)
+              if d.writable and isinstance(d.path, str)]
     places += [Place(norm(m.source), f"mounts[{i}].source") for i, m in enumerate(jail.mounts)
                if m.type == "bind" and m.mode == "rw" and m.source]
     if jail.tree.rootfs is not None:
@@ -276,7 +277,9 @@ def host_resolved(jail: Jail) -> list[Place]:
 
 def jail_writable(jail: Jail) -> list[Place]:
     """The paths inside the jail it can write: writable dirs, rw mount targets."""
-    places = [Place(d.path, f"tree.dirs[{i}].path") for i, d in enumerate(jail.tree.dirs) if d.writable]
+    # (a path that did not parse is None here, reported where it is)
+    places = [Place(d.path, f"tree.dirs[{i}].path") for i, d in enumerate(jail.tree.dirs)
+              if d.writable and isinstance(d.path, str)]
     places += [Place(m.target, f"mounts[{i}].target") for i, m in enumerate(jail.mounts)
                if m.type == "bind" and m.mode == "rw" and m.target]
     return places
@@ -445,6 +448,11 @@ def _check_runtime(jail: Jail, ctx: Ctx) -> None:
                        f"or set {runtime_key.split('.')[1]}: false")
 
 
+# What no jail may have bound in: where the secrets of every unit are, and the key of encrypted ones.
+HOST_SECRETS = {CREDENTIALS_DIR: "where systemd keeps every service's credentials",
+                "/var/lib/systemd/credential.secret": "the host's key for encrypted credentials"}
+
+
 def _check_credentials(jail: Jail, ctx: Ctx) -> None:
     """Each credential a name of its own; and /run/credentials is systemd's and the launcher's (the fresh
     directory the secrets are placed in): nothing of the tree or a mount goes there."""
@@ -462,6 +470,23 @@ def _check_credentials(jail: Jail, ctx: Ctx) -> None:
         if entry.from_ is not None and entry.from_ in secret:
             ctx.at(f"tree.files[{i}].from", f"{entry.from_} is a credential's source: copied into the tree, the "
                    "secret would be there for every user of the jail; read it at $CREDENTIALS_DIRECTORY")
+    # A bind of the source, or of a directory above it, puts the host's file itself in the jail, where its
+    # root (host uid 0 under the launcher: the file's owner) reads it whatever user the program is; and a
+    # bind of systemd's credentials (every running unit's, on the host) or of the host key that decrypts
+    # encrypted ones does so for every jail's, from any jail (red team 4).
+    for i, mount in enumerate(jail.mounts):
+        source = mount.source if mount.type == "bind" else None
+        if not isinstance(source, str):
+            continue
+        hit = next((c.from_ for c in jail.credentials if isinstance(c.from_, str)
+                    and at_or_below(norm(c.from_), norm(source))), None)
+        if hit is not None:
+            ctx.at(f"mounts[{i}].source", f"{source} holds {hit}, a credential's source: mounted, the secret "
+                   "would be in the jail for its root to read; mount a directory beside it, not above")
+        host = next((p for p in HOST_SECRETS if at_or_below(p, norm(source)) or below(norm(source), p)), None)
+        if hit is None and host is not None:
+            ctx.at(f"mounts[{i}].source", f"{source} is, holds or lies in {host}, {HOST_SECRETS[host]}: mounted, they "
+                   "would be in the jail for its root to read; mount a directory beside it, not above")
     placed = [(m.target or "", f"mounts[{i}].target") for i, m in enumerate(jail.mounts)]
     placed += [(d.path, f"tree.dirs[{i}].path") for i, d in enumerate(jail.tree.dirs)]
     placed += [(f.path, f"tree.files[{i}].path") for i, f in enumerate(jail.tree.files)]

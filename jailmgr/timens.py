@@ -21,7 +21,8 @@ EPERM, CAP_SYS_TIME and CAP_WAKE_ALARM out of the program's bounding set (the
 init drops them, as everything not declared).  RestrictNamespaces= must let
 `time` through (systemd 252 knows the name; natively with `ipc` beside it:
 NATIVE_RESTRICT); jailmgr-init takes them back at once with a seccomp filter of
-its own (unshare, setns and clone with those flags: EPERM), so the program can
+its own (unshare, setns and clone with those flags, setns with nstype 0: EPERM;
+clone3: ENOSYS), so the program can
 make no namespace more than without the key.
 """
 

@@ -361,7 +361,8 @@ static void install_credentials(const char *dir, uid_t uid, gid_t gid)
 /* The jail's own CLOCK_MONOTONIC and CLOCK_BOOTTIME: a new time namespace for the processes made
  * from here on (unshare(2) moves only future children), its offsets written before anything entered
  * it (the kernel refuses them after) so that both clocks start near zero: the jail's uptime is its
- * age, and the host's uptime (how long since its last kernel update) is not shown.  An offset of
+ * age (the host's uptime is not hidden: the kernel shows these offsets in /proc/PID/timens_offsets
+ * to any process).  An offset of
  * minus the time read just now leaves each clock at or above zero when the kernel checks it a moment
  * later (it refuses a negative one).  Needs CAP_SYS_ADMIN (unshare) and CAP_SYS_TIME (the offsets) over
  * the host's user namespace, which owns the new one: nothing of the jail ever holds them there. */
@@ -398,10 +399,13 @@ static void make_time_namespace(void)
 /* The program may make no namespace of its own that the unit lets through for jailmgr-init alone: a
  * time namespace (both shapes), and IPC on systemd's directives (there RestrictNamespaces= says "ipc time",
  * not "time": systemd 252 with "time" alone refused every setns(), ours included).  unshare() and setns()
- * with those flags, and clone() with those beyond its exit-signal byte, fail with EPERM from here on, for
- * this process and all it starts (a seccomp filter is inherited and kept across exec).  clone3() is
- * already ENOSYS under RestrictNamespaces=.  Another architecture's calls are killed by
- * SystemCallArchitectures=native; they are let through here. */
+ * with those flags (setns() with nstype 0 too: it means any kind), and clone() with those beyond its
+ * exit-signal byte, fail with EPERM from here on, for this process and all it starts (a seccomp filter is
+ * inherited and kept across exec).  clone3(), whose flags a filter can't read, fails with ENOSYS (libc
+ * falls back to clone): systemd does so under RestrictNamespaces=, but not when the unit lets every kind
+ * through (`net: private` beside `time: true` under the launcher), and there root of the jail with
+ * CAP_SYS_ADMIN made a time namespace of its own with clone3 (red team 4).  Another architecture's calls
+ * are killed by SystemCallArchitectures=native; they are let through here. */
 #if defined(__x86_64__)
 #define NATIVE_AUDIT_ARCH AUDIT_ARCH_X86_64
 #elif defined(__aarch64__)
@@ -411,23 +415,26 @@ static void make_time_namespace(void)
 static void forbid_namespaces(unsigned int flags)
 {
 #ifdef NATIVE_AUDIT_ARCH
-    enum { CHECK = 12, ERR = 13, ALLOW = 14 };  /* where the shared tail starts: the offsets below count to it */
+    enum { CHECK = 14, ERR = 15, ALLOW = 16, NOSYS = 17 };  /* the shared tail: the offsets below count to it */
     struct sock_filter code[] = {
         /* 0 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
         /* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NATIVE_AUDIT_ARCH, 0, ALLOW - 2),
         /* 2 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        /* 3 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_unshare, 0, 6 - 4),
-        /* 4 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),  /* the low 32 bits */
-        /* 5 */ BPF_JUMP(BPF_JMP | BPF_JA, CHECK - 6, 0, 0),
-        /* 6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_setns, 0, 9 - 7),
-        /* 7 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1])),
-        /* 8 */ BPF_JUMP(BPF_JMP | BPF_JA, CHECK - 9, 0, 0),
-        /* 9 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone, 0, ALLOW - 10),
-        /* 10 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
-        /* 11 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, flags & ~0xffU, ERR - 12, ALLOW - 12),
-        /* 12 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, flags, ERR - 13, ALLOW - 13),
-        /* 13 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
-        /* 14 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        /* 3 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone3, NOSYS - 4, 0),
+        /* 4 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_unshare, 0, 7 - 5),
+        /* 5 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),  /* the low 32 bits */
+        /* 6 */ BPF_JUMP(BPF_JMP | BPF_JA, CHECK - 7, 0, 0),
+        /* 7 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_setns, 0, 11 - 8),
+        /* 8 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1])),
+        /* 9 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, ERR - 10, 0),  /* nstype 0: any kind, these included */
+        /* 10 */ BPF_JUMP(BPF_JMP | BPF_JA, CHECK - 11, 0, 0),
+        /* 11 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone, 0, ALLOW - 12),
+        /* 12 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
+        /* 13 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, flags & ~0xffU, ERR - 14, ALLOW - 14),
+        /* 14 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, flags, ERR - 15, ALLOW - 15),
+        /* 15 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+        /* 16 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        /* 17 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
     };
     struct sock_fprog prog = {.len = sizeof code / sizeof code[0], .filter = code};
     /* Root with CAP_SYS_ADMIN here: no no_new_privs needed (the unit's NoNewPrivileges= decides that).
