@@ -245,8 +245,11 @@ def _start_all(pairs: list[tuple[Rendered, Outcome]], say: Say) -> None:
     if not units:
         return
     # reset-failed clears the start-rate counter too: an operator who applies
-    # often must not meet "start request repeated too quickly".
-    systemd.systemctl("reset-failed", *units, check=False)
+    # often must not meet "start request repeated too quickly".  (A unit systemd
+    # had not loaded has neither: a first start needs no call.)
+    known = [item.loaded.jail.unit_name for item, _ in starting if starts[item.name].known]
+    if known:
+        systemd.systemctl("reset-failed", *known, check=False)
     since = time.time()
     by_unit = {item.loaded.jail.unit_name: item for item, _ in starting}
     failures = readiness.restart_and_wait([item.loaded.jail for item, _ in starting],

@@ -229,6 +229,7 @@ class DisableUnit(ServiceOp):
 @dataclass(frozen=True)
 class StartUnit(ServiceOp):
     why: Start = Start.START
+    known: bool = True  # systemd had the unit loaded when planned (else it has no failure or start count to reset)
 
     def describe(self) -> str:
         return f"  {self.op} service    {'restart' if self.why == Start.RESTART else 'start'}"

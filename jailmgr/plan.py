@@ -255,7 +255,9 @@ def plan_jail(rendered: Rendered, recorded: state.JailState | None, seen: Snapsh
     elif not seen.active and not (jail.restart == "no" and seen.ran_and_ended):
         why = ops.Start.START_STOPPED
     if why is not None:
-        plan.service.append(ops.StartUnit(CHANGE, "service", jail.unit_name, why.value, why=why))
+        main = dict(dict(seen.unit_states).get(jail.unit_name, ()))
+        plan.service.append(ops.StartUnit(CHANGE, "service", jail.unit_name, why.value, why=why,
+                                          known=main.get("LoadState", "loaded") != "not-found"))
     return plan
 
 
