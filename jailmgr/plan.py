@@ -249,6 +249,12 @@ def plan_jail(rendered: Rendered, recorded: state.JailState | None, seen: Snapsh
     if jail.enable != seen.enabled:
         kind = ops.EnableUnit if jail.enable else ops.DisableUnit
         plan.service.append(kind(CHANGE, "service", jail.enable_unit, "enable" if jail.enable else "disable"))
+    # A jail that gained sockets: its service stays, but it is the socket that is enabled now; the service's
+    # own link would start it at boot beside the socket.  (A unit no longer rendered is disabled by its removal.)
+    old_link = recorded.enable_unit if recorded else jail.enable_unit
+    if (old_link != jail.enable_unit and old_link in rendered.units
+            and dict(dict(seen.unit_states).get(old_link, ())).get("UnitFileState") == "enabled"):
+        plan.service.append(ops.DisableUnit(CHANGE, "service", old_link, "disable (its socket is enabled)"))
     why = None
     if plan.restart_needed:
         why = ops.Start.RESTART if seen.active else ops.Start.START

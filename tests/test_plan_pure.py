@@ -116,6 +116,12 @@ def test_a_jail_that_gets_sockets_and_then_accept_changes_its_units(item: render
     assert writes == ["jail-p.service", "jail-p.socket"]
     assert [(type(op).__name__, op.path) for op in step.service] == [("EnableUnit", "jail-p.socket"),
                                                                      ("StartUnit", "jail-p.service")]
+    # ...and when the service was enabled before, its own link goes: it would start it at boot beside the socket.
+    linked = built(item, enabled=False, unit_states=(("jail-p.service", (("UnitFileState", "enabled"),)),))
+    step = plan.plan_jail(rendered, recorded, linked)
+    assert [(type(op).__name__, op.path) for op in step.service] == [
+        ("EnableUnit", "jail-p.socket"), ("DisableUnit", "jail-p.service"), ("StartUnit", "jail-p.service")]
+    assert step.enable is True
     with_sockets.write_text(text + "sockets: [{listen: \"127.0.0.1:8080\"}]\naccept: true\n")
     rendered, _ = render.render(spec.load_or_raise([str(with_sockets)])[0], DEBIAN_12)
     assert rendered is not None
