@@ -1,0 +1,69 @@
+"""Red team 5: an `accept: true` instance goes after the other instances, against a real systemd (252, 257).
+
+The program (redteam5_probe.c, static) serves one connection in a fresh instance and, told to, looks at every
+process it can see: it signals them, opens their /proc/PID/fd/0 (another client's connection) and reads their
+/proc/PID/root/DIR (another instance's tmpfs).  With its own PID namespace an instance sees none of them.
+`accept: true` with `namespaces.pid: false` was accepted: every instance then shared the host's PID namespace
+as the same uid, and one instance wrote into another client's connection and listed its files; it is refused.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.testbed import Testbed
+
+PROBE = "/usr/local/bin/redteam5_probe"
+PROBE_SRC = Path(__file__).with_name("redteam5_probe.c")
+PORT = 18094
+
+
+def accept_jail(name: str, port: int, pid: str) -> str:
+    return (f"name: {name}\nexec: [/probe, /scratch]\nuser: nobody\naccept: true\n"
+            f"namespaces: {{net: none, pid: {pid}}}\n"
+            f"sockets: [{{listen: \"127.0.0.1:{port}\"}}]\nlimits: {{tasks: 16}}\nmounts: [{{type: proc}}]\n"
+            "tree:\n  users: [nobody]\n"
+            f"  files: [{{path: /probe, from: {PROBE}, mode: \"0755\"}}]\n"
+            "  dirs: [{path: /scratch, mode: \"0700\", owner: nobody, writable: true}]\n")
+
+
+@pytest.fixture(scope="module", params=["bookworm", "trixie"])
+def bed5(request: pytest.FixtureRequest) -> Iterator[Testbed]:
+    bed = request.getfixturevalue("bed" if request.param == "bookworm" else "trixie")
+    subprocess.run(["gcc", "-static", "-O2", "-o", str(bed.path(PROBE)), str(PROBE_SRC)], check=True)
+    bed.run(["mkdir", "-p", "/srv/rt5"])
+    bed.path("/srv/rt5/rt5-acc.yaml").write_text(accept_jail("rt5-acc", PORT, "true"))
+    proc = bed.run(["jailmgr", "apply", "/srv/rt5/rt5-acc.yaml"], check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    yield bed
+    bed.run(["jailmgr", "destroy", "rt5-acc"], check=False)
+
+
+def test_an_instance_reaches_no_other_instance(bed5: Testbed) -> None:
+    victim = socket.create_connection(("127.0.0.1", PORT), timeout=20)
+    attacker = socket.create_connection(("127.0.0.1", PORT), timeout=20)
+    with victim, attacker, victim.makefile("rb") as vin, attacker.makefile("rb") as ain:
+        victim.sendall(b"victim\n")
+        assert vin.readline() == b"ready victim\n"
+        attacker.sendall(b"attacker\n")
+        assert ain.readline() == b"ready attacker\n"
+        attacker.sendall(b"peek\n")
+        said = ain.readline().decode()
+        print(said)
+        assert said == "peek seen=0 signalled=0 conns=0 files=-\n", said
+        victim.sendall(b"peek\n")  # (what it reads next is its own answer, not the attacker's words)
+        assert vin.readline().decode().startswith("peek "), "the victim's connection carried more"
+
+
+def test_an_accept_jail_without_a_pid_namespace_is_refused(bed5: Testbed) -> None:
+    """The way in before: pid: false gave "peek seen=1 signalled=1 conns=0 files=victim" (252)."""
+    bed5.path("/srv/rt5/rt5-shared.yaml").write_text(accept_jail("rt5-shared", PORT + 1, "false"))
+    proc = bed5.run(["jailmgr", "apply", "/srv/rt5/rt5-shared.yaml"], check=False)
+    assert proc.returncode != 0
+    assert "namespaces.pid: accept: true needs pid: true" in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+    assert bed5.run(["systemctl", "cat", "jail-rt5-shared.socket"], check=False).returncode != 0
