@@ -8,15 +8,21 @@
  *             /proc/PID/root/DIR (another instance's tmpfs: its file names).  One line:
  *             "peek seen=N signalled=N conns=N files=NAME,NAME"
  *     (EOF)   exits
+ *   redteam5_probe udp PORT   the program of a socket-activated net: none jail with one datagram socket:
+ *       sends "escaped" from descriptor 3 (systemd's socket, in the host's network namespace) to
+ *       127.0.0.1:PORT, says "udp: sent" or "udp: refused (errno text)" on stderr, then waits forever.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -90,8 +96,23 @@ static void peek(const char *dir)
     fflush(stdout);
 }
 
+static _Noreturn void udp(int port)
+{
+    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port)};
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const char *fds = getenv("LISTEN_FDS");
+    if (fds && atoi(fds) >= 1 && sendto(3, "escaped\n", 8, 0, (struct sockaddr *)&to, sizeof to) == 8)
+        fprintf(stderr, "udp: sent\n");
+    else
+        fprintf(stderr, "udp: refused (%s)\n", fds ? strerror(errno) : "no LISTEN_FDS");
+    for (;;)
+        pause();
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "udp") == 0)
+        udp(atoi(argv[2]));
     char id[64], path[4096], cmd[64];
     if (argc != 2 || read_line(id, sizeof id) < 0 || !id[0] || strchr(id, '/'))
         return 2;

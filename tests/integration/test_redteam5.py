@@ -67,3 +67,28 @@ def test_an_accept_jail_without_a_pid_namespace_is_refused(bed5: Testbed) -> Non
     assert proc.returncode != 0
     assert "namespaces.pid: accept: true needs pid: true" in proc.stdout + proc.stderr, proc.stdout + proc.stderr
     assert bed5.run(["systemctl", "cat", "jail-rt5-shared.socket"], check=False).returncode != 0
+
+
+UDP_PORT, UDP_TARGET = 18096, 18097
+
+
+@pytest.mark.xfail(strict=True, reason="a datagram socket is systemd's, in the host's network namespace: "
+                   "sendto() on it reaches any address from a net: none jail (security.ip_allow bounds where)")
+def test_a_jail_without_a_network_reaches_nothing_through_its_datagram_socket(bed5: Testbed) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as target:
+        target.bind(("127.0.0.1", UDP_TARGET))
+        target.settimeout(10)
+        bed5.path("/srv/rt5/rt5-udp.yaml").write_text(
+            f"name: rt5-udp\nexec: [/probe, udp, \"{UDP_TARGET}\"]\nuser: nobody\nnamespaces: {{net: none}}\n"
+            f"sockets: [{{listen: \"127.0.0.1:{UDP_PORT}\", type: datagram}}]\nmounts: [{{type: proc}}]\n"
+            f"tree:\n  users: [nobody]\n  files: [{{path: /probe, from: {PROBE}, mode: \"0755\"}}]\n")
+        try:
+            proc = bed5.run(["jailmgr", "apply", "/srv/rt5/rt5-udp.yaml"], check=False)
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+            try:
+                data = target.recv(64)
+            except TimeoutError:
+                data = b""
+            assert data == b"", f"the jail's datagram reached the host's 127.0.0.1:{UDP_TARGET}: {data!r}"
+        finally:
+            bed5.run(["jailmgr", "destroy", "rt5-udp"], check=False)
