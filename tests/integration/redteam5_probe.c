@@ -7,6 +7,9 @@
  *             is had) and
  *             /proc/PID/root/DIR (another instance's tmpfs: its file names).  One line:
  *             "peek seen=N signalled=N conns=N files=NAME,NAME"
+ *     fds     "fds N:TARGET ..." for every descriptor it holds but 0-2 (none expected: the connection is 0 and 1)
+ *     close   closes 0 and 1 (its connection) and waits forever (systemd keeps its copy of the connection
+ *             until the instance ends: the client sees no end)
  *     (EOF)   exits
  *   redteam5_probe udp PORT   the program of a socket-activated net: none jail with one datagram socket:
  *       sends "escaped" from descriptor 3 (systemd's socket, in the host's network namespace) to
@@ -96,6 +99,29 @@ static void peek(const char *dir)
     fflush(stdout);
 }
 
+static void fds(void)
+{
+    char out[4096] = "fds";
+    DIR *d = opendir("/proc/self/fd");
+    int mine = d ? dirfd(d) : -1;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        int fd = atoi(e->d_name);
+        if (e->d_name[0] == '.' || fd <= 2 || fd == mine)
+            continue;
+        char path[64], target[256];
+        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(path, target, sizeof target - 1);
+        target[n > 0 ? n : 0] = 0;
+        size_t used = strlen(out);
+        snprintf(out + used, sizeof out - used, " %d:%s", fd, target);
+    }
+    if (d)
+        closedir(d);
+    printf("%s\n", out);
+    fflush(stdout);
+}
+
 static _Noreturn void udp(int port)
 {
     struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port)};
@@ -126,8 +152,17 @@ int main(int argc, char **argv)
     close(fd);
     printf("ready %s\n", id);
     fflush(stdout);
-    while (read_line(cmd, sizeof cmd) == 0)
+    while (read_line(cmd, sizeof cmd) == 0) {
         if (strcmp(cmd, "peek") == 0)
             peek(argv[1]);
+        if (strcmp(cmd, "fds") == 0)
+            fds();
+        if (strcmp(cmd, "close") == 0) {
+            close(0);
+            close(1);
+            for (;;)
+                pause();
+        }
+    }
     return 0;
 }

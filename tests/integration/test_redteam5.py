@@ -92,3 +92,15 @@ def test_a_jail_without_a_network_reaches_nothing_through_its_datagram_socket(be
             assert data == b"", f"the jail's datagram reached the host's 127.0.0.1:{UDP_TARGET}: {data!r}"
         finally:
             bed5.run(["jailmgr", "destroy", "rt5-udp"], check=False)
+
+
+
+def test_an_instance_gets_its_connection_alone(bed5: Testbed) -> None:
+    """No descriptor beyond 0-2 reaches the program: no socket, no OpenFile= (257), no pipe of the launcher's.
+    (systemd itself holds every accepted connection until the instance ends: a program that closes its side
+    and lives on keeps its client waiting; seen with ss on 252, so the probe's `close` is not asserted on.)"""
+    with socket.create_connection(("127.0.0.1", PORT), timeout=20) as conn, conn.makefile("rb") as reader:
+        conn.sendall(b"lonely\n")
+        assert reader.readline() == b"ready lonely\n"
+        conn.sendall(b"fds\n")
+        assert reader.readline() == b"fds\n"
