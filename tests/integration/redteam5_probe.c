@@ -5,8 +5,9 @@
  *     peek    looks at every process it can see in /proc but itself and its init, as a neighbour would:
  *             kill(PID, 0), /proc/PID/fd/0 or pidfd_getfd (another instance's connection: written to when it
  *             is had) and
- *             /proc/PID/root/DIR (another instance's tmpfs: its file names).  One line:
- *             "peek seen=N signalled=N conns=N files=NAME,NAME"
+ *             /proc/PID/root/DIR (another instance's tmpfs: its file names); and every System V shared
+ *             memory segment it can attach but the one it made at its start.  One line:
+ *             "peek seen=N signalled=N conns=N files=NAME,NAME shm=N"
  *     fds     "fds N:TARGET ..." for every descriptor it holds but 0-2 (none expected: the connection is 0 and 1)
  *     close   closes 0 and 1 (its connection) and waits forever (systemd keeps its copy of the connection
  *             until the instance ends: the client sees no end)
@@ -25,6 +26,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ipc.h>
+#include <sys/shm.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -45,6 +48,8 @@ static int read_line(char *buf, size_t len)
     buf[used] = 0;
     return 0;
 }
+
+static int own_shm = -1;
 
 static void peek(const char *dir)
 {
@@ -95,7 +100,22 @@ static void peek(const char *dir)
     }
     if (proc)
         closedir(proc);
-    printf("peek seen=%d signalled=%d conns=%d files=%s\n", seen, signalled, conns, files[0] ? files : "-");
+    /* System V shared memory: every segment the kernel lists in this IPC namespace but its own */
+    int shms = 0;
+    struct shmid_ds ds;
+    int top = shmctl(0, SHM_INFO, &ds);
+    for (int index = 0; index <= top; index++) {
+        int id = shmctl(index, SHM_STAT, &ds);
+        if (id >= 0 && id != own_shm) {
+            char *mem = shmat(id, NULL, SHM_RDONLY);
+            if (mem != (void *)-1) {
+                shms++;
+                shmdt(mem);
+            }
+        }
+    }
+    printf("peek seen=%d signalled=%d conns=%d files=%s shm=%d\n", seen, signalled, conns, files[0] ? files : "-",
+           shms);
     fflush(stdout);
 }
 
@@ -150,6 +170,7 @@ int main(int argc, char **argv)
         return 1;
     }
     close(fd);
+    own_shm = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);  /* a neighbour's secret, for peek to look for */
     printf("ready %s\n", id);
     fflush(stdout);
     while (read_line(cmd, sizeof cmd) == 0) {
