@@ -148,6 +148,15 @@ def check(jail: Jail, ctx: Ctx, given: set[str]) -> None:
     for key, why in refused.items():
         if key in given:
             ctx.at(key, f"{key} can't be combined with accept: true: {why}; remove it")
+    if not jail.namespaces.pid:
+        # One uid for every instance, in the host's PID namespace: each would see, signal and read the
+        # others' processes (/proc/PID/root: another client's files).
+        ctx.at("namespaces.pid", "accept: true needs pid: true (a PID namespace of each instance's own): without "
+               "it every instance, run as the same user, sees, signals and reads the files of the others")
+    if not jail.namespaces.ipc:
+        # (the same user in the host's IPC namespace: each would attach the others' System V shared memory)
+        ctx.at("namespaces.ipc", "accept: true needs ipc: true (an IPC namespace of each instance's own): without "
+               "it every instance, run as the same user, attaches the shared memory of the others")
     if jail.namespaces.net == "private":
         ctx.at("namespaces.net", "net: private can't be combined with accept: true yet (one network namespace "
                "per jail, not per instance); use none or host")

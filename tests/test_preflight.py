@@ -361,3 +361,15 @@ def test_a_unix_socket_in_another_jails_tree_is_refused(tmp_path: Path) -> None:
     assert [(p.key, p.message) for p in found.across] == [
         ("sockets[0].listen", "/var/lib/jailmgr/jails/k/root/run/x.sock lies in the tree of jail k "
          "(/var/lib/jailmgr/jails/k/root): systemd would make the socket there as root")]
+
+
+def test_a_unix_socket_below_another_jails_rw_mount_is_refused(tmp_path: Path) -> None:
+    """Red team 5: the other jail can swap /srv/k-data/sub for a symlink; systemd would make (and at the socket's
+    stop remove, or at its start unlink what is in the way) the socket wherever that leads, as root."""
+    other = jail_file(tmp_path, "name: k\nexec: [/usr/bin/true]\ntree: {binaries: [/usr/bin/true]}\n"
+                      "mounts: [{source: /srv/k-data, target: /data, mode: rw}]\n")
+    mine = jail_file(tmp_path, JAIL + "sockets: [{listen: /srv/k-data/sub/x.sock}]\n")
+    found = preflight.check([other, mine], [], fake_host(disk=FakeDisk(everything=False)), {},
+                            ports=FakePorts({}, {}, {}))
+    refused = [p.message for p in found.across if p.key == "sockets[0].listen"]
+    assert len(refused) == 1 and "/srv/k-data" in refused[0], found.across
