@@ -82,13 +82,9 @@ def _mounts(jail: Jail, contents: Contents) -> list[str]:
     lines = ["MountAPIVFS=yes", "ProtectSystem=strict"]
     for lib in contents.binds:
         lines.append(f"BindReadOnlyPaths={bind(lib.source, lib.target)}")
-    users, groups = ids(contents)
+    # (accept: true is always launched: each instance needs a PID namespace of its own, sockets.py)
     for entry in jail.tree.dirs:
-        if entry.writable and jail.accept:
-            # An instance per connection: its own empty tmpfs, as the tree declares the dir (sockets.py).
-            lines.append(f"TemporaryFileSystem={path(entry.path)}:mode={entry.mode:04o},uid={users[entry.owner]},"
-                         f"gid={groups.get(entry.group, 0)},nosuid,nodev")
-        elif entry.writable:
+        if entry.writable:
             lines.append(f"BindPaths={bind(jail.root_dir + entry.path, entry.path)}")
     for mount in jail.mounts:
         if mount.type == "tmpfs":
