@@ -166,9 +166,9 @@ def remove_units(names: list[str], props: dict[str, dict[str, str]] | None = Non
     # A template (accept: true) has no state of its own: its instances are stopped, each connection's jail.
     templates = [n for n in names if systemd.is_template(n)]
     if templates:
-        systemd.systemctl("stop", "--", *[f"{t[:-len('.service')]}*.service" for t in templates], ok_codes=(0, 5))
-        systemd.systemctl("reset-failed", "--", *[f"{t[:-len('.service')]}*.service" for t in templates],
-                          check=False)
+        patterns = [systemd.instances_pattern(t) for t in templates]
+        systemd.systemctl("stop", "--", *patterns, ok_codes=(0, 5))
+        systemd.systemctl("reset-failed", "--", *patterns, check=False)
     if props is None:
         props = systemd.states([n for n in names if n not in templates], *REMOVE_PROPS)
     loaded = [n for n in names if props.get(n, {}).get("LoadState") == "loaded" and n not in templates]

@@ -114,11 +114,6 @@ def listens(jail: Jail) -> list[tuple[int, Listen, SocketType]]:
     return out
 
 
-def instances_pattern(name: str) -> str:
-    """What `systemctl` matches every running instance of an accept jail's template with."""
-    return f"jail-{name}@*.service"
-
-
 def check(jail: Jail, ctx: Ctx, given: set[str]) -> None:
     """What sockets and accept may be combined with; `given`: the top-level keys the file sets itself."""
     seen: dict[tuple[str, str, int, str], int] = {}

@@ -36,6 +36,11 @@ def is_template(unit: str) -> bool:
     return unit.endswith("@.service")
 
 
+def instances_pattern(template: str) -> str:
+    """What systemctl matches every instance of a template with: jail-NAME@.service -> jail-NAME@*.service."""
+    return template[:-len(".service")] + "*.service"
+
+
 def instances(templates: list[str]) -> dict[str, dict[str, str]]:
     """A template's instances, as if it were a unit: active while any instance runs (Instances: how many;
     systemd knows no state of the template itself).  One list-units call for all."""
@@ -45,7 +50,7 @@ def instances(templates: list[str]) -> dict[str, dict[str, str]]:
         return found
     prefixes = {t[:-len(".service")]: t for t in templates}  # jail-NAME@
     out = systemctl("list-units", "--plain", "--no-legend", "--full", "--no-pager", "--",
-                    *[f"{t[:-len('.service')]}*.service" for t in templates])
+                    *map(instances_pattern, templates))
     for line in out.splitlines():
         parts = line.split(None, 4)
         template = prefixes.get(parts[0].partition("@")[0] + "@") if parts and "@" in parts[0] else None
