@@ -69,11 +69,6 @@ def supervisor_args(jail: Jail) -> list[str]:
     return ["--credentials"] if jail.credentials else []
 
 
-def launcher_caps(jail: Jail) -> tuple[str, ...]:
-    """The init hands the secrets to the program's uid (fchown): CAP_CHOWN, dropped with the rest."""
-    return ("CAP_CHOWN",) if jail.credentials else ()
-
-
 def readable_by_templates(jail: Jail, template_dirs: list[str]) -> list[tuple[str, str]]:
     """(key, message) for a credential whose file lies where templates are looked up: an `{% include %}`
     could put the secret in the tree.  (Templates are given nothing of the credentials.)"""

@@ -40,8 +40,11 @@ from .mechanism import Mechanism
 from .model import CAPABILITY_BITS, SIGNAL_NUMBERS, Jail
 from .paths import BWRAP, INIT_IN_JAIL, JAILMGR_INIT, JOURNAL_DEV_LOG, NOTIFY_IN_JAIL, notify_socket
 
+# What jailmgr-init's drop itself needs (PR_CAPBSET_DROP, setgroups, setresgid, setresuid): inside the jail
+# under the launcher, and as `exec --time` on systemd's directives (timens.py).
+DROP_CAPS = ("CAP_SETPCAP", "CAP_SETUID", "CAP_SETGID")
 # What the launcher needs beyond the jail's own set, in the unit's bounding set.
-LAUNCHER_CAPS = ("CAP_SYS_ADMIN", "CAP_SETPCAP", "CAP_SYS_CHROOT", "CAP_SETUID", "CAP_SETGID")
+LAUNCHER_CAPS = ("CAP_SYS_ADMIN", "CAP_SYS_CHROOT", *DROP_CAPS)
 # ...and in its syscall filter (mount, pivot_root, chroot are in @mount).
 LAUNCHER_SYSCALLS = ("@mount", "sethostname")
 
@@ -72,19 +75,23 @@ def launcher_caps(jail: Jail, mechanism: Mechanism) -> tuple[str, ...]:
     """LAUNCHER_CAPS, and CAP_KILL when the supervisor itself must signal a program that is PID 1
     (`init: false`) of another uid for reload_signal: otherwise the init, running as the program,
     does it.  bwrap and the init drop them all before the program runs."""
-    caps: tuple[str, ...] = (*LAUNCHER_CAPS, *credentials.launcher_caps(jail))
+    caps: tuple[str, ...] = (*LAUNCHER_CAPS, *(c for c in init_caps(jail) if c not in LAUNCHER_CAPS))
     if mechanism.program_is_pid1 and jail.reload_signal is not None:
         caps = (*caps, "CAP_KILL")
     if timens.wanted(jail):  # the supervisor writes the time namespace's offsets (timens.py)
         caps = (*caps, *(c for c in timens.TIMENS_CAPS if c not in caps))
-    if owned_tmpfs(jail) and "CAP_CHOWN" not in caps:
-        caps = (*caps, "CAP_CHOWN")  # the init gives an instance's fresh tmpfs dirs to their owners
     return caps
 
 
 def owned_tmpfs(jail: Jail) -> bool:
     """Whether the init chowns fresh tmpfs dirs (accept: true with writable dirs)."""
     return jail.accept and any(entry.writable for entry in jail.tree.dirs)
+
+
+def init_caps(jail: Jail) -> tuple[str, ...]:
+    """What the init holds before its drop beyond the program's own set: the drop's, and CAP_CHOWN when it
+    first hands files to the program's uid (the credentials' copies, an accept instance's tmpfs dirs)."""
+    return (*DROP_CAPS, *(("CAP_CHOWN",) if jail.credentials or owned_tmpfs(jail) else ()))
 
 
 def supervisor_argv(jail: Jail, mechanism: Mechanism) -> list[str]:
@@ -109,13 +116,17 @@ def listen_fds(jail: Jail) -> int:
     return 0 if jail.accept else len(jail.sockets)
 
 
+def drop_args(jail: Jail, uid: int, gid: int, groups: list[int]) -> list[str]:
+    """jailmgr-init's drop to the program, as `init` (under the launcher) and `exec` (timens.py) take it."""
+    return ["--uid", str(uid), "--gid", str(gid), "--groups", ",".join(map(str, groups)),
+            "--caps", f"{cap_mask(timens.program_caps(jail)):x}", "--workdir", jail.workdir]
+
+
 def init_argv(jail: Jail, mechanism: Mechanism, uid: int, gid: int, groups: list[int],
               owned: tuple[tuple[int, int, str], ...] = ()) -> list[str]:
     """The drop inside the jail, then the program (see launcher/jailmgr-init.c).  `owned`: fresh tmpfs
     dirs (accept: true) the init gives to their declared owner before anything of the jail runs."""
-    argv = [INIT_IN_JAIL, "init", "--uid", str(uid), "--gid", str(gid),
-            "--groups", ",".join(map(str, groups)), "--caps", f"{cap_mask(timens.program_caps(jail)):x}",
-            "--workdir", jail.workdir]
+    argv = [INIT_IN_JAIL, "init", *drop_args(jail, uid, gid, groups)]
     for owner, group, where in owned:
         argv += ["--own", f"{owner}:{group}:{where}"]
     if mechanism.program_is_pid1:
@@ -180,9 +191,7 @@ def bwrap_argv(jail: Jail, contents: Contents, mechanism: Mechanism, uid: int, g
         argv += ["--ro-bind", notify_socket(jail.name), NOTIFY_IN_JAIL]
     argv += credentials.bwrap_args(jail)  # after every mount of the jail's: none covers it
     argv += ["--cap-drop", "ALL"]
-    init_caps = {"CAP_SETPCAP", "CAP_SETUID", "CAP_SETGID", *(["CAP_CHOWN"] if owned else []),
-                 *credentials.launcher_caps(jail)}
-    for cap in sorted({*timens.program_caps(jail), *init_caps}):
+    for cap in sorted({*timens.program_caps(jail), *init_caps(jail)}):
         argv += ["--cap-add", cap]
     if ns.pid:
         argv.append("--as-pid-1")  # jailmgr-init is PID 1 (bubblewrap's own init forwards no signal)

@@ -37,8 +37,6 @@ CAP_SYS_TIME_BIT = CAPABILITY_BITS.index("CAP_SYS_TIME")
 CLOCK_CAPS = ("CAP_SYS_TIME", "CAP_WAKE_ALARM")
 # What writing the offsets needs beyond making the namespace (CAP_SYS_ADMIN, which the launcher has anyway).
 TIMENS_CAPS = ("CAP_SYS_ADMIN", "CAP_SYS_TIME")
-# The native wrapper's drop (as the launcher's init: PR_CAPBSET_DROP, setgroups, setresgid, setresuid).
-DROP_CAPS = ("CAP_SETPCAP", "CAP_SETUID", "CAP_SETGID")
 # RestrictNamespaces= on systemd's directives: "time" alone made systemd 252 refuse every setns(), the one
 # into the new namespace too (it leaves time out of its set of all namespaces); with ipc beside it, setns()
 # is refused per flag.  jailmgr-init's own filter forbids both to the program at once (launcher/jailmgr-init.c).

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from . import credentials, model, paths, setid, sockets, timens
 from .hardening import hardening
-from .launcher import LAUNCHER_SYSCALLS, bwrap_argv, cap_mask, launcher_caps, owned_tmpfs, supervisor_argv
+from .launcher import DROP_CAPS, LAUNCHER_SYSCALLS, bwrap_argv, drop_args, launcher_caps, owned_tmpfs, supervisor_argv
 from .manifest import Contents, ids, primary_gid, supplementary_gids
 from .mechanism import Mechanism
 from .model import SIGNAL_NUMBERS, USERNS_COUNT, Jail, UnitRole, veth_names
@@ -186,7 +186,7 @@ def _security(jail: Jail, mechanism: Mechanism) -> list[str]:
             syscalls += [s for s in extra if s not in syscalls]
     elif mechanism.native_timens:
         # jailmgr-init makes the time namespace, then drops to the program's set (timens.py).
-        caps = sorted({*caps, *timens.TIMENS_CAPS, *timens.DROP_CAPS})
+        caps = sorted({*caps, *timens.TIMENS_CAPS, *DROP_CAPS})
         if syscalls:
             syscalls += [s for s in timens.syscalls(False) if s not in syscalls]
     lines = [f"CapabilityBoundingSet={' '.join(caps)}",
@@ -250,9 +250,7 @@ def _native_timens(jail: Jail, contents: Contents) -> list[str]:
     ("!": as root, with the rest of the sandbox) and execs the program (see timens.py).  No WorkingDirectory=:
     systemd would enter it as root; the init walks it as the program."""
     uid, gid, groups = _program_ids(jail, contents)
-    argv = [INIT_IN_JAIL, "exec", "--time", "--uid", str(uid), "--gid", str(gid),
-            "--groups", ",".join(map(str, groups)), "--caps", f"{cap_mask(timens.program_caps(jail)):x}",
-            "--workdir", jail.workdir, "--", *jail.exec]
+    argv = [INIT_IN_JAIL, "exec", "--time", *drop_args(jail, uid, gid, groups), "--", *jail.exec]
     # (the /run it lands on is the jail's fresh tmpfs, where the tree has nothing: spec.py)
     return [f"ExecStart=!{exec_argv(argv, wrap=72)}", f"RootDirectory={path(jail.root_dir)}",
             "RootDirectoryStartOnly=yes", f"BindReadOnlyPaths={bind(JAILMGR_INIT, INIT_IN_JAIL)}"]
