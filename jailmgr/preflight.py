@@ -104,16 +104,16 @@ def check(loaded: list[Loaded], rendered: list[Rendered], host: Host, records: s
     ports = ports or HostPorts()
     # The Mechanism rendering decided (for a jail whose rendering failed, decided here: the same answer).
     launched = {item.name: item.mechanism.launched for item in rendered}
+    # (the host's lack, read once for every jail that asks for a time namespace)
+    time_lacking = timens.host_problem() if any(item.jail.namespaces.time for item in loaded) else None
     for item in loaded:
         name = item.jail.name
         mine = [*_mount_sources(item, host, found.notes), *_mount_owners(item, host),
                 *_launcher_reach(item, host, launched.get(name, decide(item.jail, host).launched), found.notes),
                 *_ready_port(item, ports, found.notes), *_credentials(item, host, found.notes),
                 *_socket_ports(item, ports)]
-        if item.jail.namespaces.time:
-            lacking = timens.host_problem()
-            if lacking:
-                mine.append(item.problem("namespaces.time", lacking))
+        if item.jail.namespaces.time and time_lacking:
+            mine.append(item.problem("namespaces.time", time_lacking))
         if mine:
             found.own[name] = mine
     return found

@@ -70,12 +70,14 @@ def host_problem(proc: str = "/proc") -> str | None:
     (CONFIG_TIME_NS), and CAP_SYS_TIME in systemd's bounding set (a container may withhold it)."""
     if not os.path.exists(f"{proc}/self/ns/time"):
         return "this kernel has no time namespaces (CONFIG_TIME_NS); set namespaces.time: false"
+    from .procfs import parse_status
+
     try:
-        with open(f"{proc}/1/status", encoding="ascii", errors="replace") as f:
-            bounding = next((line.split()[1] for line in f if line.startswith("CapBnd:")), None)
+        with open(f"{proc}/1/status", "rb") as f:
+            bounding = parse_status(f.read(), ("CapBnd",)).get("CapBnd")
     except OSError:
         bounding = None
-    if bounding is not None and not int(bounding, 16) >> CAP_SYS_TIME_BIT & 1:
+    if bounding and not int(bounding, 16) >> CAP_SYS_TIME_BIT & 1:
         return ("systemd here lacks CAP_SYS_TIME (a container that withholds it?): jailmgr-init can't set the time "
                 "namespace's clocks; set namespaces.time: false, or give the container CAP_SYS_TIME")
     return None
