@@ -133,17 +133,22 @@ static sigset_t handled_set(void)
     return set;
 }
 
-static void write_all(int fd, const char *data, size_t len)
+/* All of data, or -1 at the first failure (errno; 0 for a short write). */
+static int write_all(int fd, const char *data, size_t len)
 {
     while (len) {
         ssize_t n = write(fd, data, len);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n <= 0)
-            return;
+        if (n <= 0) {
+            if (n == 0)
+                errno = 0;
+            return -1;
+        }
         data += n;
         len -= (size_t)n;
     }
+    return 0;
 }
 
 /* Dies as the program died: by its signal, or with its exit code. */
@@ -169,15 +174,8 @@ static void end_as(int status)
 
 static void write_checked(int fd, const char *data, size_t len, const char *what)
 {
-    while (len) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            die(1, "cannot write %s: %s", what, n < 0 ? strerror(errno) : "short write");
-        data += n;
-        len -= (size_t)n;
-    }
+    if (write_all(fd, data, len) < 0)
+        die(1, "cannot write %s: %s", what, errno ? strerror(errno) : "short write");
 }
 
 /* A name as systemd accepts it for a credential: a file name of its directory, nothing more. */
