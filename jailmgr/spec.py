@@ -400,16 +400,22 @@ def _check_isolation(jail: Jail, ctx: Ctx) -> None:
                "or set namespaces.user: true")
 
 
+def _placed(jail: Jail) -> list[tuple[str, str]]:
+    """Every path the file puts in the jail (tree dirs and files, mount targets), with its key: the places the
+    start makes itself (/run/host, /run/credentials) must be free of them."""
+    placed = [(d.path, f"tree.dirs[{i}].path") for i, d in enumerate(jail.tree.dirs)]
+    placed += [(f.path, f"tree.files[{i}].path") for i, f in enumerate(jail.tree.files)]
+    placed += [(m.target or "", f"mounts[{i}].target") for i, m in enumerate(jail.mounts)]
+    return placed
+
+
 def _check_lifecycle(jail: Jail, ctx: Ctx) -> None:
     """What the start, readiness and the launcher's own paths need of the file."""
     if jail.ready is not None and jail.ready.port is not None and jail.namespaces.net == "none":
         ctx.at("ready.port", "with namespaces.net: none nothing outside the jail can connect to it; "
                "use ready: notify, or no ready")
     reserved = "/run/host"  # the launcher's: its init and the notify socket (paths.INIT_IN_JAIL)
-    placed = [(d.path, f"tree.dirs[{i}].path") for i, d in enumerate(jail.tree.dirs)]
-    placed += [(f.path, f"tree.files[{i}].path") for i, f in enumerate(jail.tree.files)]
-    placed += [(m.target or "", f"mounts[{i}].target") for i, m in enumerate(jail.mounts)]
-    for path, key in placed:
+    for path, key in _placed(jail):
         if path and (path == reserved or path.startswith(reserved + "/")):
             ctx.at(key, f"{path}: {reserved} is the launcher's (its init and the notify socket); "
                    "put it elsewhere")
@@ -487,10 +493,7 @@ def _check_credentials(jail: Jail, ctx: Ctx) -> None:
         if hit is None and host is not None:
             ctx.at(f"mounts[{i}].source", f"{source} is, holds or lies in {host}, {HOST_SECRETS[host]}: mounted, they "
                    "would be in the jail for its root to read; mount a directory beside it, not above")
-    placed = [(m.target or "", f"mounts[{i}].target") for i, m in enumerate(jail.mounts)]
-    placed += [(d.path, f"tree.dirs[{i}].path") for i, d in enumerate(jail.tree.dirs)]
-    placed += [(f.path, f"tree.files[{i}].path") for i, f in enumerate(jail.tree.files)]
-    for path, key in placed:
+    for path, key in _placed(jail):
         if isinstance(path, str) and at_or_below(path, CREDENTIALS_DIR):
             ctx.at(key, f"{path}: {CREDENTIALS_DIR} is where the jail's credentials are placed at each start; "
                    "put it elsewhere")
