@@ -107,11 +107,6 @@ def jail_units(name: str) -> dict[UnitRole, str]:
             UnitRole.SOCKET: f"jail-{name}.socket", UnitRole.TEMPLATE: f"jail-{name}@.service"}
 
 
-def is_template(unit: str) -> bool:
-    """A template unit (jail-NAME@.service): systemd knows only its instances, never the template itself."""
-    return unit.endswith("@.service")
-
-
 def netns_name(name: str) -> str:
     """The named network namespace (/run/netns/NAME) of a `net: private` jail."""
     return f"jail-{name}"

@@ -33,6 +33,7 @@ def main_pid(unit: str) -> int:
 
 
 def is_template(unit: str) -> bool:
+    """A template unit (jail-NAME@.service): systemd knows only its instances, never the template itself."""
     return unit.endswith("@.service")
 
 
