@@ -2,10 +2,11 @@
 
 apply: validate and render everything first (bad input changes nothing) ->
 take the lock -> per jail: mark a restart pending in its record, create host
-dirs, build the tree, remove what is no longer wanted, write the unit -> one
-daemon-reload -> enable and (re)start only the jails that changed -> record
-what was built.  Each step is idempotent, so an apply killed anywhere is
-finished by the next one.
+dirs, build the tree, remove what is no longer wanted, write the unit ->
+enable -> one daemon-reload when systemd had loaded a unit that changed (a
+new unit is loaded from disk by its start: plan.needs_reload) -> (re)start
+only the jails that changed -> record what was built.  Each step is
+idempotent, so an apply killed anywhere is finished by the next one.
 """
 
 from __future__ import annotations
@@ -154,7 +155,7 @@ def save_intent(item: Rendered, plan: JailPlan) -> None:
 
 def converge(item: Rendered, plan: JailPlan, say: Say, detail: Say) -> tuple[bool, list[str]]:
     """Run one jail's tree and unit operations, as planned (its intent saved and made durable before);
-    whether a unit file changed, and what was left."""
+    whether systemd must reload its unit files for them (plan.needs_reload), and what was left."""
     if not plan.changes:
         return False, []
     try:
@@ -179,7 +180,7 @@ def converge(item: Rendered, plan: JailPlan, say: Say, detail: Say) -> tuple[boo
                         for op, n in sorted(counts.items()))
     say(f"{item.name}: {summary}" + (" (unit rewritten)" if plan.units_changed else ""))
     journal.record_action(item.name, "build", f"jail {item.name}: {summary}", CHANGES=str(len(plan.changes)))
-    return plan.units_changed, ctx.left
+    return plan.needs_reload, ctx.left
 
 
 def _start_failure(item: Rendered, failure: str, since: float) -> str:
@@ -225,10 +226,10 @@ def _programs_run(items: dict[str, Rendered], main_pids: dict[str, int]) -> set[
 
 
 def _enable_all(pairs: list[tuple[Rendered, Outcome]]) -> bool:
-    """The plans' enable and disable operations, one systemctl call each; whether there were any."""
+    """The plans' enable and disable operations, all at once; whether systemd must reload for them."""
     actions = [op for _, o in pairs for op in o.plan.service if not isinstance(op, ops.StartUnit)]
     ops.run_service(actions)
-    return bool(actions)
+    return any(ops.needs_reload(op) for op in actions)
 
 
 _SAY_START = {ops.Start.RESTART: "restarting {}", ops.Start.START: "starting {}",
@@ -252,8 +253,11 @@ def _start_all(pairs: list[tuple[Rendered, Outcome]], say: Say) -> None:
         systemd.systemctl("reset-failed", *known, check=False)
     since = time.time()
     by_unit = {item.loaded.jail.unit_name: item for item, _ in starting}
+    # (the units systemd has not loaded: their start loads them, without a daemon-reload)
+    unloaded = frozenset(os.path.basename(op.path) for _, o in starting for op in o.plan.changes
+                         if isinstance(op, ops.WriteUnit) and not op.loaded)
     failures = readiness.restart_and_wait([item.loaded.jail for item, _ in starting],
-                                          runs=lambda pids: _programs_run(by_unit, pids), say=say)
+                                          runs=lambda pids: _programs_run(by_unit, pids), say=say, unloaded=unloaded)
     for item, outcome in starting:
         failure = failures.get(item.loaded.jail.unit_name)
         if failure:

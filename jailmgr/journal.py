@@ -140,10 +140,12 @@ def record_action(jail: str, action: str, message: str, **fields: str) -> None:
     without journald) the action still happens; it is printed anyway.
     """
     try:
-        from systemd import journal
+        # python-systemd's C extension alone (systemd.journal also imports logging, uuid and more: 7 ms of an
+        # apply), which sends each field as is, with newlines and all.
+        from systemd._journal import sendv
 
-        journal.send(message, SYSLOG_IDENTIFIER="jailmgr", JAIL=jail, ACTION=action,
-                     **{k.upper(): v for k, v in fields.items()})
+        sendv(f"MESSAGE={message}", "PRIORITY=6", "SYSLOG_IDENTIFIER=jailmgr", f"JAIL={jail}", f"ACTION={action}",
+              *(f"{key.upper()}={value}" for key, value in fields.items()))
     except Exception:  # logging must never turn a done action into a failure
         pass
 

@@ -4,8 +4,8 @@
 is decided twice.  A tree operation runs against the jail's opened root
 (safefs.Tree: no symlink followed, no mount entered); a unit operation writes
 or removes one unit file atomically.  The service operations (EnableUnit,
-DisableUnit, StartUnit) are typed like the others but run by apply in one
-systemctl call per kind across all jails (run_service).
+DisableUnit, StartUnit) are typed like the others but run by apply for all
+jails at once (run_service).
 """
 
 from __future__ import annotations
@@ -137,6 +137,7 @@ class RemoveEntry(Op):
 class WriteUnit(Op):
     text: str = ""
     before: str | None = None  # the unit file as it is on disk (None: there is none)
+    loaded: bool = True  # systemd has the unit loaded (then it must reload to see the new file)
 
     def diff(self) -> list[str]:
         """The unit's lines that change, as a unified diff without its headers."""
@@ -218,7 +219,7 @@ class ServiceOp(Op):
 
 @dataclass(frozen=True)
 class EnableUnit(ServiceOp):
-    pass
+    loaded: bool = True  # systemd has the unit loaded: it read its enablement then, and reloads to read it again
 
 
 @dataclass(frozen=True)
@@ -235,13 +236,21 @@ class StartUnit(ServiceOp):
         return f"  {self.op} service    {'restart' if self.why == Start.RESTART else 'start'}"
 
 
+def needs_reload(op: Op) -> bool:
+    """Whether systemd must reload its unit files for this operation to be in force: a unit it has loaded
+    was rewritten, removed, enabled or disabled.  (A new unit is loaded from disk by its start.)"""
+    if isinstance(op, WriteUnit | EnableUnit):
+        return op.loaded
+    return isinstance(op, RemoveUnit | DisableUnit)
+
+
 def run_service(actions: list[ServiceOp]) -> None:
-    """Enable and disable units, one systemctl call each (before the daemon-reload: systemd 257 counts a
-    new wants link as a unit changed on disk).  Starts are readiness.restart_and_wait's: apply runs them."""
+    """Enable units (their links made by systemd.enable) and disable them (one systemctl call), before the
+    daemon-reload when one is needed (needs_reload).  Starts are readiness.restart_and_wait's: apply runs them."""
     enable = [a.path for a in actions if isinstance(a, EnableUnit)]
     disable = [a.path for a in actions if isinstance(a, DisableUnit)]
     if enable:
-        systemd.systemctl("enable", "--quiet", "--no-reload", "--", *enable)
+        systemd.enable(enable)
     if disable:
         systemd.systemctl("disable", "--quiet", "--no-reload", "--", *disable)
 

@@ -129,6 +129,11 @@ class JailPlan:
     def units_changed(self) -> bool:
         return any(isinstance(op, ops.WriteUnit | ops.RemoveUnit) for op in self.changes)
 
+    @property
+    def needs_reload(self) -> bool:
+        """systemd must reload its unit files before the start (ops.needs_reload): not for new units alone."""
+        return any(ops.needs_reload(op) for op in [*self.changes, *self.service])
+
     def doc(self) -> dict[str, object]:
         return {"name": self.name, "warnings": self.warnings, "restart": self.restart_needed, "start": self.start,
                 "destroy": self.destroy,
@@ -228,13 +233,13 @@ def plan_jail(rendered: Rendered, recorded: state.JailState | None, seen: Snapsh
             plan.changes.append(ops.RemoveEntry(REMOVE, str(recorded.entries[path].get("kind", "file")), path,
                                                 "no longer wanted"))
     on_disk = dict(seen.units)
+    states = dict(seen.unit_states)
     for name, text in rendered.units.items():
         if on_disk.get(name) != text:
             sign = CREATE if on_disk.get(name) is None else CHANGE
             plan.changes.append(ops.WriteUnit(sign, "unit", paths.unit_path(name), text=text,
-                                              before=on_disk.get(name)))
+                                              before=on_disk.get(name), loaded=_loaded(states, name)))
     if recorded:
-        states = dict(seen.unit_states)
         # (the recorded main unit too: a jail that became accept: true has a socket and a template instead)
         for name in sorted({recorded.unit, *recorded.extra_units} - set(rendered.units)):
             props = tuple((k, v) for k, v in states.get(name, ()) if k in ops.REMOVE_PROPS)
@@ -247,13 +252,16 @@ def plan_jail(rendered: Rendered, recorded: state.JailState | None, seen: Snapsh
             plan.changes.append(ops.Note(CHANGE, "credential", name, "its host file changed: the program reads "
                                          "the new one at the restart"))
     if jail.enable != seen.enabled:
-        kind = ops.EnableUnit if jail.enable else ops.DisableUnit
-        plan.service.append(kind(CHANGE, "service", jail.enable_unit, "enable" if jail.enable else "disable"))
+        if jail.enable:
+            plan.service.append(ops.EnableUnit(CHANGE, "service", jail.enable_unit, "enable",
+                                               loaded=_loaded(states, jail.enable_unit)))
+        else:
+            plan.service.append(ops.DisableUnit(CHANGE, "service", jail.enable_unit, "disable"))
     # A jail that gained sockets: its service stays, but it is the socket that is enabled now; the service's
     # own link would start it at boot beside the socket.  (A unit no longer rendered is disabled by its removal.)
     old_link = recorded.enable_unit if recorded else jail.enable_unit
     if (old_link != jail.enable_unit and old_link in rendered.units
-            and dict(dict(seen.unit_states).get(old_link, ())).get("UnitFileState") == "enabled"):
+            and dict(states.get(old_link, ())).get("UnitFileState") == "enabled"):
         plan.service.append(ops.DisableUnit(CHANGE, "service", old_link, "disable (its socket is enabled)"))
     why = None
     if plan.restart_needed:
@@ -261,10 +269,15 @@ def plan_jail(rendered: Rendered, recorded: state.JailState | None, seen: Snapsh
     elif not seen.active and not (jail.restart == "no" and seen.ran_and_ended):
         why = ops.Start.START_STOPPED
     if why is not None:
-        main = dict(dict(seen.unit_states).get(jail.unit_name, ()))
         plan.service.append(ops.StartUnit(CHANGE, "service", jail.unit_name, why.value, why=why,
-                                          known=main.get("LoadState", "loaded") != "not-found"))
+                                          known=_loaded(states, jail.unit_name)))
     return plan
+
+
+def _loaded(states: dict[str, tuple[tuple[str, str], ...]], unit: str) -> bool:
+    """systemd has the unit loaded, as far as the plan's snapshot says (a unit it did not ask about counts as
+    loaded: a reload is never skipped on a guess)."""
+    return dict(states.get(unit, ())).get("LoadState", "loaded") != "not-found"
 
 
 def plan_removal(name: str, say: Say) -> JailPlan:

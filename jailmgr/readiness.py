@@ -60,20 +60,21 @@ def jail_listens(main_pid: int, port: int) -> bool:
 
 
 def restart_and_wait(jails: list[Jail], runs: Callable[[dict[str, int]], set[str]],
-                     say: Callable[[str], None]) -> dict[str, str]:
+                     say: Callable[[str], None], unloaded: frozenset[str] = frozenset()) -> dict[str, str]:
     """(Re)start the jails and wait until each is ready or failed; unit -> why it failed.
 
     One systemctl call for the units systemd starts as Type=exec (a unit that
     fails makes it exit non-zero; each unit's own state, read next, says
     which), one without waiting for the notify units, which are then watched.
+    `unloaded`: the units systemd has not loaded yet (systemd.restart).
     """
     notified = [j for j in jails if j.ready is not None and j.ready.notify]
     others = [unit for j in jails if j not in notified for unit in started_units(j)]
     asked = time.monotonic()
     if others:
-        systemd.systemctl("restart", *others, check=False)
+        systemd.restart(others, unloaded=unloaded)
     if notified:
-        systemd.systemctl("restart", "--no-block", *(u for j in notified for u in started_units(j)), check=False)
+        systemd.restart([u for j in notified for u in started_units(j)], unloaded=unloaded, no_block=True)
     watched = [j.unit_name for j in jails if j.ready is None]
     ported = [j for j in jails if j.ready is not None and j.ready.port is not None]
     failures: dict[str, str] = {}

@@ -18,6 +18,56 @@ def daemon_reload() -> None:
     systemctl("daemon-reload")
 
 
+def restart(units: list[str], *, unloaded: frozenset[str] = frozenset(), no_block: bool = False) -> None:
+    """`systemctl restart` of units; whether each started is for its state to say.
+
+    A unit that systemd has not loaded (`unloaded`: new since its last
+    daemon-reload) needs no reload to start: systemd loads it from disk when
+    asked, rebuilding its map of unit files when their directories' mtimes
+    moved.  Should it still not find one (its map built within the same
+    clock tick as the unit was written), it is reloaded and asked again.
+    """
+    argv = ["restart", *(["--no-block"] if no_block else [])]
+    proc = run(["systemctl", "--no-ask-password", *argv, *units], check=False)
+    missing = sorted(unloaded & set(units)) if proc.returncode else []
+    if missing:
+        missing = [unit for unit, props in states(missing, "LoadState").items()
+                   if props.get("LoadState") == "not-found"]
+    if missing:
+        daemon_reload()
+        run(["systemctl", "--no-ask-password", *argv, *missing], check=False)
+
+
+def wants_link(unit: str) -> str:
+    """The link `systemctl enable` makes for a jail's unit: its [Install] is WantedBy=multi-user.target, or
+    sockets.target for a socket (unit.py), and nothing else."""
+    from .paths import unit_dir
+
+    target = "sockets.target" if unit.endswith(".socket") else "multi-user.target"
+    return os.path.join(unit_dir(), f"{target}.wants", unit)
+
+
+def enable(units: list[str]) -> None:
+    """Enable units as `systemctl enable --no-reload` does, by their [Install] link (wants_link), made here.
+
+    Through systemctl, systemd 255 and later mark every unit as needing a
+    daemon-reload until the next one; the link alone is what boot reads, and
+    a unit systemd has not loaded yet reads its enablement when it is loaded.
+    """
+    from .paths import unit_dir
+
+    for unit in units:
+        link, target = wants_link(unit), os.path.join(unit_dir(), unit)
+        if os.path.islink(link) and os.readlink(link) == target:
+            continue
+        os.makedirs(os.path.dirname(link), mode=0o755, exist_ok=True)
+        new = f"{link}.jailmgr-new"
+        if os.path.lexists(new):
+            os.unlink(new)
+        os.symlink(target, new)
+        os.replace(new, link)
+
+
 def show(unit: str, *props: str) -> dict[str, str]:
     out = systemctl("show", unit, *[f"--property={p}" for p in props])
     values = {}
@@ -87,8 +137,6 @@ def overview(units: list[str]) -> dict[str, dict[str, str]]:
     enablement from the [Install] symlink that `enable` makes for
     WantedBy=multi-user.target, which is all a jail unit's [Install] holds.
     """
-    from .state import unit_dir
-
     templates = [u for u in units if is_template(u)]
     units = [u for u in units if not is_template(u)]
     found = {unit: {"ActiveState": "inactive", "SubState": "dead", "LoadState": "not-found"} for unit in units}
@@ -99,11 +147,8 @@ def overview(units: list[str]) -> dict[str, dict[str, str]]:
             if len(parts) >= 4 and parts[0] in found:
                 found[parts[0]] = {"ActiveState": parts[2], "SubState": parts[3], "LoadState": parts[1]}
     for unit, values in found.items():
-        # (a socket's [Install] is WantedBy=sockets.target: sockets.py)
-        wants = os.path.join(unit_dir(), "sockets.target.wants" if unit.endswith(".socket")
-                             else "multi-user.target.wants")
         values["Result"] = "failed" if values["ActiveState"] == "failed" else "success"
-        values["UnitFileState"] = "enabled" if os.path.lexists(os.path.join(wants, unit)) else "disabled"
+        values["UnitFileState"] = "enabled" if os.path.lexists(wants_link(unit)) else "disabled"
     return {**found, **instances(templates)} if templates else found
 
 

@@ -130,3 +130,23 @@ def test_a_jail_that_gets_sockets_and_then_accept_changes_its_units(item: render
             if isinstance(op, ops.WriteUnit | ops.RemoveUnit)] == [
         ("WriteUnit", "jail-p.socket"), ("WriteUnit", "jail-p@.service"), ("RemoveUnit", "jail-p.service")]
     assert step.start == "restart" and step.service[-1].path == "jail-p.socket"
+
+
+def test_new_units_need_no_reload_and_a_loaded_one_does(item: render.Rendered) -> None:
+    """systemd loads a unit it never had from disk at its start; one it has loaded reads a rewrite only at
+    a daemon-reload (ops.needs_reload).  A unit the snapshot does not name counts as loaded."""
+    unit = item.loaded.jail.unit_name
+    unseen = plan.Snapshot(unit_states=((unit, (("LoadState", "not-found"),)),))
+    first = plan.plan_jail(item, None, unseen)
+    written = next(op for op in first.changes if isinstance(op, ops.WriteUnit))
+    enable = next(op for op in first.service if isinstance(op, ops.EnableUnit))
+    assert not written.loaded and not enable.loaded and not first.needs_reload
+    assert plan.plan_jail(item, None, plan.Snapshot()).needs_reload  # (nothing known: reloaded)
+    recorded = apply._new_state(item, pending=False)
+    loaded = ((unit, (("LoadState", "loaded"),)),)
+    changed = plan.plan_jail(item, recorded, built(item, units=((unit, "[Unit]\n"),), unit_states=loaded))
+    assert changed.needs_reload
+    disabled = plan.plan_jail(item, recorded, built(item, enabled=False, unit_states=loaded))
+    assert [type(op).__name__ for op in disabled.service] == ["EnableUnit"] and disabled.needs_reload
+    assert not plan.plan_jail(item, recorded, built(item, enabled=False, unit_states=(
+        (unit, (("LoadState", "not-found"),)),))).needs_reload
