@@ -15,7 +15,7 @@ import errno
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from . import credentials, diagnose, durable, fingerprint, journal, ops, preflight, readiness, state, systemd, unchanged
 from .destroy import remove_tree_of, remove_units_of
@@ -23,6 +23,7 @@ from .host import Host
 from .plan import Doomed, JailPlan, observe, plan_jail, plan_removal
 from .problems import InvalidJails, JailError, Problem
 from .procfs import children_of, processes, program_pid
+from .quickdata import dataclass
 from .render import Rendered, render_all
 from .safefs import Tree, TreeError
 from .spec import jail_files, load, load_or_raise

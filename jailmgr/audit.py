@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from . import paths, procfs, state, systemd
+from .quickdata import dataclass
 from .safefs import WALK_DEPTH, Tree, TreeError
 
 # systemd creates these inside a RootDirectory= jail: mount points (and /var, the

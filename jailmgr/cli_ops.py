@@ -6,10 +6,10 @@ import argparse
 import dataclasses
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from . import ops, paths, procfs, run, state, systemd
 from .output import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, Output, read_stdin_as, require_root
+from .quickdata import dataclass
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

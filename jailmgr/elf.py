@@ -18,7 +18,9 @@ import os
 import stat
 import struct
 import sys
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from .quickdata import dataclass
 
 PT_LOAD, PT_DYNAMIC, PT_INTERP = 1, 2, 3
 DT_NULL, DT_NEEDED, DT_STRTAB, DT_RPATH, DT_RUNPATH = 0, 1, 5, 15, 29

@@ -44,10 +44,10 @@ import os
 import resource
 import select
 import sys
-from dataclasses import dataclass
 from enum import StrEnum
 
 from . import linux, procfs, relay
+from .quickdata import dataclass
 
 TYPE_CHECKING = False  # typing costs milliseconds at startup; it is only needed by checkers
 if TYPE_CHECKING:

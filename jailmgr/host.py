@@ -17,11 +17,12 @@ import os
 import re
 import stat
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Protocol
 
 from . import elf
 from .paths import BWRAP, IP, LOCALES, LOCALTIME, ZONEINFO, systemd_version
+from .quickdata import dataclass
 
 TEMPLATE_DIRS = ("/etc/jailmgr/templates", "/usr/share/jailmgr/templates")
 TOOLS = (BWRAP, IP)  # the host tools whose presence decides what is refused

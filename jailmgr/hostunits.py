@@ -13,9 +13,9 @@ looked at; a jail's are never read here.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 from . import procfs
+from .quickdata import dataclass
 
 # A jail that runs an interpreter shares its program with many host units: no warning means anything there.
 INTERPRETERS = {"sh", "dash", "bash", "busybox", "python3", "perl", "env", "tini"}

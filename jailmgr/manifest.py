@@ -13,13 +13,14 @@ import hashlib
 import os
 import posixpath
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import StrEnum
 
 from . import elf
 from .host import SEARCH_PATH, Db, Host
 from .model import ROOT_MARKER, Jail
 from .problems import Problem
+from .quickdata import dataclass
 from .spec import Loaded
 
 NSSWITCH = b"passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n"

@@ -8,10 +8,9 @@ answer; the host adds only what differs between systemd versions.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from .host import Host
 from .model import Jail
+from .quickdata import dataclass
 
 
 @dataclass(frozen=True)

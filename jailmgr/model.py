@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 
 from .fields import (
@@ -37,6 +36,7 @@ from .paths import (  # noqa: F401  (re-exported)
     netns_unit_name,
     unit_name,
 )
+from .quickdata import dataclass
 from .sockets import DEFAULT_MAX_CONNECTIONS, ListenKind, SocketType
 
 

@@ -13,10 +13,11 @@ from __future__ import annotations
 import grp
 import os
 import pwd
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import StrEnum
 
 from . import model, state, systemd
+from .quickdata import dataclass
 from .safefs import Tree, TreeError, remove_root, write_file_atomic
 
 

@@ -26,9 +26,10 @@
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from .host import Host
+from .quickdata import dataclass
 
 # What no service reads at run time.
 SKIPPED = ("/usr/share/doc", "/usr/share/man", "/usr/share/info", "/usr/share/lintian", "/usr/share/bug",

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from . import credentials, model, ops, paths, state, systemd
 from .manifest import Contents, Entry, rootfs_limit
 from .ops import Sign
 from .problems import JailError
+from .quickdata import dataclass
 from .render import Rendered
 from .safefs import Tree, TreeError
 

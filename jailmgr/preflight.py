@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Protocol
 
 from . import credentials, crossjail, procfs, spec, state, timens
@@ -29,6 +29,7 @@ from .host import Db, Host, Node
 from .mechanism import decide
 from .model import USERNS_COUNT, Jail
 from .problems import Problem
+from .quickdata import dataclass
 from .render import Rendered, render_all
 from .safefs import host_symlink
 from .spec import Loaded

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from .quickdata import dataclass
 
 _LAST_PART = re.compile(r"(\.[^.\[]*|\[[0-9]+\])$")
 

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from .model import CAPABILITY_BITS
+from .quickdata import dataclass
 
 _CHUNK = 1 << 18
 FIELD = 4096  # the most of one field (a journal identifier, a process name) that is kept

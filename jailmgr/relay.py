@@ -25,7 +25,9 @@ import select
 import signal
 import termios
 import tty
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from .quickdata import dataclass
 
 
 @dataclass

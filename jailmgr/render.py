@@ -8,14 +8,13 @@ for a systemd 252 and a 257 Host and compares whole units.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from . import credentials, setid
 from .host import Host
 from .manifest import Contents, build_contents, ids, jail_users, template_dirs
 from .mechanism import Mechanism, decide
 from .paths import BWRAP, IP, LOCALES, LOCALTIME, SYSTEMD, ZONEINFO
 from .problems import Problem
+from .quickdata import dataclass
 from .spec import Loaded
 from .unit import has_proc, render_units
 from .unitsyntax import UnitValueError

@@ -18,8 +18,8 @@ from __future__ import annotations
 import hashlib
 import tarfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 
+from .quickdata import dataclass
 from .safefs import Tree
 
 TYPE_CHECKING = False  # typing is only needed by checkers

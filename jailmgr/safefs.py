@@ -23,9 +23,10 @@ import errno
 import os
 import stat
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from . import durable
+from .quickdata import dataclass
 
 TYPE_CHECKING = False  # typing costs milliseconds at startup; it is only needed by checkers
 if TYPE_CHECKING:

@@ -17,10 +17,10 @@ Pure: parsing and checks (unit.py writes the units); nothing here touches the ho
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from enum import StrEnum
 
 from .fields import INVALID, Text
+from .quickdata import dataclass
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

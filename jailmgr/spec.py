@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import posixpath
-from dataclasses import dataclass
 
 from . import yamlsrc
 from .fields import INVALID, Ctx, Record
 from .model import CREDENTIALS_DIR, JOURNAL_DEV_LOG, Jail
 from .paths import DEFAULT_JAILS_DIR, STDIN, yaml_files
 from .problems import InvalidJails, Problem, parent_key
+from .quickdata import dataclass
 
 DEFAULT_DIR = DEFAULT_JAILS_DIR
 # Roots that would put a jail over the host's own system: refused as the root

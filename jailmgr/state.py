@@ -8,9 +8,10 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, field
 
 from .paths import is_jail_name, lock_path, state_dir, unit_dir  # noqa: F401  (state.unit_dir() and friends stay)
+from .quickdata import dataclass
 from .safefs import write_file_atomic
 
 STATE_VERSION = 1

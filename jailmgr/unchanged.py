@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from . import fingerprint, state, systemd
 from .paths import STDIN
+from .quickdata import dataclass
 
 
 @dataclass

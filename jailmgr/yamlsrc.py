@@ -10,11 +10,10 @@ nodes (PyYAML itself keeps the last one silently).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import yaml
 
 from .problems import Problem
+from .quickdata import dataclass
 
 try:  # libyaml's C parser when python3-yaml was built with it (Debian's is)
     _Loader: type = yaml.CSafeLoader
