@@ -18,12 +18,13 @@ import os
 import stat
 import struct
 import sys
+from collections.abc import Callable
 from dataclasses import field
 
 from .quickdata import dataclass
 
 PT_LOAD, PT_DYNAMIC, PT_INTERP = 1, 2, 3
-DT_NULL, DT_NEEDED, DT_STRTAB, DT_RPATH, DT_RUNPATH = 0, 1, 5, 15, 29
+DT_NULL, DT_NEEDED, DT_STRTAB, DT_STRSZ, DT_RPATH, DT_RUNPATH = 0, 1, 5, 10, 15, 29
 LD_SO_CACHE = "/etc/ld.so.cache"
 _CACHE_MAGIC = b"glibc-ld.so.cache1.1"
 
@@ -47,46 +48,62 @@ MAX_ELF = 1 << 30  # read no more of a file than the largest library there is (l
 
 
 def read_elf(path: str) -> ElfInfo:
-    """Read an ELF file's loader, needed sonames and search paths."""
+    """Read an ELF file's loader, needed sonames and search paths (only the parts that hold them: a
+    library is megabytes, its headers and dynamic strings a few KiB)."""
     # A regular file only, opened without blocking: a name could lead to /dev/zero or a FIFO (a module below a
-    # place a jail writes), which would be read forever.
+    # place a jail writes), which would be read forever.  Read with pread, never mapped: a file a jail can
+    # truncate would turn a mapped read into SIGBUS.
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    with os.fdopen(fd, "rb") as f:
+    try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise ElfError(f"{path}: not a regular file")
         if st.st_size > MAX_ELF:
             raise ElfError(f"{path}: larger than any library ({st.st_size} bytes)")
-        data = f.read()
-    if data[:4] != b"\x7fELF":
+
+        def read(offset: int, size: int) -> bytes:
+            """At most `size` bytes at `offset` (fewer at the end of the file: the unpacking then fails)."""
+            if offset < 0 or size < 0:
+                raise ValueError("negative offset or size")
+            return os.pread(fd, max(0, min(size, st.st_size - offset)), offset) if offset < st.st_size else b""
+
+        return _parse(path, read)
+    finally:
+        os.close(fd)
+
+
+def _parse(path: str, read: Callable[[int, int], bytes]) -> ElfInfo:
+    head = read(0, 64)
+    if head[:4] != b"\x7fELF":
         raise ElfError(f"{path}: not an ELF file")
-    klass, endian = data[4], data[5]
+    klass, endian = head[4], head[5]
     if klass not in (1, 2) or endian not in (1, 2):
         raise ElfError(f"{path}: unsupported ELF class or byte order")
     e = "<" if endian == 1 else ">"
     is64 = klass == 2
     try:
         if is64:
-            machine, = struct.unpack_from(e + "H", data, 18)
-            phoff, = struct.unpack_from(e + "Q", data, 32)
-            phentsize, phnum = struct.unpack_from(e + "HH", data, 54)
+            machine, = struct.unpack_from(e + "H", head, 18)
+            phoff, = struct.unpack_from(e + "Q", head, 32)
+            phentsize, phnum = struct.unpack_from(e + "HH", head, 54)
             phfmt, dynfmt = e + "IIQQQQQQ", e + "qQ"
         else:
-            machine, = struct.unpack_from(e + "H", data, 18)
-            phoff, = struct.unpack_from(e + "I", data, 28)
-            phentsize, phnum = struct.unpack_from(e + "HH", data, 42)
+            machine, = struct.unpack_from(e + "H", head, 18)
+            phoff, = struct.unpack_from(e + "I", head, 28)
+            phentsize, phnum = struct.unpack_from(e + "HH", head, 42)
             phfmt, dynfmt = e + "IIIIIIII", e + "iI"
         info = ElfInfo(path, machine, klass)
         loads: list[tuple[int, int, int]] = []
         dynamic: tuple[int, int] | None = None
+        headers = read(phoff, phnum * phentsize)
         for i in range(phnum):
-            ph = struct.unpack_from(phfmt, data, phoff + i * phentsize)
+            ph = struct.unpack_from(phfmt, headers, i * phentsize)
             if is64:
                 ptype, _flags, offset, vaddr, _paddr, filesz = ph[:6]
             else:
                 ptype, offset, vaddr, _paddr, filesz = ph[:5]
             if ptype == PT_INTERP:
-                info.interp = data[offset:offset + filesz].split(b"\0")[0].decode()
+                info.interp = read(offset, filesz).split(b"\0")[0].decode()
             elif ptype == PT_LOAD:
                 loads.append((vaddr, offset, filesz))
             elif ptype == PT_DYNAMIC:
@@ -94,9 +111,10 @@ def read_elf(path: str) -> ElfInfo:
         if dynamic is None:
             return info  # statically linked
         entries = []
+        section = read(*dynamic)
         step = struct.calcsize(dynfmt)
-        for pos in range(dynamic[0], dynamic[0] + dynamic[1], step):
-            tag, val = struct.unpack_from(dynfmt, data, pos)
+        for pos in range(0, dynamic[1], step):
+            tag, val = struct.unpack_from(dynfmt, section, pos)
             if tag == DT_NULL:
                 break
             entries.append((tag, val))
@@ -104,10 +122,12 @@ def read_elf(path: str) -> ElfInfo:
         if strtab_vaddr is None:
             raise ElfError(f"{path}: dynamic section without a string table")
         strtab = _vaddr_to_offset(strtab_vaddr, loads, path)
+        # DT_STRSZ says how long the table is; without it, the rest of the file.
+        strings = read(strtab, next((v for t, v in entries if t == DT_STRSZ), MAX_ELF))
 
         def string(off: int) -> str:
-            end = data.index(b"\0", strtab + off)
-            return data[strtab + off:end].decode("utf-8", "surrogateescape")
+            end = strings.index(b"\0", off)
+            return strings[off:end].decode("utf-8", "surrogateescape")
 
         for tag, val in entries:
             if tag == DT_NEEDED:
