@@ -18,7 +18,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable
 
@@ -39,6 +38,8 @@ def address(jail: Jail) -> tuple[str, int]:
 
 
 def accepts(where: tuple[str, int], timeout: float = 0.25) -> bool:
+    import socket  # (only `ready: {port: N}` needs it)
+
     try:
         with socket.create_connection(where, timeout=timeout):
             return True

@@ -18,7 +18,7 @@ as classic BPF for this machine's architecture.
 from __future__ import annotations
 
 import errno
-import tempfile
+import os
 
 from . import paths
 
@@ -54,7 +54,8 @@ def _build() -> bytes:
             for name, flags_arg in (("open", 1), ("openat", 2)):
                 flt.add_rule(seccomp.ERRNO(errno.EPERM), name, has(flags_arg, create), has(flags_arg + 1, bit))
     flt.add_rule(seccomp.ERRNO(errno.ENOSYS), "openat2")
-    with tempfile.TemporaryFile() as f:
+    # (a memfd: tempfile and what it imports, shutil and random, cost an apply 3 ms)
+    with os.fdopen(os.memfd_create("jailmgr-setid", os.MFD_CLOEXEC), "w+b") as f:
         flt.export_bpf(f)
         f.seek(0)
         return f.read()
