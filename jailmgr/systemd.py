@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Callable
 
+from . import unitstate
 from .run import run
+
+# (defined in unitstate.py, which the no-op apply imports without this module's subprocess)
+running = unitstate.running
+ran_and_ended = unitstate.ran_and_ended
 
 
 def systemctl(*args: str, check: bool = True, ok_codes: tuple[int, ...] = (0,)) -> str:
@@ -87,8 +91,6 @@ def overview(units: list[str]) -> dict[str, dict[str, str]]:
     enablement from the [Install] symlink that `enable` makes for
     WantedBy=multi-user.target, which is all a jail unit's [Install] holds.
     """
-    from .state import unit_dir
-
     templates = [u for u in units if is_template(u)]
     units = [u for u in units if not is_template(u)]
     found = {unit: {"ActiveState": "inactive", "SubState": "dead", "LoadState": "not-found"} for unit in units}
@@ -100,20 +102,9 @@ def overview(units: list[str]) -> dict[str, dict[str, str]]:
                 found[parts[0]] = {"ActiveState": parts[2], "SubState": parts[3], "LoadState": parts[1]}
     for unit, values in found.items():
         # (a socket's [Install] is WantedBy=sockets.target: sockets.py)
-        wants = os.path.join(unit_dir(), "sockets.target.wants" if unit.endswith(".socket")
-                             else "multi-user.target.wants")
         values["Result"] = "failed" if values["ActiveState"] == "failed" else "success"
-        values["UnitFileState"] = "enabled" if os.path.lexists(os.path.join(wants, unit)) else "disabled"
+        values["UnitFileState"] = "enabled" if unitstate.enabled(unit) else "disabled"
     return {**found, **instances(templates)} if templates else found
-
-
-def running(props: dict[str, str]) -> bool:
-    return props.get("ActiveState") in ("active", "activating", "reloading")
-
-
-def ran_and_ended(props: dict[str, str]) -> bool:
-    """Inactive after a successful run (what a `restart: no` jail may rightly be)."""
-    return props.get("ActiveState") == "inactive" and props.get("Result") == "success"
 
 
 FAILURE_PROPS = ("ActiveState", "SubState", "Result", "ExecMainStatus", "ExecMainCode")

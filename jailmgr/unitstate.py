@@ -1,0 +1,52 @@
+"""What systemd's own files say of a unit, read without asking systemd (no systemctl process).
+
+- Running: PID 1 writes /run/systemd/units/invocation:UNIT (a symlink to the
+  invocation ID) when the unit starts, and removes it whenever the unit
+  becomes inactive or failed (src/core/unit.c, unit_notify: "Make sure the
+  cgroup and state files are always removed when we become inactive"; the
+  same in systemd 252 and 257).  So it is there exactly while the unit is
+  active, activating, reloading or deactivating.  The jail cannot write
+  there; it can only end its own run, which removes the file.  Anything but
+  that symlink (no file, a plain file, a user manager's units) is "unknown",
+  and the caller asks systemctl.
+- Enabled: the [Install] symlink that `enable` makes for WantedBy= in
+  multi-user.target.wants (sockets.target.wants for a socket), which is all
+  a jail unit's [Install] holds.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from .basepaths import unit_dir
+
+UNITS_DIR = "/run/systemd/units"  # PID 1's exported per-unit state
+
+
+def known_running(unit: str) -> bool:
+    """True when systemd's invocation link says the unit is not inactive or failed; False: ask systemctl."""
+    try:
+        st = os.lstat(os.path.join(UNITS_DIR, f"invocation:{unit}"))
+    except OSError:
+        return False
+    return stat.S_ISLNK(st.st_mode) and st.st_uid == 0
+
+
+def enabled(unit: str) -> bool:
+    """Whether `systemctl enable` linked the unit (jail units are WantedBy= only)."""
+    wants = "sockets.target.wants" if unit.endswith(".socket") else "multi-user.target.wants"
+    return os.path.lexists(os.path.join(unit_dir(), wants, unit))
+
+
+ACTIVE = ("active", "activating", "reloading")
+
+
+def running(props: dict[str, str]) -> bool:
+    """Props (ActiveState) of a unit that runs, or is on its way to (activating, reloading)."""
+    return props.get("ActiveState") in ACTIVE
+
+
+def ran_and_ended(props: dict[str, str]) -> bool:
+    """Inactive after a successful run (what a `restart: no` jail may rightly be)."""
+    return props.get("ActiveState") == "inactive" and props.get("Result") == "success"
