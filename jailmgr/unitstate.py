@@ -22,6 +22,7 @@ import stat
 from .basepaths import unit_dir
 
 UNITS_DIR = "/run/systemd/units"  # PID 1's exported per-unit state
+OWNER = 0  # who writes there: PID 1, as root
 
 
 def known_running(unit: str) -> bool:
@@ -30,7 +31,7 @@ def known_running(unit: str) -> bool:
         st = os.lstat(os.path.join(UNITS_DIR, f"invocation:{unit}"))
     except OSError:
         return False
-    return stat.S_ISLNK(st.st_mode) and st.st_uid == 0
+    return stat.S_ISLNK(st.st_mode) and st.st_uid == OWNER
 
 
 def enabled(unit: str) -> bool:
