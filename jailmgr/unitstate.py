@@ -7,8 +7,12 @@
   same in systemd 252 and 257).  So it is there exactly while the unit is
   active, activating, reloading or deactivating.  The jail cannot write
   there; it can only end its own run, which removes the file.  Anything but
-  that symlink (no file, a plain file, a user manager's units) is "unknown",
-  and the caller asks systemctl.
+  that symlink, owned by root (no file, a plain file), is "unknown", and the
+  caller asks systemctl.  Deactivating (a stop under way, or a jail whose
+  main process ended and whose others wait out the stop timeout) is the one
+  state systemctl's answer would call not running: the no-op apply then
+  says nothing to do, as it would have a moment earlier, and the next apply
+  starts what the stop left inactive (systemd restarts what failed itself).
 - Enabled: the [Install] symlink that `enable` makes for WantedBy= in
   multi-user.target.wants (sockets.target.wants for a socket), which is all
   a jail unit's [Install] holds.
