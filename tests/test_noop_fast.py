@@ -196,3 +196,18 @@ def test_any_change_takes_the_full_path_even_while_it_runs(
         files.append(str(tmp_path / "other.yaml"))
     found = records.read_all()
     assert found is not None and not unchanged.all_unchanged(files, found)
+
+
+def test_the_no_op_path_imports_nothing_that_costs_its_start() -> None:
+    """What a no-op apply loads before its work (Python's own start aside): none of the modules that made it
+    5x `python3 -c pass` (bench/README.md)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import jailmgr.noop; "
+            "print('\\n'.join(sorted(sys.modules)))")
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", code, str(Path(__file__).resolve().parent.parent)],
+                         capture_output=True, text=True, check=True).stdout
+    heavy = {"json", "re", "enum", "dataclasses", "inspect", "typing", "hashlib", "_hashlib", "subprocess", "glob",
+             "yaml", "jinja2", "argparse", "jailmgr.state", "jailmgr.paths", "jailmgr.systemd", "jailmgr.model"}
+    assert "jailmgr.noop" in out.split() and heavy & set(out.split()) == set()
