@@ -3,7 +3,8 @@
 Most applies (config management runs them every half hour on every host)
 change nothing. Whether that is so is decided from the records and stat()
 alone (unchanged.py: the files' bytes, every input's fingerprint, the units,
-the trees, one systemctl query), so this path imports neither the jail
+the trees, systemd's invocation links and one systemctl query for the units
+without one), so this path imports neither the jail
 file's model, YAML, Jinja2 nor the command line's full parser. Anything
 else (a jail to build, a record to warn about, a PATH that is not there)
 returns None and the full path runs: it decides and says everything again.
