@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+
+TYPE_CHECKING = False  # (typing costs milliseconds at startup; only the checkers need it)
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 _pending: dict[int, int] | None = None  # while batched: st_dev -> an open descriptor on that file system
 

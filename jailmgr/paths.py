@@ -12,10 +12,22 @@ import os
 import re
 from enum import StrEnum
 
-LIB_DIR = "/var/lib/jailmgr"
-JAILS_DIR = f"{LIB_DIR}/jails"
-DEFAULT_STATE_DIR = f"{LIB_DIR}/state"
-DEFAULT_UNIT_DIR = "/etc/systemd/system"
+# (what the no-op apply needs is defined in basepaths.py, without re, glob or enum, and re-exported here)
+from .basepaths import (  # noqa: F401
+    DEFAULT_JAILS_DIR,
+    DEFAULT_STATE_DIR,
+    DEFAULT_UNIT_DIR,
+    JAILS_DIR,
+    LIB_DIR,
+    NAME_RE,
+    STDIN,
+    is_jail_name,
+    lock_path,
+    state_dir,
+    unit_dir,
+    yaml_files,
+)
+
 NOSETID_FILTER = f"{LIB_DIR}/nosetid.bpf"  # setid.py
 
 # The host tools the units and jailmgr run (Debian's paths).
@@ -38,22 +50,6 @@ LOCALES = "/usr/lib/locale"  # the compiled locales: C.utf8 (libc-bin), locale-a
 USERNS_HELPER = ("/usr/bin/python3", "-I", "-m", "jailmgr.userns")
 
 
-DEFAULT_JAILS_DIR = "/etc/jailmgr/jails.d"
-# `--stdin-as PATH`: the text read from stdin, standing in for the jail file at PATH (output.read_stdin_as).
-STDIN: dict[str, str] = {}
-
-
-def yaml_files(raw: str) -> list[str] | None:
-    """The jail files one PATH argument names: itself, or every *.yaml in it (sorted); None when it is neither
-    a file nor a directory."""
-    if os.path.isdir(raw):
-        with os.scandir(raw) as entries:
-            return sorted(e.path for e in entries if e.name.endswith(".yaml") and e.is_file())
-    if os.path.isfile(raw):
-        return [raw]
-    return None
-
-
 def runtime_dir(name: str) -> str:
     """A launched jail's RuntimeDirectory= (relative to /run), made and removed by systemd."""
     return f"jailmgr/{name}"
@@ -62,25 +58,6 @@ def runtime_dir(name: str) -> str:
 def notify_socket(name: str) -> str:
     """The host side of a launched jail's notify socket, made by its supervisor."""
     return f"/run/{runtime_dir(name)}/notify"
-
-
-def state_dir() -> str:
-    return os.environ.get("JAILMGR_STATE_DIR", DEFAULT_STATE_DIR)
-
-
-def unit_dir() -> str:
-    return os.environ.get("JAILMGR_UNIT_DIR", DEFAULT_UNIT_DIR)
-
-
-def lock_path() -> str:
-    return os.environ.get("JAILMGR_LOCK", "/run/jailmgr.lock")
-
-
-NAME_RE = r"[a-z0-9][a-z0-9-]{0,62}"  # a jail's name: its unit's, its record's, its root's
-
-
-def is_jail_name(name: str) -> bool:
-    return re.fullmatch(NAME_RE, name) is not None
 
 
 def unit_name(name: str) -> str:

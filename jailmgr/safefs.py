@@ -22,14 +22,12 @@ import contextlib
 import errno
 import os
 import stat
-from collections.abc import Iterable, Iterator
-from dataclasses import field
 
 from . import durable
-from .quickdata import dataclass
 
 TYPE_CHECKING = False  # typing costs milliseconds at startup; it is only needed by checkers
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
     from typing import Protocol
 
     class _Listing(Iterator[os.DirEntry[str]], Protocol):
@@ -75,12 +73,16 @@ def write_file_atomic(path: str, data: bytes, mode: int = 0o644, *, uid: int = 0
         os.close(dfd)
 
 
-@dataclass
 class _Dir:
-    """One open directory of the tree and the path it stands for (for messages)."""
+    """One open directory of the tree and the path it stands for (for messages).
 
-    fd: int
-    path: str
+    (Plain classes here, not dataclasses: the no-op apply reads trees through this module, and
+    dataclasses' import costs it more than its work.)
+    """
+
+    def __init__(self, fd: int, path: str) -> None:
+        self.fd = fd
+        self.path = path
 
     def stat(self, name: str) -> os.stat_result | None:
         try:
@@ -242,15 +244,15 @@ class _Dir:
                     os.unlink(entry, dir_fd=self.fd)
 
 
-@dataclass
 class _Frame:
     """One directory being emptied: its name in its parent, and what it must keep."""
 
-    dir: _Dir
-    name: str
-    keep: set[str] = field(default_factory=set)
-    entries: _Listing | None = None  # the listing being read (os.scandir)
-    acted: bool = False  # this pass of the listing removed or entered something
+    def __init__(self, dir: _Dir, name: str, keep: set[str] | None = None) -> None:
+        self.dir = dir
+        self.name = name
+        self.keep: set[str] = set() if keep is None else keep
+        self.entries: _Listing | None = None  # the listing being read (os.scandir)
+        self.acted = False  # this pass of the listing removed or entered something
 
     def close(self) -> None:
         if self.entries is not None:

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, field
 
+from . import records
 from .paths import is_jail_name, lock_path, state_dir, unit_dir  # noqa: F401  (state.unit_dir() and friends stay)
 from .quickdata import dataclass
+from .records import managed  # (state.managed stays)
 from .safefs import write_file_atomic
 
 STATE_VERSION = 1
@@ -57,18 +57,16 @@ class JailState:
     @property
     def enable_unit(self) -> str:
         """The unit `enable` links: the jail's socket when it has one (sockets.target), else its main unit."""
-        return next((u for u in [self.unit, *self.extra_units] if u.endswith(".socket")), self.unit)
+        return records.enable_unit(self.unit, self.extra_units)
 
     def writable_dirs(self) -> set[str]:
         """The tree's writable dirs, as recorded (records written before the flag: their origin's label)."""
-        return {p for p, e in self.entries.items()
-                if e.get("kind") == "dir" and e.get("writable", "(writable)" in str(e.get("origin", "")))}
+        return records.writable_dirs(self.entries)
 
 
     def touchable(self, writable: set[str]) -> dict[str, str]:
         """The declared files the jail can write (below a writable dir): path -> their sha256 as declared."""
-        return {p: str(e.get("sha256", "")) for p, e in self.entries.items()
-                if e.get("kind") == "file" and any(p.startswith(w + "/") for w in writable)}
+        return records.touchable(self.entries, writable)
 
     def host_sets(self) -> tuple[dict[str, str], dict[str, str]]:
         """(writable, resolved) host paths; for a record older than those fields, what its entries show."""
@@ -121,30 +119,11 @@ def forget(name: str) -> None:
         os.unlink(_path(name))
 
 
-def managed() -> list[str]:
-    """Names of the jails that have a state record."""
-    try:
-        names = os.listdir(state_dir())
-    except FileNotFoundError:
-        return []
-    return sorted(n[:-5] for n in names if n.endswith(".json") and is_jail_name(n[:-5]))
-
-
 @contextlib.contextmanager
 def locked() -> Iterator[None]:
-    """Serialize jailmgr processes on the lock file; say so while waiting."""
-    path = lock_path()
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+    """Serialize jailmgr processes on the lock file; say so while waiting (records.lock)."""
+    fd = records.lock()
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "another jailmgr"
-            print(f"jailmgr: waiting for the lock {path} (held by PID {holder})", file=sys.stderr)
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         yield
     finally:
         os.close(fd)

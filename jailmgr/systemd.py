@@ -7,7 +7,12 @@ import re
 import time
 from collections.abc import Callable
 
+from . import unitstate
 from .run import run
+
+# (defined in unitstate.py, which the no-op apply imports without this module's subprocess)
+running = unitstate.running
+ran_and_ended = unitstate.ran_and_ended
 
 
 def systemctl(*args: str, check: bool = True, ok_codes: tuple[int, ...] = (0,)) -> str:
@@ -38,17 +43,8 @@ def restart(units: list[str], *, unloaded: frozenset[str] = frozenset(), no_bloc
         run(["systemctl", "--no-ask-password", *argv, *missing], check=False)
 
 
-def wants_link(unit: str) -> str:
-    """The link `systemctl enable` makes for a jail's unit: its [Install] is WantedBy=multi-user.target, or
-    sockets.target for a socket (unit.py), and nothing else."""
-    from .paths import unit_dir
-
-    target = "sockets.target" if unit.endswith(".socket") else "multi-user.target"
-    return os.path.join(unit_dir(), f"{target}.wants", unit)
-
-
 def enable(units: list[str]) -> None:
-    """Enable units as `systemctl enable --no-reload` does, by their [Install] link (wants_link), made here.
+    """Enable units as `systemctl enable --no-reload` does, by their [Install] link (unitstate.wants_link).
 
     Through systemctl, systemd 255 and later mark every unit as needing a
     daemon-reload until the next one; the link alone is what boot reads, and
@@ -57,7 +53,7 @@ def enable(units: list[str]) -> None:
     from .paths import unit_dir
 
     for unit in units:
-        link, target = wants_link(unit), os.path.join(unit_dir(), unit)
+        link, target = unitstate.wants_link(unit), os.path.join(unit_dir(), unit)
         if os.path.islink(link) and os.readlink(link) == target:
             continue
         os.makedirs(os.path.dirname(link), mode=0o755, exist_ok=True)
@@ -148,17 +144,8 @@ def overview(units: list[str]) -> dict[str, dict[str, str]]:
                 found[parts[0]] = {"ActiveState": parts[2], "SubState": parts[3], "LoadState": parts[1]}
     for unit, values in found.items():
         values["Result"] = "failed" if values["ActiveState"] == "failed" else "success"
-        values["UnitFileState"] = "enabled" if os.path.lexists(wants_link(unit)) else "disabled"
+        values["UnitFileState"] = "enabled" if unitstate.enabled(unit) else "disabled"
     return {**found, **instances(templates)} if templates else found
-
-
-def running(props: dict[str, str]) -> bool:
-    return props.get("ActiveState") in ("active", "activating", "reloading")
-
-
-def ran_and_ended(props: dict[str, str]) -> bool:
-    """Inactive after a successful run (what a `restart: no` jail may rightly be)."""
-    return props.get("ActiveState") == "inactive" and props.get("Result") == "success"
 
 
 FAILURE_PROPS = ("ActiveState", "SubState", "Result", "ExecMainStatus", "ExecMainCode")

@@ -4,6 +4,7 @@ bad PATH goes the full way, which says everything."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -46,3 +47,50 @@ def test_a_change_a_flag_or_a_bad_path_takes_the_full_path(applied: Testbed) -> 
     assert code == 0 and "jailmgr.model" in modules and "restarting jail-noop.service" in out, out
     code, out, _ = _imports(applied, "apply", JAIL)
     assert code == 0 and out == "nothing to change\n"
+
+
+@pytest.fixture(params=["bookworm", "trixie"])
+def either(request: pytest.FixtureRequest) -> Iterator[Testbed]:
+    """The no-op jail, and one with `restart: "no"`, applied on systemd 252 and on 257."""
+    bed: Testbed = request.getfixturevalue("bed" if request.param == "bookworm" else "trixie")
+    bed.path("/srv/noop").mkdir(parents=True, exist_ok=True)
+    bed.path(JAIL).write_text(TEXT)
+    bed.path(ONCE).write_text(TEXT.replace("noop", "noopk") + 'restart: "no"\n')
+    bed.run(["jailmgr", "apply", "-q", JAIL, ONCE])
+    yield bed
+    bed.run(["jailmgr", "destroy", "noop", "noopk"], check=False, timeout=60)
+
+
+ONCE = "/srv/noop/noopk.yaml"
+
+
+def _linked(bed: Testbed, unit: str) -> bool:
+    """systemd's invocation link of the unit is there (/run: a tmpfs of the container's own)."""
+    return bed.run(["test", "-L", f"/run/systemd/units/invocation:{unit}"], check=False).returncode == 0
+
+
+def test_a_running_jail_is_known_to_run_without_asking_systemctl(either: Testbed) -> None:
+    """systemd's own invocation link says it runs: no systemctl process (no subprocess module) at all."""
+    code, out, modules = _imports(either, "apply", JAIL, ONCE)
+    assert code == 0 and out == "nothing to change\n", out
+    assert "subprocess" not in modules and "jailmgr.systemd" not in modules
+    assert _linked(either, "jail-noop.service")
+
+
+def test_a_stopped_or_killed_jail_is_asked_about_and_started_again(either: Testbed) -> None:
+    either.run(["systemctl", "stop", "jail-noop.service"])
+    assert not _linked(either, "jail-noop.service")  # (gone when inactive)
+    code, out, modules = _imports(either, "apply", JAIL)
+    assert code == 0 and "starting jail-noop.service" in out and "jailmgr.cli" in modules, out
+    # A jail that dies (restart: "no", so systemd does not start it again) is failed, not running.
+    either.run(["systemctl", "kill", "--signal=SIGKILL", "jail-noopk.service"])
+    for _ in range(100):
+        if either.run(["systemctl", "is-failed", "-q", "jail-noopk.service"], check=False).returncode == 0:
+            break
+        time.sleep(0.05)
+    assert not _linked(either, "jail-noopk.service")
+    code, out, modules = _imports(either, "apply", ONCE)
+    assert code == 0 and "starting jail-noopk.service" in out and "jailmgr.cli" in modules, out
+    assert _linked(either, "jail-noop.service") and _linked(either, "jail-noopk.service")
+    code, out, modules = _imports(either, "apply", JAIL, ONCE)
+    assert code == 0 and out == "nothing to change\n" and "subprocess" not in modules, out
