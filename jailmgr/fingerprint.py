@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import stat
 
+from .digest import file_sha256, sha256, text_sha256  # noqa: F401  (fingerprint.file_sha256 and text_sha256 stay)
 from .safefs import Tree, TreeError
 
 ABSENT = "-"
@@ -102,23 +103,3 @@ def _not_holding(root: str, digests: dict[str, str]) -> list[str]:
             return [path for path, digest in digests.items() if tree.digest(path) != digest]
     except (TreeError, OSError):
         return sorted(digests)
-
-
-def sha256(data: bytes) -> str:
-    """The hex SHA-256 of data, from CPython's builtin _sha256 where it has one: hashlib's import loads
-    OpenSSL (milliseconds of the no-op apply); the digest is the same."""
-    try:
-        from _sha256 import sha256 as builtin  # type: ignore[import-not-found]
-    except ImportError:
-        from hashlib import sha256 as builtin
-    return builtin(data).hexdigest()
-
-
-def file_sha256(path: str) -> str:
-    """The hex SHA-256 of a (host) file's bytes."""
-    with open(path, "rb") as f:
-        return sha256(f.read())
-
-
-def text_sha256(text: str) -> str:
-    return sha256(text.encode())

@@ -9,7 +9,6 @@ exactly that, so the two can't disagree.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import posixpath
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from dataclasses import field
 from enum import StrEnum
 
 from . import elf
+from .digest import sha256
 from .host import SEARCH_PATH, Db, Host
 from .model import ROOT_MARKER, Jail
 from .problems import Problem
@@ -52,7 +52,7 @@ class Entry:
 
     @property
     def digest(self) -> str:
-        return hashlib.sha256(self.data).hexdigest() if self.kind == EntryKind.FILE else ""
+        return sha256(self.data) if self.kind == EntryKind.FILE else ""
 
     def describe(self) -> str:
         who = f"{self.owner}:{self.group}"

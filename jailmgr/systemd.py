@@ -185,9 +185,11 @@ def settled_failures(units: list[str], started: Callable[[dict[str, int]], set[s
                 running[unit] = int(props.get("MainPID") or 0)
         if started is not None and running and time.monotonic() - begin >= at_least:
             settled |= started(running)
-        if time.monotonic() - begin >= seconds or len(failed) + len(settled) == len(units):
+        elapsed = time.monotonic() - begin
+        if elapsed >= seconds or len(failed) + len(settled) == len(units):
             return failed
-        time.sleep(0.005)
+        # Before `at_least` nothing can settle: the next look is then (each look costs a systemctl).
+        time.sleep(max(0.005, at_least - elapsed) if started is not None else 0.005)
 
 
 def exposure(unit: str, offline_text: str | None = None) -> float | None:
