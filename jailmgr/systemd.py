@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import time
@@ -169,27 +170,56 @@ def settled_failures(units: list[str], started: Callable[[dict[str, int]], set[s
     settled when it failed, or (after `at_least`) when `started({unit: main
     PID})` says its program runs (one call a round, for every unit still
     watched: it reads the process table once, not once a unit); the others
-    are watched for `seconds`.
+    are watched for `seconds`.  systemd is asked again only when a main
+    process it named has ended since (its pidfd says so): while each lives,
+    no unit can have failed.
     """
     begin = time.monotonic()
     failed: dict[str, str] = {}
     settled: set[str] = set()
-    while True:
-        watched = [u for u in units if u not in failed and u not in settled]
-        running: dict[str, int] = {}
-        for unit, props in states(watched, *FAILURE_PROPS, "MainPID").items():
-            reason = failure(props)
-            if reason:
-                failed[unit] = reason
+    mains: dict[str, tuple[int, int]] = {}  # unit -> its main PID as systemd said it, and a pidfd of it
+    try:
+        while True:
+            watched = [u for u in units if u not in failed and u not in settled]
+            if all(u in mains and _alive(mains[u][1]) for u in watched):
+                running = {u: mains[u][0] for u in watched}
             else:
-                running[unit] = int(props.get("MainPID") or 0)
-        if started is not None and running and time.monotonic() - begin >= at_least:
-            settled |= started(running)
-        elapsed = time.monotonic() - begin
-        if elapsed >= seconds or len(failed) + len(settled) == len(units):
-            return failed
-        # Before `at_least` nothing can settle: the next look is then (each look costs a systemctl).
-        time.sleep(max(0.005, at_least - elapsed) if started is not None else 0.005)
+                running = {}
+                for unit, props in states(watched, *FAILURE_PROPS, "MainPID").items():
+                    reason = failure(props)
+                    if reason:
+                        failed[unit] = reason
+                    else:
+                        running[unit] = int(props.get("MainPID") or 0)
+                        _follow(mains, unit, running[unit])
+            if started is not None and running and time.monotonic() - begin >= at_least:
+                settled |= started(running)
+            elapsed = time.monotonic() - begin
+            if elapsed >= seconds or len(failed) + len(settled) == len(units):
+                return failed
+            # Before `at_least` nothing can settle: the next look is then.
+            time.sleep(max(0.005, at_least - elapsed) if started is not None else 0.005)
+    finally:
+        for _, fd in mains.values():
+            os.close(fd)
+
+
+def _follow(mains: dict[str, tuple[int, int]], unit: str, pid: int) -> None:
+    """Keep a pidfd of the unit's main process (none for 0, or one that is gone already)."""
+    if unit in mains and mains[unit][0] == pid:
+        return
+    if unit in mains:
+        os.close(mains.pop(unit)[1])
+    if pid > 0:
+        with contextlib.suppress(OSError):  # (gone already: systemd is asked next time)
+            mains[unit] = (pid, os.pidfd_open(pid))
+
+
+def _alive(pidfd: int) -> bool:
+    """The process of a pidfd has not ended (the pidfd is readable once it has)."""
+    import select
+
+    return not select.select([pidfd], [], [], 0)[0]
 
 
 def exposure(unit: str, offline_text: str | None = None) -> float | None:
