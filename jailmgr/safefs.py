@@ -48,10 +48,14 @@ class TreeError(Exception):
 
 
 def mount_id(fd: int) -> int:
-    with open(f"/proc/self/fdinfo/{fd}", encoding="ascii") as f:
-        for line in f:
-            if line.startswith("mnt_id:"):
-                return int(line.split()[1])
+    info = os.open(f"/proc/self/fdinfo/{fd}", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        data = os.read(info, 4096)  # pos, flags, mnt_id, ino come first: a few dozen bytes
+    finally:
+        os.close(info)
+    for line in data.split(b"\n"):
+        if line.startswith(b"mnt_id:"):
+            return int(line.split()[1])
     raise TreeError("no mnt_id in /proc/self/fdinfo (kernel too old)")
 
 
@@ -418,6 +422,46 @@ class Tree:
                 return None
             parent, name = found
             return parent.stat(name)
+
+    def lstat_many(self, paths: Iterable[str]) -> dict[str, os.stat_result | None]:
+        """lstat(path) of each path, each directory on the way opened once however many of the paths lie
+        below it (as _parent opens it: one component at a time, never through a link or a mount).  The paths
+        are taken in tree order, so only the directories above the current one are open at a time."""
+        out: dict[str, os.stat_result | None] = {}
+        chain: list[tuple[str, int | None]] = []  # the directories above the current path: (walked, fd)
+        try:
+            for path in sorted(paths, key=lambda p: p.split("/")):
+                parts = [p for p in path.split("/") if p]
+                if not parts or any(p in (".", "..") for p in parts):
+                    raise TreeError(f"{path!r}: not a normalized path inside the jail")
+                keep = 0
+                while keep < min(len(chain), len(parts) - 1) and chain[keep][0].rpartition("/")[2] == parts[keep]:
+                    keep += 1
+                while len(chain) > keep:
+                    closing = chain.pop()[1]
+                    if closing is not None:
+                        os.close(closing)
+                fd: int | None = chain[-1][1] if chain else self.fd
+                for part in parts[len(chain):-1]:
+                    walked = (chain[-1][0] if chain else "") + "/" + part
+                    nfd = None
+                    if fd is not None:
+                        try:
+                            nfd = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                        except OSError as exc:
+                            if exc.errno not in (errno.ENOENT, errno.ELOOP, errno.ENOTDIR):
+                                raise
+                    chain.append((walked, nfd))
+                    if nfd is not None:
+                        self._same_mount(nfd, walked)
+                    fd = nfd
+                walked = chain[-1][0] if chain else ""
+                out[path] = None if fd is None else _Dir(fd, self.host_path(walked or "/")).stat(parts[-1])
+        finally:
+            for _walked, fd in chain:
+                if fd is not None:
+                    os.close(fd)
+        return out
 
     def matches(self, path: str, kind: str, data: bytes, mode: int, uid: int, gid: int) -> bool:
         """Read-only check that `path` is what it should be (for plan and drift)."""
