@@ -217,8 +217,8 @@ class StatusDoc:
         return {**vars(self), "namespaces": [dict(vars(ns)) for ns in self.namespaces]}
 
 
-def _status_doc(name: str, recorded: state.JailState, out: Output, units: dict[str, dict[str, str]],
-                table: procfs.ProcTable, inputs: dict[str, str]) -> StatusDoc:
+def _status_doc(name: str, recorded: state.JailState, units: dict[str, dict[str, str]], table: procfs.ProcTable,
+                drift: list[str]) -> StatusDoc:
     props = units.get(recorded.unit, {})
     main_pid = int(props.get("MainPID", "0") or 0)
     seen = procfs.observe(main_pid, recorded.launcher, recorded.launcher_init, table)
@@ -228,7 +228,7 @@ def _status_doc(name: str, recorded: state.JailState, out: Output, units: dict[s
         result=props.get("Result", ""), enabled=props.get("UnitFileState", ""), launcher=recorded.launcher,
         namespaces=seen.namespaces, confinement=seen.confinement,
         limits={k: props.get(k, "") for k in LIMIT_PROPS}, usage={k: props.get(k, "") for k in USAGE_PROPS},
-        drift=_drift(recorded, out, inputs),
+        drift=drift,
         units={unit: _unit_state(units.get(unit, {})) for unit in [recorded.unit, *recorded.extra_units]},
         source=recorded.source or "")
 
@@ -278,18 +278,21 @@ def cmd_status(args: argparse.Namespace, out: Output) -> int:
     names = args.names or state.managed()
     docs, code = [], EXIT_OK
     records = {name: _recorded(name, out) for name in names}
-    # One round of questions to systemd and one reading of /proc for all the jails.
-    units = systemd.bus_states([u for r in records.values() if r is not None for u in [r.unit, *r.extra_units]],
-                               *STATUS_PROPS)
+    # One round of questions to systemd, answered on its own CPU while this one reads /proc once and each
+    # jail's drift, for all the jails.
+    asked = systemd.AskedStates([u for r in records.values() if r is not None for u in [r.unit, *r.extra_units]],
+                                *STATUS_PROPS)
     table = procfs.ProcTable()
     inputs: dict[str, str] = {}  # the fingerprints of the inputs the jails share, taken once
+    drifts = {name: _drift(recorded, out, inputs) for name, recorded in records.items() if recorded is not None}
+    units = asked.result()
     for name in names:
         recorded = records[name]
         if recorded is None:
             out.warn(f"{name}: not managed by jailmgr")
             code = EXIT_ERROR
             continue
-        doc = _status_doc(name, recorded, out, units, table, inputs)
+        doc = _status_doc(name, recorded, units, table, drifts[name])
         docs.append(doc.as_json())
         out.line(f"{name}: {doc.active} ({doc.sub}), main PID {doc.main_pid}, "
                  f"program PID {doc.program_pid}, root {doc.root}, unit {doc.unit} ({doc.enabled})")
