@@ -310,6 +310,7 @@ class ProcTable:
         self.procs = processes()
         self.children = children_of(self.procs)
         self._members: dict[str, dict[int, list[int]]] = {}
+        self._of: dict[str, dict[int, int]] = {}
         self._host: dict[str, int] = {}
         self._commands: dict[int, str] = {}
         self._first: dict[tuple[str, int], int] = {}
@@ -326,17 +327,27 @@ class ProcTable:
             self._commands[pid] = command(pid)
         return self._commands[pid]
 
-    def members(self, ns: str, inode: int) -> list[int]:
-        """The processes in namespace `inode` of type `ns`."""
+    def _index(self, ns: str) -> dict[int, list[int]]:
+        """Namespace inode -> its processes, for type `ns`, read once (and each process's, for ns_of)."""
         table = self._members.get(ns)
         if table is None:
-            table = {}
+            table, of = {}, {}
             for pid in self.procs:
                 found = _linked_ns(pid, ns)
                 if found:
                     table.setdefault(found, []).append(pid)
-            self._members[ns] = table
-        return table.get(inode, [])
+                    of[pid] = found
+            self._members[ns], self._of[ns] = table, of
+        return table
+
+    def members(self, ns: str, inode: int) -> list[int]:
+        """The processes in namespace `inode` of type `ns`."""
+        return self._index(ns).get(inode, [])
+
+    def ns_of(self, pid: int, ns: str) -> int:
+        """ns_inode(pid, ns) as the table read it (read now for a process the table has not seen)."""
+        self._index(ns)
+        return self._of[ns].get(pid) or ns_inode(pid, ns)
 
     def first(self, ns: str, inode: int) -> int:
         """The lowest PID in namespace `inode` of type `ns` (0 if none), found once: the host's
@@ -356,7 +367,7 @@ def observe(main_pid: int, launched: bool, init: bool = True, table: ProcTable |
     seen.program_pid = program_pid(main_pid, launched, init, tree=table.children)
     target = seen.program_pid or main_pid
     for ns in NS_TYPES:
-        inode = ns_inode(target, ns)
+        inode = table.ns_of(target, ns)
         if not inode:
             continue
         members = table.members(ns, inode)

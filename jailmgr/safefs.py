@@ -428,22 +428,23 @@ class Tree:
         below it (as _parent opens it: one component at a time, never through a link or a mount).  The paths
         are taken in tree order, so only the directories above the current one are open at a time."""
         out: dict[str, os.stat_result | None] = {}
-        chain: list[tuple[str, int | None]] = []  # the directories above the current path: (walked, fd)
+        names: list[str] = []  # the directories above the current path, by name, and their descriptors
+        fds: list[int | None] = []
         try:
-            for path in sorted(paths, key=lambda p: p.split("/")):
-                parts = [p for p in path.split("/") if p]
-                if not parts or any(p in (".", "..") for p in parts):
+            for parts, path in sorted(([p for p in path.split("/") if p], path) for path in paths):
+                if not parts or "." in parts or ".." in parts:
                     raise TreeError(f"{path!r}: not a normalized path inside the jail")
+                depth = len(parts) - 1
                 keep = 0
-                while keep < min(len(chain), len(parts) - 1) and chain[keep][0].rpartition("/")[2] == parts[keep]:
+                while keep < len(names) and keep < depth and names[keep] == parts[keep]:
                     keep += 1
-                while len(chain) > keep:
-                    closing = chain.pop()[1]
+                while len(names) > keep:
+                    names.pop()
+                    closing = fds.pop()
                     if closing is not None:
                         os.close(closing)
-                fd: int | None = chain[-1][1] if chain else self.fd
-                for part in parts[len(chain):-1]:
-                    walked = (chain[-1][0] if chain else "") + "/" + part
+                fd = fds[-1] if fds else self.fd
+                for part in parts[keep:depth]:
                     nfd = None
                     if fd is not None:
                         try:
@@ -451,14 +452,20 @@ class Tree:
                         except OSError as exc:
                             if exc.errno not in (errno.ENOENT, errno.ELOOP, errno.ENOTDIR):
                                 raise
-                    chain.append((walked, nfd))
+                    names.append(part)
+                    fds.append(nfd)
                     if nfd is not None:
-                        self._same_mount(nfd, walked)
+                        self._same_mount(nfd, "/" + "/".join(names))
                     fd = nfd
-                walked = chain[-1][0] if chain else ""
-                out[path] = None if fd is None else _Dir(fd, self.host_path(walked or "/")).stat(parts[-1])
+                if fd is None:
+                    out[path] = None
+                    continue
+                try:
+                    out[path] = os.stat(parts[-1], dir_fd=fd, follow_symlinks=False)
+                except FileNotFoundError:
+                    out[path] = None
         finally:
-            for _walked, fd in chain:
+            for fd in fds:
                 if fd is not None:
                     os.close(fd)
         return out
