@@ -10,8 +10,9 @@ Why not a D-Bus library: python3-dbus can't pipeline calls without a main
 loop (its Connection has no dispatch), and python3-jeepney's pure-Python
 marshalling of 6,500 calls and replies took 0.28 s of a 0.37 s round, four
 times systemd's own work (bench/README.md).  What is needed here is one
-method (Get, two strings in) and three reply types (s, u, t), so this is a
-small encoder and a bounds-checked reader, nothing more.  Anything it does
+method (Get, two strings in) and a variant of a basic type back (systemd's
+states are s, MainPID u, limits and usage t), so this is a small encoder and
+a bounds-checked reader, nothing more.  Anything it does
 not expect (an error reply, another type, a closed socket, a timeout) raises
 BusError, and the caller asks systemctl instead.
 
@@ -227,6 +228,8 @@ def get_many(asked: list[tuple[str, str, str]], path: str = PRIVATE, timeout: fl
                         left -= _take_replies(buf, values)
     except OSError as exc:
         raise BusError(f"{path}: {exc}") from exc
+    except (struct.error, IndexError, ValueError) as exc:  # (the reader checks bounds; this is its backstop)
+        raise BusError(f"a reply from systemd could not be read: {exc}") from exc
     finally:
         sock.close()
     return [v for v in values if v is not None]
