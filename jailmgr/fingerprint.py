@@ -56,11 +56,21 @@ def inputs(paths: set[str]) -> dict[str, str]:
     return {CODE: code_key(), **{path: key(path) for path in sorted(paths)}}
 
 
-def changed_inputs(recorded: dict[str, str]) -> list[str]:
-    """The inputs that are not as recorded (all of them when nothing was recorded)."""
+def changed_inputs(recorded: dict[str, str], seen: dict[str, str] | None = None) -> list[str]:
+    """The inputs that are not as recorded (all of them when nothing was recorded).  `seen`: the keys already
+    taken in this run, kept across many jails (`status` of a fleet whose jails share their libraries)."""
     if not recorded:
         return ["(no fingerprints recorded)"]
-    return [path for path, was in recorded.items() if (code_key() if path == CODE else key(path)) != was]
+    if seen is None:
+        seen = {}
+    changed = []
+    for path, was in recorded.items():
+        now = seen.get(path)
+        if now is None:
+            now = seen[path] = code_key() if path == CODE else key(path)
+        if now != was:
+            changed.append(path)
+    return changed
 
 
 def entry_key(st: os.stat_result | None, writable: bool = False) -> str:
@@ -76,7 +86,8 @@ def built(root: str, paths: dict[str, bool]) -> dict[str, str]:
     """The fingerprints of the tree's entries (path -> is a writable dir), read without following links."""
     try:
         with Tree(root, create=False) as tree:
-            return {path: entry_key(tree.lstat(path), writable) for path, writable in paths.items()}
+            found = tree.lstat_many(paths)
+            return {path: entry_key(found[path], writable) for path, writable in paths.items()}
     except TreeError:
         return {}
 

@@ -22,7 +22,6 @@ import os
 from collections import deque
 from dataclasses import field
 
-from .model import CAPABILITY_BITS
 from .quickdata import dataclass
 
 _CHUNK = 1 << 18
@@ -161,6 +160,17 @@ def ns_inode(pid: int, ns: str) -> int:
         return os.stat(f"/proc/{pid}/ns/{ns}").st_ino
     except OSError:
         return 0
+
+
+def _linked_ns(pid: int, ns: str) -> int:
+    """ns_inode, read from the link's text ("net:[4026531840]", the kernel's, not the process's): a third
+    cheaper than a stat, and `status` of a fleet asks it of every process for every type."""
+    try:
+        link = os.readlink(f"/proc/{pid}/ns/{ns}")
+    except OSError:
+        return 0
+    number = link.rpartition("[")[2].rstrip("]")
+    return int(number) if number.isdigit() else 0
 
 
 _LISTEN = b"0A"  # TCP_LISTEN in /proc/net/tcp's st column
@@ -302,18 +312,52 @@ class ProcTable:
         self.procs = processes()
         self.children = children_of(self.procs)
         self._members: dict[str, dict[int, list[int]]] = {}
+        self._of: dict[str, dict[int, int]] = {}
+        self._host: dict[str, int] = {}
+        self._commands: dict[int, str] = {}
+        self._first: dict[tuple[str, int], int] = {}
+
+    def host_ns(self, ns: str) -> int:
+        """The inode of PID 1's namespace of type `ns` (the host's), read once."""
+        if ns not in self._host:
+            self._host[ns] = ns_inode(1, ns)
+        return self._host[ns]
+
+    def command(self, pid: int) -> str:
+        """command(pid), read once a process (most jails' host namespaces are all shown by PID 1)."""
+        if pid not in self._commands:
+            self._commands[pid] = command(pid)
+        return self._commands[pid]
+
+    def _index(self, ns: str) -> dict[int, list[int]]:
+        """Namespace inode -> its processes, for type `ns`, read once (and each process's, for ns_of)."""
+        table = self._members.get(ns)
+        if table is None:
+            table, of = {}, {}
+            for pid in self.procs:
+                found = _linked_ns(pid, ns)
+                if found:
+                    table.setdefault(found, []).append(pid)
+                    of[pid] = found
+            self._members[ns], self._of[ns] = table, of
+        return table
 
     def members(self, ns: str, inode: int) -> list[int]:
         """The processes in namespace `inode` of type `ns`."""
-        table = self._members.get(ns)
-        if table is None:
-            table = {}
-            for pid in self.procs:
-                found = ns_inode(pid, ns)
-                if found:
-                    table.setdefault(found, []).append(pid)
-            self._members[ns] = table
-        return table.get(inode, [])
+        return self._index(ns).get(inode, [])
+
+    def ns_of(self, pid: int, ns: str) -> int:
+        """ns_inode(pid, ns) as the table read it (read now for a process the table has not seen)."""
+        self._index(ns)
+        return self._of[ns].get(pid) or ns_inode(pid, ns)
+
+    def first(self, ns: str, inode: int) -> int:
+        """The lowest PID in namespace `inode` of type `ns` (0 if none), found once: the host's
+        namespaces hold every process."""
+        key = (ns, inode)
+        if key not in self._first:
+            self._first[key] = min(self.members(ns, inode), default=0)
+        return self._first[key]
 
 
 def observe(main_pid: int, launched: bool, init: bool = True, table: ProcTable | None = None) -> Observed:
@@ -325,22 +369,21 @@ def observe(main_pid: int, launched: bool, init: bool = True, table: ProcTable |
     seen.program_pid = program_pid(main_pid, launched, init, tree=table.children)
     target = seen.program_pid or main_pid
     for ns in NS_TYPES:
-        inode = ns_inode(target, ns)
+        inode = table.ns_of(target, ns)
         if not inode:
             continue
         members = table.members(ns, inode)
-        first = min(members) if members else target
-        seen.namespaces.append(Namespace(ns, inode, len(members), first, command(first)[:40],
-                                         inode == ns_inode(1, ns)))
+        first = table.first(ns, inode) or target
+        seen.namespaces.append(Namespace(ns, inode, len(members), first, table.command(first)[:40],
+                                         inode == table.host_ns(ns)))
     fields = status_fields(target, ("CapBnd", "CapEff", "NoNewPrivs", "Seccomp", "NSpid"))
     seen.confinement = fields
     return seen
 
 
-# Linux capability numbers, in order (capability.h): for decoding CapBnd.
-CAP_NAMES = tuple(name.removeprefix("CAP_").lower() for name in CAPABILITY_BITS)  # as status shows them
-
-
 def decode_caps(mask: str) -> list[str]:
+    """The capability names (as status shows them: net_bind_service) of a CapBnd mask."""
+    from .model import CAPABILITY_BITS  # (Linux's numbers, in order; the model is not needed by `status`)
+
     value = int(mask, 16)
-    return [name for bit, name in enumerate(CAP_NAMES) if value >> bit & 1]
+    return [name.removeprefix("CAP_").lower() for bit, name in enumerate(CAPABILITY_BITS) if value >> bit & 1]

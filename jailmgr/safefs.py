@@ -47,10 +47,14 @@ class TreeError(Exception):
 
 
 def mount_id(fd: int) -> int:
-    with open(f"/proc/self/fdinfo/{fd}", encoding="ascii") as f:
-        for line in f:
-            if line.startswith("mnt_id:"):
-                return int(line.split()[1])
+    info = os.open(f"/proc/self/fdinfo/{fd}", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        data = os.read(info, 4096)  # pos, flags, mnt_id, ino come first: a few dozen bytes
+    finally:
+        os.close(info)
+    for line in data.split(b"\n"):
+        if line.startswith(b"mnt_id:"):
+            return int(line.split()[1])
     raise TreeError("no mnt_id in /proc/self/fdinfo (kernel too old)")
 
 
@@ -421,6 +425,53 @@ class Tree:
                 return None
             parent, name = found
             return parent.stat(name)
+
+    def lstat_many(self, paths: Iterable[str]) -> dict[str, os.stat_result | None]:
+        """lstat(path) of each path, each directory on the way opened once however many of the paths lie
+        below it (as _parent opens it: one component at a time, never through a link or a mount).  The paths
+        are taken in tree order, so only the directories above the current one are open at a time."""
+        out: dict[str, os.stat_result | None] = {}
+        names: list[str] = []  # the directories above the current path, by name, and their descriptors
+        fds: list[int | None] = []
+        try:
+            for parts, path in sorted(([p for p in path.split("/") if p], path) for path in paths):
+                if not parts or "." in parts or ".." in parts:
+                    raise TreeError(f"{path!r}: not a normalized path inside the jail")
+                depth = len(parts) - 1
+                keep = 0
+                while keep < len(names) and keep < depth and names[keep] == parts[keep]:
+                    keep += 1
+                while len(names) > keep:
+                    names.pop()
+                    closing = fds.pop()
+                    if closing is not None:
+                        os.close(closing)
+                fd = fds[-1] if fds else self.fd
+                for part in parts[keep:depth]:
+                    nfd = None
+                    if fd is not None:
+                        try:
+                            nfd = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                        except OSError as exc:
+                            if exc.errno not in (errno.ENOENT, errno.ELOOP, errno.ENOTDIR):
+                                raise
+                    names.append(part)
+                    fds.append(nfd)
+                    if nfd is not None:
+                        self._same_mount(nfd, "/" + "/".join(names))
+                    fd = nfd
+                if fd is None:
+                    out[path] = None
+                    continue
+                try:
+                    out[path] = os.stat(parts[-1], dir_fd=fd, follow_symlinks=False)
+                except FileNotFoundError:
+                    out[path] = None
+        finally:
+            for fd in fds:
+                if fd is not None:
+                    os.close(fd)
+        return out
 
     def matches(self, path: str, kind: str, data: bytes, mode: int, uid: int, gid: int) -> bool:
         """Read-only check that `path` is what it should be (for plan and drift)."""

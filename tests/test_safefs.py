@@ -206,3 +206,44 @@ def test_walk_is_bounded_and_never_follows_links(root: Path, outside: Path) -> N
     not_walked = [p for p, walked in seen.items() if not walked]
     assert len(not_walked) == 1 and not_walked[0].count("/") == 11  # 10 directories entered, the next not
     assert len(seen) == 4 + 10 + 1  # etc, passwd, link, deep; the chain seen; the file at its top
+
+
+def test_lstat_many_says_what_lstat_says_of_each_path(root: Path, outside: Path) -> None:
+    """lstat_many opens each directory once for many paths: the same answers as lstat, path by path, through
+    a symlinked directory (never followed), a file where a directory should be, and missing entries."""
+    (root / "etc/ssl/certs").mkdir(parents=True)
+    (root / "etc/ssl/certs/a.pem").write_text("a")
+    (root / "etc/passwd").write_text("root:x:0:0::/:/bin/sh\n")
+    (root / "etc/ssl-x").mkdir()
+    (root / "etc/ssl-x/b").write_text("b")
+    (root / "bin").symlink_to(outside)
+    (outside / "sh").write_text("host's")
+    (root / "file").write_text("not a dir")
+    paths = ["/etc/ssl/certs/a.pem", "/etc/passwd", "/etc/ssl-x/b", "/etc/ssl", "/etc/ssl/certs", "/bin",
+             "/bin/sh", "/file/below", "/missing/deeper/x", "/etc/missing", "/etc"]
+    with Tree(str(root), create=False) as tree:
+        many = tree.lstat_many(paths)
+        one = {path: tree.lstat(path) for path in paths}
+    assert many.keys() == set(paths)
+    for path in paths:
+        assert (many[path] is None) == (one[path] is None), path
+        if many[path] is not None:
+            assert (many[path].st_ino, many[path].st_mode) == (one[path].st_ino, one[path].st_mode), path
+    assert many["/bin/sh"] is None and many["/file/below"] is None and many["/missing/deeper/x"] is None
+    assert many["/bin"] is not None and stat.S_ISLNK(many["/bin"].st_mode)
+
+
+def test_lstat_many_refuses_what_lstat_refuses(root: Path) -> None:
+    with Tree(str(root), create=False) as tree, pytest.raises(TreeError):
+        tree.lstat_many(["/etc", "/etc/../x"])
+
+
+@needs_root
+def test_lstat_many_never_enters_a_mount(root: Path, outside: Path) -> None:
+    (root / "srv" / "data").mkdir(parents=True)
+    subprocess.run(["mount", "--bind", str(outside), str(root / "srv" / "data")], check=True)
+    try:
+        with Tree(str(root), create=False) as tree, pytest.raises(TreeError, match="mount point"):
+            tree.lstat_many(["/srv", "/srv/data/secret"])
+    finally:
+        subprocess.run(["umount", str(root / "srv" / "data")], check=True)
