@@ -118,7 +118,8 @@ def _wait_until(jails: list[Jail], ready: Callable[[Jail, dict[str, str]], bool]
     failures: dict[str, str] = {}
     told = False
     while waiting:
-        props_of = systemd.states(list(waiting), *systemd.FAILURE_PROPS, "MainPID", "ActiveEnterTimestampMonotonic")
+        props_of = systemd.bus_states(list(waiting), *systemd.FAILURE_PROPS, "MainPID",
+                                      "ActiveEnterTimestampMonotonic")
         for unit, props in props_of.items():
             reason = systemd.failure(props)
             if reason and props.get("Result") == "timeout":  # systemd's TimeoutStartSec= (start_timeout)

@@ -125,7 +125,8 @@ def states(units: list[str], *props: str) -> dict[str, dict[str, str]]:
     return found
 
 
-_UNIT_PROPS = frozenset({"Id", "ActiveState", "SubState", "LoadState", "UnitFileState", "Description"})
+_UNIT_PROPS = frozenset({"Id", "ActiveState", "SubState", "LoadState", "UnitFileState", "Description",
+                         "ActiveEnterTimestampMonotonic"})
 
 
 def bus_states(units: list[str], *props: str) -> dict[str, dict[str, str]]:
@@ -239,7 +240,7 @@ def settled_failures(units: list[str], started: Callable[[dict[str, int]], set[s
                 running = {u: mains[u][0] for u in watched}
             else:
                 running = {}
-                for unit, props in states(watched, *FAILURE_PROPS, "MainPID").items():
+                for unit, props in bus_states(watched, *FAILURE_PROPS, "MainPID").items():
                     reason = failure(props)
                     if reason:
                         failed[unit] = reason
