@@ -107,7 +107,16 @@ def _global_options(default: object) -> argparse.ArgumentParser:
     return common
 
 
-def build_parser(commands: dict[str, Callable[..., int]]) -> argparse.ArgumentParser:
+class _Unbuilt:
+    """A subcommand's parser left out (build_parser's `only`): its options are not built."""
+
+    def add_argument(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+def build_parser(commands: dict[str, Callable[..., int]], only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; with `only`, that subcommand's parser alone (the others cost a run that names
+    one of them a few milliseconds of argparse, and it can't reach them)."""
     # Global options are accepted before and after the command; the copy on the
     # subcommands has no default, so it never resets what was given before it.
     common = _global_options(argparse.SUPPRESS)
@@ -116,7 +125,9 @@ def build_parser(commands: dict[str, Callable[..., int]]) -> argparse.ArgumentPa
     parser.add_argument("--version", action="version", version=f"jailmgr {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add(name: str, help_: str) -> argparse.ArgumentParser:
+    def add(name: str, help_: str) -> argparse.ArgumentParser | _Unbuilt:
+        if only is not None and name != only:
+            return _Unbuilt()
         p = sub.add_parser(name, help=help_, parents=[common], description=help_)
         p.set_defaults(func=commands[name])
         return p
@@ -180,8 +191,21 @@ def commands() -> dict[str, Callable[..., int]]:
     return table
 
 
+GLOBAL_FLAGS = frozenset({"--json", "-q", "--quiet", "-v", "--verbose", "--debug"})
+
+
+def named_command(argv: list[str], known: dict[str, Callable[..., int]]) -> str | None:
+    """The command argv names after the global flags, when it is one of `known`; None for anything else
+    (--help, --version, a typo: the whole parser says what there is)."""
+    for arg in argv:
+        if arg not in GLOBAL_FLAGS:
+            return arg if arg in known else None
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser(commands())
+    table = commands()
+    parser = build_parser(table, only=named_command(sys.argv[1:] if argv is None else argv, table))
     args = parser.parse_args(argv)
     out = Output(args)
     try:

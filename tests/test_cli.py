@@ -69,6 +69,21 @@ def test_every_contract_command_is_built() -> None:
         assert parser.parse_args([name, *rest]).func is table[name], name
 
 
+def test_a_named_command_is_parsed_by_its_parser_alone_as_by_the_whole_one() -> None:
+    from jailmgr.cli import build_parser, commands, named_command
+
+    table = commands()
+    whole = build_parser(table)
+    for argv in (["apply", "-q", "a.yaml", "b.yaml"], ["--json", "apply", "--check", "--prune"],
+                 ["-q", "status", "x", "y"], ["logs", "-n", "3", "--follow", "x"], ["exec", "--user", "u", "x", "id"],
+                 ["plan", "--detailed-exitcode", "--stdin-as", "p.yaml"], ["--debug", "-v", "destroy", "x"]):
+        name = named_command(argv, table)
+        assert name == next(a for a in argv if not a.startswith("-")), argv
+        assert vars(build_parser(table, only=name).parse_args(argv)) == vars(whole.parse_args(argv)), argv
+    for argv in (["--help"], ["--version"], ["aply"], [], ["-q"]):
+        assert named_command(argv, table) is None  # (the whole parser: help, version, "invalid choice")
+
+
 def test_stdin_as_checks_a_jail_file_before_it_is_written(tmp_path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
     import io
 
