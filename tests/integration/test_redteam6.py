@@ -1,0 +1,76 @@
+"""Red team 6: the jail against what changed since the no-op apply, status over D-Bus and the pread ELF reader.
+
+The program (redteam6_probe.c, static) runs as root of its jail under the launcher.  What it attacks here:
+the ELF reader (elf.read_elf, Resolver.closure), which apply, as root, runs on every ELF file a package
+lists, and so on files a jail can write: jail `rt6w` has the package's data directory as an rw mount (its
+state lives there, as redteam3's package plays it), and jail `rt6p` names the package in `tree.packages`.
+apply of `rt6p` reads what `rt6w` wrote before any cross-jail check can refuse it.  A reader that takes
+every dynamic entry and every string as the file says was made to keep a gigabyte of sonames (a 2.6 MB
+file: 100,000 DT_NEEDED entries naming suffixes of one 1 MB string) or to stat NEEDED x DIRS paths (a
+0.5 MB file: 20,000 sonames times 20,000 DT_RUNPATH directories, hours).  Each test asserts the safe
+outcome: apply ends, says what it says, and nothing of the host moved.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.test_boundary import journal
+from tests.integration.test_redteam3 import red3  # noqa: F401  (the rt3pkg package, installed with dpkg)
+from tests.testbed import Testbed
+
+PROBE = "/usr/local/bin/redteam6_probe"
+PROBE_SRC = Path(__file__).with_name("redteam6_probe.c")
+DATA = "/opt/rt3pkg/data"  # a directory of the package, which rt6w's jail file mounts read-write
+LISTED = f"{DATA}/default.conf"  # a file the package lists: apply reads it as ELF when it starts with the magic
+AS_LIMIT = 2 << 30  # apply's address space: a reader that keeps what the file says runs out of it at once
+ELF_SHAPES = {"memory": ("100000", "1000000", "0"), "time": ("20000", "20000", "20000")}
+
+
+@pytest.fixture(scope="module")
+def red6(red3: Testbed) -> Iterator[Testbed]:  # noqa: F811
+    subprocess.run(["gcc", "-static", "-O2", "-o", str(red3.path(PROBE)), str(PROBE_SRC)], check=True)
+    yield red3
+    for name in ("rt6w", "rt6p"):
+        red3.run(["jailmgr", "destroy", name], check=False, timeout=60)
+
+
+def writer_jail(shape: str) -> str:
+    argv = ", ".join(f'"{a}"' for a in ["/probe", "elf", "/data/default.conf", *ELF_SHAPES[shape]])
+    return (f"name: rt6w\nrestart: \"no\"\nenable: false\nexec: [{argv}]\n"
+            f"mounts: [{{type: bind, source: {DATA}, target: /data, mode: rw}}]\n"
+            f"tree:\n  files: [{{path: /probe, from: {PROBE}, mode: \"0755\"}}]\n")
+
+
+PACKAGE_JAIL = ("name: rt6p\nrestart: \"no\"\nenable: false\nexec: [/probe]\n"
+                f"tree:\n  files: [{{path: /probe, from: {PROBE}, mode: \"0755\"}}]\n  packages: [rt3pkg]\n")
+
+
+@pytest.mark.parametrize("shape", sorted(ELF_SHAPES))
+def test_an_elf_file_a_jail_writes_neither_exhausts_nor_stalls_the_apply_that_reads_it(red6: Testbed,
+                                                                                      shape: str) -> None:
+    """rt6w writes an ELF file over the package's default.conf (below its rw mount); apply of rt6p (which
+    binds the package) reads it as one of the package's ELF files.  It must end, under a 2 GiB address
+    space, without a traceback: the reader refuses a dynamic section, a needed list or a search path
+    larger than any real binary's (elf.MAX_DYNAMIC, MAX_NEEDED, MAX_SEARCH, MAX_STRING)."""
+    red6.path("/srv/rt6w.yaml").write_text(writer_jail(shape))
+    red6.path("/srv/rt6p.yaml").write_text(PACKAGE_JAIL)
+    try:
+        proc = red6.run(["jailmgr", "apply", "/srv/rt6w.yaml"], check=False, timeout=120)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "elf: wrote" in journal(red6, "rt6w", "elf: wrote")
+        assert red6.path(LISTED).read_bytes()[:4] == b"\x7fELF"
+        proc = red6.run(["timeout", "-s", "KILL", "300", "prlimit", f"--as={AS_LIMIT}",
+                         "jailmgr", "apply", "/srv/rt6p.yaml"], check=False, timeout=330)
+        said = proc.stdout + proc.stderr
+        assert proc.returncode != -9 and proc.returncode != 137, "apply still read the jail's ELF file after 300 s"
+        assert "Traceback" not in said and "MemoryError" not in said, said[-2000:]
+        assert proc.returncode in (0, 1), said
+    finally:
+        red6.run(["jailmgr", "destroy", "rt6p"], check=False, timeout=60)
+        red6.run(["jailmgr", "destroy", "rt6w"], check=False, timeout=60)
+        red6.run(["sh", "-c", f"rm -f {LISTED} && echo 'package default' > {LISTED}"], check=False)
