@@ -118,7 +118,7 @@ def _parse(path: str, read: Callable[[int, int], bytes]) -> ElfInfo:
                 dynamic = (offset, filesz)
         if dynamic is None:
             return info  # statically linked
-        entries = []
+        entries: list[tuple[int, int]] = []
         step = struct.calcsize(dynfmt)
         section = read(dynamic[0], min(dynamic[1], (MAX_DYNAMIC + 1) * step))
         for pos in range(0, min(dynamic[1], len(section) + step), step):
