@@ -11,7 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from jailmgr import elf
+from jailmgr import elf, render, spec
+from jailmgr.host import Host
+from tests.fakehost import GROUP, PASSWD, SHADOW, fake_host
+from tests.test_redteam3_units import Rt3Libraries, Rt3Packages
 
 
 def hostile(needed: int, length: int, dirs: int = 0, strsz: int | None = None, pad: int = 0) -> bytes:
@@ -120,3 +123,41 @@ def _object(offsets: list[int], runpath_at: int, strtab: bytes) -> bytes:
     load = struct.pack("<IIQQQQQQ", 1, 5, 0, 0, 0, size, size, 0x1000)
     dynh = struct.pack("<IIQQQQQQ", 2, 6, dyn_off, dyn_off, dyn_off, 16 * n_dyn, 16 * n_dyn, 8)
     return header + load + dynh + dyn + strtab
+
+
+# --- what a package's ELF file names is bound only when others may read it -----------------------------
+
+VENDOR = "/opt/vendor/lib/libvendor.so"  # a root-only library on the host (0600 in a 0700 directory)
+
+
+class NamingLibraries(Rt3Libraries):
+    """plugin.so (the jail below whose rw mount it lies wrote it) names VENDOR by its absolute path."""
+
+    def closure(self, binary: str) -> tuple[list[str], list[str]]:
+        libs, missing = super().closure(binary)
+        return ([*libs, VENDOR] if binary == "/opt/rt3pkg/data/plugin.so" else libs), missing
+
+
+class PrivatePlugin(Rt3Packages):
+    def __init__(self, private: set[str]) -> None:
+        self.hidden = private
+
+    def private(self, path: str) -> bool:
+        return path in self.hidden
+
+
+@pytest.mark.parametrize("hidden", [pytest.param({VENDOR}, id="public-plugin"),
+                                    pytest.param({VENDOR, "/opt/rt3pkg/data/plugin.so"}, id="private-plugin")])
+def test_a_library_others_may_not_read_is_never_bound_whoever_names_it(tmp_path: Path, hidden: set[str]) -> None:
+    """Another jail writes the package's plugin.so (below its rw mount) as an ELF file needing VENDOR and makes
+    it 0600: not bound itself (private), it was still read, and every library it named was bound read-only
+    into this jail without a look at who may read it (tests/integration/test_redteam6.py: the jail's root
+    read the host's root-only file).  A private file is not read as ELF, and a private library not bound."""
+    host = Host(252, fake_host().tools, PASSWD, GROUP, NamingLibraries(), SHADOW, packages=PrivatePlugin(hidden))
+    path = tmp_path / "p.yaml"
+    path.write_text("name: p\nexec: [/usr/sbin/rt3d]\ntree: {packages: [rt3pkg]}\n")
+    loaded = spec.load_or_raise([str(path)])[0]
+    item, problems = render.render(loaded, host)
+    assert item is not None, problems
+    assert VENDOR not in {b.source for b in item.contents.binds}
+    assert VENDOR not in item.contents.entries

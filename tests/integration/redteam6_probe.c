@@ -5,6 +5,12 @@
  *       of one string of LENGTH 'A's (the last shares its end with all the others), and, when DIRS > 0,
  *       one DT_RUNPATH of DIRS directories ("/x0:/x1:..."); says "elf: wrote N bytes" or
  *       "elf: refused (errno text)", then waits forever (the jail keeps running).
+ *   redteam6_probe need PATH SONAME   writes PATH (mode 0600: a file others may not read, so never bound):
+ *       a small ELF shared object whose one DT_NEEDED is SONAME (an absolute path: a host file the jail
+ *       can't read); says "need: wrote N bytes", then waits forever.
+ *   redteam6_probe read PATH   says "read PATH: N bytes" (what it could read of it) or "read PATH: refused
+ *       (errno text)", then exits.
+ *   redteam6_probe wait   waits forever.
  *   A reader that takes every entry keeps NEEDED strings of up to LENGTH bytes, and a resolver looks each
  *   soname up in every directory: NEEDED x DIRS stat calls.
  */
@@ -15,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static unsigned char *put(unsigned char *p, uint64_t v, int size)
@@ -24,7 +31,7 @@ static unsigned char *put(unsigned char *p, uint64_t v, int size)
     return p;
 }
 
-static int write_elf(const char *path, long needed, long length, long dirs)
+static int write_elf(const char *path, long needed, long length, long dirs, const char *soname)
 {
     const long ehsize = 64, phsize = 56, dyn_off = ehsize + 2 * phsize;
     long n_dyn = needed + (dirs > 0) + 2;
@@ -32,6 +39,8 @@ static int write_elf(const char *path, long needed, long length, long dirs)
     long dirs_len = 0;
     for (long i = 0; i < dirs; i++)
         dirs_len += snprintf(NULL, 0, "/x%ld", i) + 1;
+    if (soname)
+        length = (long)strlen(soname);  /* one DT_NEEDED: the string itself */
     long runpath_at = 1 + length + 1;
     long size = str_off + runpath_at + dirs_len + (dirs ? 0 : 0);
     unsigned char *buf = calloc(1, (size_t)size + 1), *p = buf;
@@ -59,12 +68,15 @@ static int write_elf(const char *path, long needed, long length, long dirs)
     p = put(p, 5, 8); p = put(p, (uint64_t)str_off, 8);           /* DT_STRTAB */
     p = put(p, 0, 8); p = put(p, 0, 8);                           /* DT_NULL */
     p = buf + str_off + 1;
-    memset(p, 'A', (size_t)length);
+    if (soname)
+        memcpy(p, soname, (size_t)length);
+    else
+        memset(p, 'A', (size_t)length);
     p += length + 1;
     for (long i = 0; i < dirs; i++)
         p += sprintf((char *)p, "/x%ld%s", i, i + 1 < dirs ? ":" : "") + (i + 1 < dirs ? 0 : 1);
     int fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0644);
-    if (fd < 0)
+    if (fd < 0 || fchmod(fd, soname ? 0600 : 0644) < 0)
         return -1;
     long done = 0;
     while (done < size) {
@@ -81,7 +93,7 @@ static int write_elf(const char *path, long needed, long length, long dirs)
 int main(int argc, char **argv)
 {
     if (argc == 6 && strcmp(argv[1], "elf") == 0) {
-        int n = write_elf(argv[2], atol(argv[3]), atol(argv[4]), atol(argv[5]));
+        int n = write_elf(argv[2], atol(argv[3]), atol(argv[4]), atol(argv[5]), NULL);
         if (n < 0)
             printf("elf: refused (%s)\n", strerror(errno));
         else
@@ -90,6 +102,33 @@ int main(int argc, char **argv)
         for (;;)
             pause();
     }
+    if (argc == 4 && strcmp(argv[1], "need") == 0) {
+        int n = write_elf(argv[2], 1, 0, 0, argv[3]);
+        if (n < 0)
+            printf("need: refused (%s)\n", strerror(errno));
+        else
+            printf("need: wrote %d bytes\n", n);
+        fflush(stdout);
+        for (;;)
+            pause();
+    }
+    if (argc == 3 && strcmp(argv[1], "read") == 0) {
+        char buf[65536];
+        long total = 0;
+        ssize_t n;
+        int fd = open(argv[2], O_RDONLY);
+        if (fd < 0) {
+            printf("read %s: refused (%s)\n", argv[2], strerror(errno));
+            return 1;
+        }
+        while ((n = read(fd, buf, sizeof buf)) > 0)
+            total += n;
+        printf("read %s: %ld bytes\n", argv[2], total);
+        return 0;
+    }
+    if (argc == 2 && strcmp(argv[1], "wait") == 0)
+        for (;;)
+            pause();
     fprintf(stderr, "usage: redteam6_probe elf PATH NEEDED LENGTH DIRS\n");
     return 2;
 }

@@ -28,6 +28,8 @@ PROBE_SRC = Path(__file__).with_name("redteam6_probe.c")
 DATA = "/opt/rt3pkg/data"  # a directory of the package, which rt6w's jail file mounts read-write
 LISTED = f"{DATA}/default.conf"  # a file the package lists: apply reads it as ELF when it starts with the magic
 AS_LIMIT = 2 << 30  # apply's address space: a reader that keeps what the file says runs out of it at once
+SECRET_DIR = "/opt/rt6secret"  # only root may enter it: what is inside is no one else's
+SECRET = f"{SECRET_DIR}/vendor.so"  # a root-only ELF file on the host (a licensed library, a keyed tool)
 ELF_SHAPES = {"memory": ("100000", "1000000", "0"), "time": ("20000", "20000", "20000")}
 
 
@@ -37,6 +39,7 @@ def red6(red3: Testbed) -> Iterator[Testbed]:  # noqa: F811
     yield red3
     for name in ("rt6w", "rt6p"):
         red3.run(["jailmgr", "destroy", name], check=False, timeout=60)
+    red3.run(["rm", "-rf", SECRET_DIR], check=False)
 
 
 def writer_jail(shape: str) -> str:
@@ -46,7 +49,7 @@ def writer_jail(shape: str) -> str:
             f"tree:\n  files: [{{path: /probe, from: {PROBE}, mode: \"0755\"}}]\n")
 
 
-PACKAGE_JAIL = ("name: rt6p\nrestart: \"no\"\nenable: false\nexec: [/probe]\n"
+PACKAGE_JAIL = ("name: rt6p\nrestart: \"no\"\nenable: false\nexec: [/probe, wait]\n"
                 f"tree:\n  files: [{{path: /probe, from: {PROBE}, mode: \"0755\"}}]\n  packages: [rt3pkg]\n")
 
 
@@ -74,3 +77,34 @@ def test_an_elf_file_a_jail_writes_neither_exhausts_nor_stalls_the_apply_that_re
         red6.run(["jailmgr", "destroy", "rt6p"], check=False, timeout=60)
         red6.run(["jailmgr", "destroy", "rt6w"], check=False, timeout=60)
         red6.run(["sh", "-c", f"rm -f {LISTED} && echo 'package default' > {LISTED}"], check=False)
+
+
+def test_a_library_a_jail_written_file_names_is_never_bound_into_another_jail(red6: Testbed) -> None:
+    """rt6w writes default.conf as a small ELF file needing SECRET by its absolute path, mode 0600: a file
+    others may not read is not bound (packages.private), so no cross-jail check sees it below rt6w's rw
+    mount, but it was still read as one of the package's ELF files, and the libraries it names were bound
+    into rt6p read-only with no look at who may read them: rt6p's root read the host's root-only file."""
+    red6.run(["sh", "-c", f"mkdir -p {SECRET_DIR} && chmod 0700 {SECRET_DIR} && "
+                          f"cp /usr/lib/x86_64-linux-gnu/libz.so.1 {SECRET} && chmod 0600 {SECRET}"])
+    argv = ", ".join(f'"{a}"' for a in ["/probe", "need", "/data/default.conf", SECRET])
+    red6.path("/srv/rt6w.yaml").write_text(
+        f"name: rt6w\nrestart: \"no\"\nenable: false\nexec: [{argv}]\n"
+        f"mounts: [{{type: bind, source: {DATA}, target: /data, mode: rw}}]\n"
+        f"tree:\n  files: [{{path: /probe, from: {PROBE}, mode: \"0755\"}}]\n")
+    red6.path("/srv/rt6p.yaml").write_text(PACKAGE_JAIL)
+    try:
+        proc = red6.run(["jailmgr", "apply", "/srv/rt6w.yaml"], check=False, timeout=120)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "need: wrote" in journal(red6, "rt6w", "need: wrote")
+        proc = red6.run(["jailmgr", "apply", "/srv/rt6p.yaml"], check=False, timeout=120)
+        if proc.returncode != 0:  # refused: safe, if it says why
+            assert "rt6p" in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+            return
+        said = red6.run(["jailmgr", "exec", "rt6p", "--", "/probe", "read", SECRET], check=False, timeout=60)
+        assert f"read {SECRET}: refused" in said.stdout + said.stderr, (
+            f"rt6p's root read the host's root-only {SECRET}, named by rt6w's ELF file: {said.stdout.strip()!r}")
+    finally:
+        red6.run(["jailmgr", "destroy", "rt6p"], check=False, timeout=60)
+        red6.run(["jailmgr", "destroy", "rt6w"], check=False, timeout=60)
+        red6.run(["sh", "-c", f"rm -f {LISTED} && echo 'package default' > {LISTED} && chmod 0644 {LISTED}"],
+                 check=False)
