@@ -55,17 +55,31 @@ MAX_STRING = 4096  # a soname or a search path (PATH_MAX)
 MAX_CLOSURE = 4096  # sonames looked up for one binary, all its libraries' together
 
 
+def open_regular(path: str, follow: bool = True) -> int:
+    """A descriptor to read the regular file at `path`; ElfError for anything else, which is never opened.
+
+    The path is first opened O_PATH (no open of the file itself: a device's driver is not called, a FIFO's
+    writer not woken) and only a regular file is then opened for reading, through that very inode: a name a
+    jail wrote may lead to /dev/watchdog (opened, it reboots the host unless told otherwise) or to a FIFO.
+    """
+    where = os.open(path, os.O_PATH | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW))
+    try:
+        if not stat.S_ISREG(os.fstat(where).st_mode):
+            raise ElfError(f"{path}: not a regular file")
+        return os.open(f"/proc/self/fd/{where}", os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    finally:
+        os.close(where)
+
+
 def read_elf(path: str) -> ElfInfo:
     """Read an ELF file's loader, needed sonames and search paths (only the parts that hold them: a
     library is megabytes, its headers and dynamic strings a few KiB)."""
-    # A regular file only, opened without blocking: a name could lead to /dev/zero or a FIFO (a module below a
-    # place a jail writes), which would be read forever.  Read with pread, never mapped: a file a jail can
-    # truncate would turn a mapped read into SIGBUS.
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    # A regular file only: a name could lead to /dev/zero or a FIFO (a module below a place a jail writes), which
+    # would be read forever.  Read with pread, never mapped: a file a jail can truncate would turn a mapped read
+    # into SIGBUS.
+    fd = open_regular(path)
     try:
         st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise ElfError(f"{path}: not a regular file")
         if st.st_size > MAX_ELF:
             raise ElfError(f"{path}: larger than any library ({st.st_size} bytes)")
 

@@ -5,14 +5,16 @@ timed: the bytes read and the paths looked up.)"""
 
 from __future__ import annotations
 
+import ctypes
 import os
 import struct
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from jailmgr import elf, render, spec
-from jailmgr.host import Host
+from jailmgr.host import Host, HostPackages
 from tests.fakehost import GROUP, PASSWD, SHADOW, fake_host
 from tests.test_redteam3_units import Rt3Libraries, Rt3Packages
 
@@ -161,3 +163,42 @@ def test_a_library_others_may_not_read_is_never_bound_whoever_names_it(tmp_path:
     assert item is not None, problems
     assert VENDOR not in {b.source for b in item.contents.binds}
     assert VENDOR not in item.contents.entries
+
+
+# --- a name the jail wrote opens nothing but a regular file -------------------------------------------
+
+IN_OPEN, IN_NONBLOCK = 0x20, 0o4000
+
+
+def opened(path: str, action: Callable[[], object]) -> bool:
+    """Whether `action` opened the file at `path` (inotify's IN_OPEN; an O_PATH descriptor is no open)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = libc.inotify_init1(IN_NONBLOCK)
+    assert fd >= 0
+    try:
+        assert libc.inotify_add_watch(fd, path.encode(), IN_OPEN) >= 0
+        action()
+        try:
+            return bool(os.read(fd, 4096))
+        except BlockingIOError:
+            return False
+    finally:
+        os.close(fd)
+
+
+def test_a_fifo_a_jail_names_is_never_opened(tmp_path: Path) -> None:
+    """A module the jail wrote needs a FIFO it made (or /dev/watchdog: opened and closed without its magic
+    word, the host reboots) by its absolute path.  read_elf opened it O_RDONLY | O_NONBLOCK as root and only
+    then saw that it was no regular file: the driver ran, and a writer the jail had waiting in open() was
+    let go.  Now the path is opened O_PATH first, and only a regular file is opened for reading."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    module = write(tmp_path, _object([1], 1, b"\0" + str(fifo).encode() + b"\0"))
+
+    def resolve() -> None:
+        with pytest.raises(elf.ElfError):
+            elf.Resolver({}).closure(module)
+
+    assert not opened(str(fifo), resolve)
+    assert not opened(str(fifo), lambda: HostPackages().is_elf(str(fifo)))
+    assert opened(module, lambda: elf.read_elf(module))  # (the watch sees a real open)

@@ -8,6 +8,10 @@
  *   redteam6_probe need PATH SONAME   writes PATH (mode 0600: a file others may not read, so never bound):
  *       a small ELF shared object whose one DT_NEEDED is SONAME (an absolute path: a host file the jail
  *       can't read); says "need: wrote N bytes", then waits forever.
+ *   redteam6_probe fifo PATH FIFO HOSTFIFO   makes the FIFO FIFO, writes PATH (0644) as a small ELF object
+ *       needing HOSTFIFO (the FIFO's host path), says "fifo: waiting", and opens FIFO for writing: that open
+ *       returns when someone opens it for reading (root, on the host, reading the ELF file's needs), and
+ *       then says "fifo: opened by a reader"; waits forever.
  *   redteam6_probe read PATH   says "read PATH: N bytes" (what it could read of it) or "read PATH: refused
  *       (errno text)", then exits.
  *   redteam6_probe wait   waits forever.
@@ -108,6 +112,20 @@ int main(int argc, char **argv)
             printf("need: refused (%s)\n", strerror(errno));
         else
             printf("need: wrote %d bytes\n", n);
+        fflush(stdout);
+        for (;;)
+            pause();
+    }
+    if (argc == 5 && strcmp(argv[1], "fifo") == 0) {
+        unlink(argv[3]);
+        if (mkfifo(argv[3], 0666) < 0 || write_elf(argv[2], 1, 0, 0, argv[4]) < 0 || chmod(argv[2], 0644) < 0) {
+            printf("fifo: refused (%s)\n", strerror(errno));
+        } else {
+            printf("fifo: waiting\n");
+            fflush(stdout);
+            int fd = open(argv[3], O_WRONLY);
+            printf(fd < 0 ? "fifo: refused (%s)\n" : "fifo: opened by a reader\n", strerror(errno));
+        }
         fflush(stdout);
         for (;;)
             pause();

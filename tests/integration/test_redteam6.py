@@ -108,3 +108,30 @@ def test_a_library_a_jail_written_file_names_is_never_bound_into_another_jail(re
         red6.run(["jailmgr", "destroy", "rt6w"], check=False, timeout=60)
         red6.run(["sh", "-c", f"rm -f {LISTED} && echo 'package default' > {LISTED} && chmod 0644 {LISTED}"],
                  check=False)
+
+
+def test_a_fifo_a_jail_written_file_names_is_never_opened_by_root(red6: Testbed) -> None:
+    """rt6w makes a FIFO in its rw mount, writes default.conf as an ELF file needing it by its host path, and
+    waits in open(FIFO, O_WRONLY).  apply of rt6p read that file's needs and opened what it named as root,
+    O_RDONLY | O_NONBLOCK, before seeing it was no regular file: the jail's open returned (it learns when
+    root runs apply; /dev/watchdog in its place would have armed the host's watchdog).  Now only a regular
+    file is ever opened (elf.open_regular: O_PATH first)."""
+    fifo = f"{DATA}/fifo"
+    argv = ", ".join(f'"{a}"' for a in ["/probe", "fifo", "/data/default.conf", "/data/fifo", fifo])
+    red6.path("/srv/rt6w.yaml").write_text(
+        f"name: rt6w\nrestart: \"no\"\nenable: false\nexec: [{argv}]\n"
+        f"mounts: [{{type: bind, source: {DATA}, target: /data, mode: rw}}]\n"
+        f"tree:\n  files: [{{path: /probe, from: {PROBE}, mode: \"0755\"}}]\n")
+    red6.path("/srv/rt6p.yaml").write_text(PACKAGE_JAIL)
+    try:
+        proc = red6.run(["jailmgr", "apply", "/srv/rt6w.yaml"], check=False, timeout=120)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "fifo: waiting" in journal(red6, "rt6w", "fifo: waiting")
+        proc = red6.run(["jailmgr", "apply", "/srv/rt6p.yaml"], check=False, timeout=120)
+        assert "Traceback" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+        said = journal(red6, "rt6w", "fifo: opened")
+        assert "fifo: opened by a reader" not in said, "root opened the FIFO the jail's ELF file named"
+    finally:
+        red6.run(["jailmgr", "destroy", "rt6p"], check=False, timeout=60)
+        red6.run(["jailmgr", "destroy", "rt6w"], check=False, timeout=60)
+        red6.run(["sh", "-c", f"rm -f {fifo} {LISTED} && echo 'package default' > {LISTED}"], check=False)
