@@ -12,6 +12,9 @@
  *       needing HOSTFIFO (the FIFO's host path), says "fifo: waiting", and opens FIFO for writing: that open
  *       returns when someone opens it for reading (root, on the host, reading the ELF file's needs), and
  *       then says "fifo: opened by a reader"; waits forever.
+ *   redteam6_probe tamper PATH   rewrites PATH's first byte in place (same size) and puts its atime and mtime
+ *       back (futimens): only the ctime, which no one can set, tells; says "tamper: ok", waits forever.
+ *       At the first start only (PATH.done remembers it, made first).
  *   redteam6_probe read PATH   says "read PATH: N bytes" (what it could read of it) or "read PATH: refused
  *       (errno text)", then exits.
  *   redteam6_probe wait   waits forever.
@@ -126,6 +129,27 @@ int main(int argc, char **argv)
             int fd = open(argv[3], O_WRONLY);
             printf(fd < 0 ? "fifo: refused (%s)\n" : "fifo: opened by a reader\n", strerror(errno));
         }
+        fflush(stdout);
+        for (;;)
+            pause();
+    }
+    if (argc == 3 && strcmp(argv[1], "tamper") == 0) {
+        struct stat st;
+        char done[4200];
+        snprintf(done, sizeof done, "%s.done", argv[2]);
+        if (access(done, F_OK) == 0) {  /* at the first start only: what apply repairs stays repaired */
+            printf("tamper: done before\n");
+            fflush(stdout);
+            for (;;)
+                pause();
+        }
+        close(open(done, O_CREAT | O_WRONLY, 0644));
+        sync();
+        int fd = open(argv[2], O_RDWR);
+        int ok = fd >= 0 && fstat(fd, &st) == 0 && pwrite(fd, "X", 1, 0) == 1;
+        struct timespec times[2] = {st.st_atim, st.st_mtim};
+        ok = ok && futimens(fd, times) == 0;
+        printf(ok ? "tamper: ok\n" : "tamper: refused (%s)\n", strerror(errno));
         fflush(stdout);
         for (;;)
             pause();

@@ -37,7 +37,7 @@ ELF_SHAPES = {"memory": ("100000", "1000000", "0"), "time": ("20000", "20000", "
 def red6(red3: Testbed) -> Iterator[Testbed]:  # noqa: F811
     subprocess.run(["gcc", "-static", "-O2", "-o", str(red3.path(PROBE)), str(PROBE_SRC)], check=True)
     yield red3
-    for name in ("rt6w", "rt6p"):
+    for name in ("rt6w", "rt6p", "rt6n"):
         red3.run(["jailmgr", "destroy", name], check=False, timeout=60)
     red3.run(["rm", "-rf", SECRET_DIR], check=False)
 
@@ -135,3 +135,26 @@ def test_a_fifo_a_jail_written_file_names_is_never_opened_by_root(red6: Testbed)
         red6.run(["jailmgr", "destroy", "rt6p"], check=False, timeout=60)
         red6.run(["jailmgr", "destroy", "rt6w"], check=False, timeout=60)
         red6.run(["sh", "-c", f"rm -f {fifo} {LISTED} && echo 'package default' > {LISTED}"], check=False)
+
+
+def test_a_declared_file_rewritten_in_place_with_its_times_put_back_is_not_nothing_to_change(red6: Testbed) -> None:
+    """The no-op apply (noop.py) decides from fingerprints alone: a declared file below a writable dir that
+    the jail rewrites in place, same size, its mtime put back, still differs in its ctime, and its content
+    is hashed: the apply takes the full path and puts the file back.  (Pins the guarantee.)"""
+    text = ("name: rt6n\nrestart: \"no\"\nenable: false\nexec: [/probe, tamper, /data/conf.txt]\n"
+            "tree:\n  dirs: [{path: /data, writable: true}]\n"
+            f"  files: [{{path: /probe, from: {PROBE}, mode: \"0755\"}}, "
+            "{path: /data/conf.txt, content: \"declared\\n\"}]\n")
+    red6.path("/srv/rt6n.yaml").write_text(text)
+    conf = red6.path("/var/lib/jailmgr/jails/rt6n/root/data/conf.txt")
+    try:
+        proc = red6.run(["jailmgr", "apply", "/srv/rt6n.yaml"], check=False, timeout=120)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "tamper: ok" in journal(red6, "rt6n", "tamper: ok")
+        assert conf.read_text() == "Xeclared\n"
+        proc = red6.run(["jailmgr", "apply", "/srv/rt6n.yaml"], check=False, timeout=120)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "nothing to change" not in proc.stdout, proc.stdout
+        assert conf.read_text() == "declared\n"
+    finally:
+        red6.run(["jailmgr", "destroy", "rt6n"], check=False, timeout=60)
