@@ -117,7 +117,9 @@ def _parse(path: str, read: Callable[[int, int], bytes]) -> ElfInfo:
         info = ElfInfo(path, machine, klass)
         loads: list[tuple[int, int, int]] = []
         dynamic: tuple[int, int] | None = None
-        headers = read(phoff, phnum * phentsize)
+        if phentsize != struct.calcsize(phfmt):  # (ld.so refuses any other size: "phentsize not the expected")
+            raise ElfError(f"{path}: program headers of {phentsize} bytes")
+        headers = read(phoff, phnum * phentsize)  # (at most 65535 of them: 3.5 MiB)
         for i in range(phnum):
             ph = struct.unpack_from(phfmt, headers, i * phentsize)
             if is64:
@@ -125,7 +127,7 @@ def _parse(path: str, read: Callable[[int, int], bytes]) -> ElfInfo:
             else:
                 ptype, offset, vaddr, _paddr, filesz = ph[:5]
             if ptype == PT_INTERP:
-                info.interp = read(offset, filesz).split(b"\0")[0].decode()
+                info.interp = read(offset, min(filesz, MAX_STRING)).split(b"\0")[0].decode()
             elif ptype == PT_LOAD:
                 loads.append((vaddr, offset, filesz))
             elif ptype == PT_DYNAMIC:

@@ -5,6 +5,7 @@ timed: the bytes read and the paths looked up.)"""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import struct
@@ -202,3 +203,33 @@ def test_a_fifo_a_jail_names_is_never_opened(tmp_path: Path) -> None:
     assert not opened(str(fifo), resolve)
     assert not opened(str(fifo), lambda: HostPackages().is_elf(str(fifo)))
     assert opened(module, lambda: elf.read_elf(module))  # (the watch sees a real open)
+
+
+@pytest.mark.parametrize("field", ["interp", "phentsize"])
+def test_a_header_that_claims_a_gigabyte_is_not_read_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          field: str) -> None:
+    """A sparse file the jail made (no disk spent) whose PT_INTERP is as long as the file, or whose program
+    headers are 65535 bytes each: the reader read it all (a gigabyte a file; MemoryError under a 2 GiB limit).
+    Now the interpreter's name is read up to MAX_STRING, and only the program header size ld.so accepts."""
+    ehsize, phsize, size = 64, 56, elf.MAX_ELF - 1
+    if field == "interp":
+        header = (b"\x7fELF" + bytes([2, 1, 1, 0]) + b"\0" * 8
+                  + struct.pack("<HHIQQQIHHHHHH", 2, 62, 1, 0, ehsize, 0, 0, ehsize, phsize, 1, 64, 0, 0))
+        data = header + struct.pack("<IIQQQQQQ", 3, 4, 4096, 0, 0, size - 4096, size - 4096, 1)
+    else:
+        header = (b"\x7fELF" + bytes([2, 1, 1, 0]) + b"\0" * 8
+                  + struct.pack("<HHIQQQIHHHHHH", 2, 62, 1, 0, ehsize, 0, 0, ehsize, 65535, 65535, 64, 0, 0))
+        data = header
+    path = write(tmp_path, data)
+    os.truncate(path, size)
+    read: list[int] = []
+    real = os.pread
+
+    def counting(fd: int, want: int, offset: int) -> bytes:
+        read.append(want)
+        return real(fd, want, offset)
+
+    monkeypatch.setattr(elf.os, "pread", counting)
+    with contextlib.suppress(elf.ElfError):
+        elf.read_elf(path)
+    assert sum(read) < 64 << 10, f"read {sum(read)} bytes of a sparse file's headers"
