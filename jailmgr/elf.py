@@ -45,19 +45,41 @@ class ElfInfo:
 
 
 MAX_ELF = 1 << 30  # read no more of a file than the largest library there is (libLLVM: 120 MB)
+# What a real binary has, many times over: a file a jail wrote (a package's module below a place it writes)
+# is read too, and its sonames times its search directories are what the resolver stats.  Beyond these it is
+# refused (ElfError), never read on.
+MAX_DYNAMIC = 4096  # entries of the dynamic section (a library has tens, and one per needed soname)
+MAX_NEEDED = 1024  # DT_NEEDED entries (Debian's most: a few hundred)
+MAX_SEARCH = 64  # directories of DT_RPATH and DT_RUNPATH together
+MAX_STRING = 4096  # a soname or a search path (PATH_MAX)
+MAX_CLOSURE = 4096  # sonames looked up for one binary, all its libraries' together
+
+
+def open_regular(path: str, follow: bool = True) -> int:
+    """A descriptor to read the regular file at `path`; ElfError for anything else, which is never opened.
+
+    The path is first opened O_PATH (no open of the file itself: a device's driver is not called, a FIFO's
+    writer not woken) and only a regular file is then opened for reading, through that very inode: a name a
+    jail wrote may lead to /dev/watchdog (opened, it reboots the host unless told otherwise) or to a FIFO.
+    """
+    where = os.open(path, os.O_PATH | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW))
+    try:
+        if not stat.S_ISREG(os.fstat(where).st_mode):
+            raise ElfError(f"{path}: not a regular file")
+        return os.open(f"/proc/self/fd/{where}", os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    finally:
+        os.close(where)
 
 
 def read_elf(path: str) -> ElfInfo:
     """Read an ELF file's loader, needed sonames and search paths (only the parts that hold them: a
     library is megabytes, its headers and dynamic strings a few KiB)."""
-    # A regular file only, opened without blocking: a name could lead to /dev/zero or a FIFO (a module below a
-    # place a jail writes), which would be read forever.  Read with pread, never mapped: a file a jail can
-    # truncate would turn a mapped read into SIGBUS.
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    # A regular file only: a name could lead to /dev/zero or a FIFO (a module below a place a jail writes), which
+    # would be read forever.  Read with pread, never mapped: a file a jail can truncate would turn a mapped read
+    # into SIGBUS.
+    fd = open_regular(path)
     try:
         st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise ElfError(f"{path}: not a regular file")
         if st.st_size > MAX_ELF:
             raise ElfError(f"{path}: larger than any library ({st.st_size} bytes)")
 
@@ -95,7 +117,9 @@ def _parse(path: str, read: Callable[[int, int], bytes]) -> ElfInfo:
         info = ElfInfo(path, machine, klass)
         loads: list[tuple[int, int, int]] = []
         dynamic: tuple[int, int] | None = None
-        headers = read(phoff, phnum * phentsize)
+        if phentsize != struct.calcsize(phfmt):  # (ld.so refuses any other size: "phentsize not the expected")
+            raise ElfError(f"{path}: program headers of {phentsize} bytes")
+        headers = read(phoff, phnum * phentsize)  # (at most 65535 of them: 3.5 MiB)
         for i in range(phnum):
             ph = struct.unpack_from(phfmt, headers, i * phentsize)
             if is64:
@@ -103,32 +127,40 @@ def _parse(path: str, read: Callable[[int, int], bytes]) -> ElfInfo:
             else:
                 ptype, offset, vaddr, _paddr, filesz = ph[:5]
             if ptype == PT_INTERP:
-                info.interp = read(offset, filesz).split(b"\0")[0].decode()
+                info.interp = read(offset, min(filesz, MAX_STRING)).split(b"\0")[0].decode()
             elif ptype == PT_LOAD:
                 loads.append((vaddr, offset, filesz))
             elif ptype == PT_DYNAMIC:
                 dynamic = (offset, filesz)
         if dynamic is None:
             return info  # statically linked
-        entries = []
-        section = read(*dynamic)
+        entries: list[tuple[int, int]] = []
         step = struct.calcsize(dynfmt)
-        for pos in range(0, dynamic[1], step):
+        section = read(dynamic[0], min(dynamic[1], (MAX_DYNAMIC + 1) * step))
+        for pos in range(0, min(dynamic[1], len(section) + step), step):
             tag, val = struct.unpack_from(dynfmt, section, pos)
             if tag == DT_NULL:
                 break
+            if len(entries) == MAX_DYNAMIC:
+                raise ElfError(f"{path}: more than {MAX_DYNAMIC} dynamic entries")
             entries.append((tag, val))
         strtab_vaddr = next((v for t, v in entries if t == DT_STRTAB), None)
         if strtab_vaddr is None:
             raise ElfError(f"{path}: dynamic section without a string table")
         strtab = _vaddr_to_offset(strtab_vaddr, loads, path)
-        # DT_STRSZ says how long the table is; without it, the rest of the file.
-        strings = read(strtab, next((v for t, v in entries if t == DT_STRSZ), MAX_ELF))
+        # DT_STRSZ says how long the table is; without it, the rest of the file.  Each string is read alone
+        # (at most MAX_STRING bytes): the table also holds every symbol's name, megabytes in a large library.
+        strsz = next((v for t, v in entries if t == DT_STRSZ), MAX_ELF)
 
         def string(off: int) -> str:
-            end = strings.index(b"\0", off)
-            return strings[off:end].decode("utf-8", "surrogateescape")
+            if off >= strsz:
+                raise ElfError(f"{path}: a string beyond the string table")
+            text = read(strtab + off, min(MAX_STRING + 1, strsz - off))
+            end = text.index(b"\0")  # (ValueError: none within MAX_STRING bytes)
+            return text[:end].decode("utf-8", "surrogateescape")
 
+        if sum(t == DT_NEEDED for t, _ in entries) > MAX_NEEDED:
+            raise ElfError(f"{path}: more than {MAX_NEEDED} needed libraries")
         for tag, val in entries:
             if tag == DT_NEEDED:
                 info.needed.append(string(val))
@@ -136,6 +168,8 @@ def _parse(path: str, read: Callable[[int, int], bytes]) -> ElfInfo:
                 info.rpath.extend(string(val).split(":"))
             elif tag == DT_RUNPATH:
                 info.runpath.extend(string(val).split(":"))
+            if len(info.rpath) + len(info.runpath) > MAX_SEARCH:
+                raise ElfError(f"{path}: more than {MAX_SEARCH} library search directories")
         return info
     except (struct.error, ValueError, UnicodeDecodeError) as exc:
         raise ElfError(f"{path}: malformed ELF file ({exc})") from exc
@@ -240,6 +274,8 @@ class Resolver:
             for soname in info.needed:
                 if soname in seen:
                     continue
+                if len(seen) >= MAX_CLOSURE:
+                    raise ElfError(f"{binary}: more than {MAX_CLOSURE} libraries needed")
                 seen.add(soname)
                 path = self.find(soname, info)
                 if path is None:

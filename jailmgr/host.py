@@ -177,8 +177,8 @@ class HostPackages:
 
     def is_elf(self, path: str) -> bool:
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-        except OSError:
+            fd = elf.open_regular(path, follow=False)  # (nothing else is opened: a jail may make it a FIFO)
+        except (OSError, elf.ElfError):
             return False
         try:
             return os.read(fd, 4) == b"\x7fELF"

@@ -450,6 +450,8 @@ def _packages(loaded: Loaded, contents: Contents, host: Host, problems: list[Pro
             for lib in libs:
                 if packages.reaches(lib, host, writable) or packages.under(lib, inside):
                     continue  # (a module's library where the jail writes: its name is not enough)
+                if host.packages.private(lib):
+                    continue  # (nor one others may not read on the host, whoever's file named it)
                 if lib not in contents.entries and not packages.under(lib, share.dirs):
                     contents.add(Entry(lib, EntryKind.MOUNTPOINT, 0o444, "root", "root",
                                        f"library of package {name} (bind, ro)"))

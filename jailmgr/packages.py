@@ -128,6 +128,9 @@ def brought(name: str, listed: tuple[str, ...], host: Host, declared: set[str],
             out.private.append(path)
         elif host.libraries.exists(path):  # (a dangling link of the package would fail the start)
             out.files.append(path)
-    out.elf = [p for p in wanted if p not in dirs and not p.startswith(("/usr/share/", "/etc/"))
+    # Only what is bound: a file left out (private: perhaps a jail below whose rw mount it lies made it so) is
+    # neither read as ELF nor has what it names bound.
+    private = set(out.private)
+    out.elf = [p for p in wanted if p not in dirs and p not in private and not p.startswith(("/usr/share/", "/etc/"))
                and host.packages.is_elf(p)]
     return out
