@@ -15,12 +15,12 @@ the host path the loader would open.
 from __future__ import annotations
 
 import os
-import stat
 import struct
 import sys
 from collections.abc import Callable
 from dataclasses import field
 
+from . import safefs
 from .quickdata import dataclass
 
 PT_LOAD, PT_DYNAMIC, PT_INTERP = 1, 2, 3
@@ -56,19 +56,13 @@ MAX_CLOSURE = 4096  # sonames looked up for one binary, all its libraries' toget
 
 
 def open_regular(path: str, follow: bool = True) -> int:
-    """A descriptor to read the regular file at `path`; ElfError for anything else, which is never opened.
-
-    The path is first opened O_PATH (no open of the file itself: a device's driver is not called, a FIFO's
-    writer not woken) and only a regular file is then opened for reading, through that very inode: a name a
-    jail wrote may lead to /dev/watchdog (opened, it reboots the host unless told otherwise) or to a FIFO.
-    """
-    where = os.open(path, os.O_PATH | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW))
+    """A descriptor to read the regular file at `path`; ElfError for anything else, which is never opened
+    (safefs.open_regular: a name a jail wrote may lead to /dev/watchdog, which reboots the host once opened
+    and closed unless told otherwise, or to a FIFO)."""
     try:
-        if not stat.S_ISREG(os.fstat(where).st_mode):
-            raise ElfError(f"{path}: not a regular file")
-        return os.open(f"/proc/self/fd/{where}", os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    finally:
-        os.close(where)
+        return safefs.open_regular(path, follow=follow)
+    except safefs.NotRegular as exc:
+        raise ElfError(f"{path}: not a regular file") from exc
 
 
 def read_elf(path: str) -> ElfInfo:

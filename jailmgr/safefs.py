@@ -46,6 +46,28 @@ class TreeError(Exception):
     """An operation refused for safety, or failed; the message names the path."""
 
 
+class NotRegular(OSError):
+    """open_regular found something else than a regular file there, and did not open it."""
+
+
+def open_regular(name: str, dir_fd: int | None = None, follow: bool = False) -> int:
+    """A descriptor to read the regular file `name` (relative to `dir_fd`); NotRegular for anything else.
+
+    The name is first opened O_PATH, which opens nothing (a device's driver is not called, a FIFO's writer
+    not woken), and only a regular file is then opened for reading, through that very inode (our own
+    descriptor's /proc/self/fd link): a name a jail wrote, or a file it swapped since it was looked at, may
+    be a FIFO, whose opening by root tells the jail when jailmgr runs.  Without `follow`, a symlink at
+    `name` is not followed (it is not a regular file).
+    """
+    where = os.open(name, os.O_PATH | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW), dir_fd=dir_fd)
+    try:
+        if not stat.S_ISREG(os.fstat(where).st_mode):
+            raise NotRegular(errno.EINVAL, "not a regular file", name)
+        return os.open(f"/proc/self/fd/{where}", _READ_FLAGS & ~os.O_NOFOLLOW)
+    finally:
+        os.close(where)
+
+
 def mount_id(fd: int) -> int:
     info = os.open(f"/proc/self/fdinfo/{fd}", os.O_RDONLY | os.O_CLOEXEC)
     try:
@@ -101,7 +123,7 @@ class _Dir:
         if (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, st.st_size) != (mode, uid, gid, len(data)):
             return False
         try:
-            fd = os.open(name, _READ_FLAGS, dir_fd=self.fd)
+            fd = open_regular(name, dir_fd=self.fd)
         except OSError:
             return False
         try:
@@ -494,7 +516,7 @@ class Tree:
                 return ""
             parent, name = found
             try:
-                fd = os.open(name, _READ_FLAGS, dir_fd=parent.fd)
+                fd = open_regular(name, dir_fd=parent.fd)
             except OSError:
                 return ""
             try:

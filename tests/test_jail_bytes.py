@@ -195,7 +195,7 @@ def test_journal_fields_in_bytes_are_text() -> None:
 KERNEL_ONLY = {("audit", "/proc/stat"), ("linux", "/proc/sys/kernel/cap_last_cap"),
                ("safefs", "/proc/self/fdinfo/{}"), ("enter", "/proc/{}/{}_map"), ("enter", "/proc/{}/limits"),
                ("enter", "/proc/{}/ns/{}"), ("userns", "/proc/{}/{}"), ("preflight", "/proc"),
-               ("elf", "/proc/self/fd/{}")}  # (elf.open_regular: its own O_PATH descriptor, reopened)
+               ("safefs", "/proc/self/fd/{}")}  # (safefs.open_regular: its own O_PATH descriptor, reopened)
 
 
 def _proc_opens() -> set[tuple[str, str]]:

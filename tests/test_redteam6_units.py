@@ -233,3 +233,38 @@ def test_a_header_that_claims_a_gigabyte_is_not_read_whole(tmp_path: Path, monke
     with contextlib.suppress(elf.ElfError):
         elf.read_elf(path)
     assert sum(read) < 64 << 10, f"read {sum(read)} bytes of a sparse file's headers"
+
+
+def test_a_fifo_in_a_tree_is_never_opened_by_its_digest_or_comparison(tmp_path: Path) -> None:
+    """A jail swaps a declared file for a FIFO: plan, status and the no-op read the tree (Tree.digest,
+    file_matches) without opening it, which would tell the jail when jailmgr runs."""
+    from jailmgr.safefs import Tree
+
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    fifo = root / "etc" / "conf"
+    os.mkfifo(fifo)
+    with Tree(str(root), create=False) as tree:
+        assert not opened(str(fifo), lambda: tree.digest("/etc/conf"))
+        assert tree.digest("/etc/conf") == ""
+        assert not opened(str(fifo), lambda: tree.matches("/etc/conf", "file", b"", 0o644, os.getuid(),
+                                                         os.getgid()))
+
+
+def test_a_file_swapped_for_a_fifo_after_it_was_looked_at_is_not_opened(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The jail wins the race between the lstat of a declared file and its opening: a FIFO is there now."""
+    from jailmgr import safefs
+
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    conf = root / "etc" / "conf"
+    conf.write_bytes(b"x")
+    conf.chmod(0o644)
+    seen = os.lstat(conf)  # (what the lstat saw, before the swap)
+    conf.unlink()
+    os.mkfifo(conf)
+    monkeypatch.setattr(safefs._Dir, "stat", lambda self, name: seen)
+    with safefs.Tree(str(root), create=False) as tree:
+        assert not opened(str(conf), lambda: tree.matches("/etc/conf", "file", b"x", 0o644, seen.st_uid,
+                                                          seen.st_gid))
