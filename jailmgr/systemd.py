@@ -24,8 +24,20 @@ def daemon_reload() -> None:
     systemctl("daemon-reload")
 
 
+def start_batch() -> int:
+    """How many units one `systemctl restart` starts side by side.
+
+    systemd starts every unit of one call at once; a jail's unit is heavy to
+    start (mount and PID namespaces, a procfs, bubblewrap), and hundreds at
+    once thrash a small machine: on 2 cores, 500 at once cost 52 ms a unit,
+    8 to 25 at a time 28 ms.  Eight a CPU keeps every CPU busy.
+    """
+    return 8 * (os.cpu_count() or 1)
+
+
 def restart(units: list[str], *, unloaded: frozenset[str] = frozenset(), no_block: bool = False) -> None:
-    """`systemctl restart` of units; whether each started is for its state to say.
+    """`systemctl restart` of units, start_batch() at a time (all at once with no_block, which waits for
+    none); whether each started is for its state to say.
 
     A unit that systemd has not loaded (`unloaded`: new since its last
     daemon-reload) needs no reload to start: systemd loads it from disk when
@@ -34,14 +46,17 @@ def restart(units: list[str], *, unloaded: frozenset[str] = frozenset(), no_bloc
     clock tick as the unit was written), it is reloaded and asked again.
     """
     argv = ["restart", *(["--no-block"] if no_block else [])]
-    proc = run(["systemctl", "--no-ask-password", *argv, *units], check=False)
-    missing = sorted(unloaded & set(units)) if proc.returncode else []
-    if missing:
-        missing = [unit for unit, props in states(missing, "LoadState").items()
-                   if props.get("LoadState") == "not-found"]
-    if missing:
-        daemon_reload()
-        run(["systemctl", "--no-ask-password", *argv, *missing], check=False)
+    batch = len(units) if no_block else start_batch()
+    for first in range(0, len(units), max(1, batch)):
+        chunk = units[first:first + batch]
+        proc = run(["systemctl", "--no-ask-password", *argv, *chunk], check=False)
+        missing = sorted(unloaded & set(chunk)) if proc.returncode else []
+        if missing:
+            missing = [unit for unit, props in states(missing, "LoadState").items()
+                       if props.get("LoadState") == "not-found"]
+        if missing:
+            daemon_reload()
+            run(["systemctl", "--no-ask-password", *argv, *missing], check=False)
 
 
 def enable(units: list[str]) -> None:
