@@ -16,8 +16,11 @@ running = unitstate.running
 ran_and_ended = unitstate.ran_and_ended
 
 
+SYSTEMCTL = ("systemctl", "--no-ask-password")
+
+
 def systemctl(*args: str, check: bool = True, ok_codes: tuple[int, ...] = (0,)) -> str:
-    return run(["systemctl", "--no-ask-password", *args], check=check, ok_codes=ok_codes).stdout
+    return run([*SYSTEMCTL, *args], check=check, ok_codes=ok_codes).stdout
 
 
 def daemon_reload() -> None:
@@ -49,14 +52,14 @@ def restart(units: list[str], *, unloaded: frozenset[str] = frozenset(), no_bloc
     batch = len(units) if no_block else start_batch()
     for first in range(0, len(units), max(1, batch)):
         chunk = units[first:first + batch]
-        proc = run(["systemctl", "--no-ask-password", *argv, *chunk], check=False)
+        proc = run([*SYSTEMCTL, *argv, *chunk], check=False)
         missing = sorted(unloaded & set(chunk)) if proc.returncode else []
         if missing:
             missing = [unit for unit, props in states(missing, "LoadState").items()
                        if props.get("LoadState") == "not-found"]
         if missing:
             daemon_reload()
-            run(["systemctl", "--no-ask-password", *argv, *missing], check=False)
+            run([*SYSTEMCTL, *argv, *missing], check=False)
 
 
 def enable(units: list[str]) -> None:
