@@ -97,13 +97,16 @@ def cmd_help(args: argparse.Namespace, out: Output) -> int:
     return EXIT_OK
 
 
+GLOBAL_OPTIONS = ((("--json",), "machine output: one JSON document on stdout"),
+                  (("-q", "--quiet"), "print only errors"), (("-v", "--verbose"), "say more, on stderr"),
+                  (("--debug",), "show tracebacks"))
+GLOBAL_FLAGS = frozenset(flag for flags, _ in GLOBAL_OPTIONS for flag in flags)
+
+
 def _global_options(default: object) -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--json", action="store_true", default=default,
-                        help="machine output: one JSON document on stdout")
-    common.add_argument("-q", "--quiet", action="store_true", default=default, help="print only errors")
-    common.add_argument("-v", "--verbose", action="store_true", default=default, help="say more, on stderr")
-    common.add_argument("--debug", action="store_true", default=default, help="show tracebacks")
+    for flags, help_ in GLOBAL_OPTIONS:
+        common.add_argument(*flags, action="store_true", default=default, help=help_)
     return common
 
 
@@ -189,9 +192,6 @@ def commands() -> dict[str, Callable[..., int]]:
     for name in ("plan", "apply", "destroy", "reload", "list", "status", "logs", "exec", "check", "stale"):
         table[name] = _lazy(name)
     return table
-
-
-GLOBAL_FLAGS = frozenset({"--json", "-q", "--quiet", "-v", "--verbose", "--debug"})
 
 
 def named_command(argv: list[str], known: dict[str, Callable[..., int]]) -> str | None:
