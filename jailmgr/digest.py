@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+TYPE_CHECKING = False  # (typing costs milliseconds at startup; only the checkers need it)
+if TYPE_CHECKING:
+    from typing import Any
 
-def sha256(data: bytes) -> str:
-    """The hex SHA-256 of data, from CPython's builtin _sha256 where it has one: hashlib's import loads
-    OpenSSL (milliseconds of the no-op apply); the digest is the same."""
+
+def hasher() -> Any:
+    """A new SHA-256 object, CPython's builtin _sha256 where it has one: hashlib's import loads OpenSSL
+    (milliseconds of the no-op apply); the digest is the same."""
     try:
         from _sha256 import sha256 as builtin  # type: ignore[import-not-found]
     except ImportError:
         from hashlib import sha256 as builtin
-    return builtin(data).hexdigest()
+    return builtin()
+
+
+def sha256(data: bytes) -> str:
+    """The hex SHA-256 of data."""
+    sha = hasher()
+    sha.update(data)
+    return str(sha.hexdigest())
 
 
 def file_sha256(path: str) -> str:

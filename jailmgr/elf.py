@@ -55,12 +55,12 @@ MAX_STRING = 4096  # a soname or a search path (PATH_MAX)
 MAX_CLOSURE = 4096  # sonames looked up for one binary, all its libraries' together
 
 
-def open_regular(path: str, follow: bool = True) -> int:
-    """A descriptor to read the regular file at `path`; ElfError for anything else, which is never opened
-    (safefs.open_regular: a name a jail wrote may lead to /dev/watchdog, which reboots the host once opened
-    and closed unless told otherwise, or to a FIFO)."""
+def open_regular(path: str) -> int:
+    """A descriptor to read the regular file at `path` (links followed, as the loader does); ElfError for
+    anything else, which is never opened (safefs.open_regular: a name a jail wrote may lead to /dev/watchdog,
+    which reboots the host once opened and closed unless told otherwise, or to a FIFO)."""
     try:
-        return safefs.open_regular(path, follow=follow)
+        return safefs.open_regular(path, follow=True)
     except safefs.NotRegular as exc:
         raise ElfError(f"{path}: not a regular file") from exc
 

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import field
 from typing import Protocol
 
-from . import elf
+from . import elf, safefs
 from .paths import BWRAP, IP, LOCALES, LOCALTIME, ZONEINFO, systemd_version
 from .quickdata import dataclass
 
@@ -177,8 +177,8 @@ class HostPackages:
 
     def is_elf(self, path: str) -> bool:
         try:
-            fd = elf.open_regular(path, follow=False)  # (nothing else is opened: a jail may make it a FIFO)
-        except (OSError, elf.ElfError):
+            fd = safefs.open_regular(path)  # (nothing else is opened, no link followed: a jail may make it a FIFO)
+        except OSError:
             return False
         try:
             return os.read(fd, 4) == b"\x7fELF"

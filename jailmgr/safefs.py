@@ -46,6 +46,14 @@ class TreeError(Exception):
     """An operation refused for safety, or failed; the message names the path."""
 
 
+def _components(path: str) -> list[str]:
+    """A tree path's names, from the root down; TreeError for one that is empty or has . or .. in it."""
+    parts = [p for p in path.split("/") if p]
+    if not parts or any(p in (".", "..") for p in parts):
+        raise TreeError(f"{path!r}: not a normalized path inside the jail")
+    return parts
+
+
 class NotRegular(OSError):
     """open_regular found something else than a regular file there, and did not open it."""
 
@@ -322,9 +330,7 @@ class Tree:
     @contextlib.contextmanager
     def _parent(self, path: str, create: bool) -> Iterator[tuple[_Dir, str] | None]:
         """Open the directory holding `path`, one component at a time, never following a symlink."""
-        parts = [p for p in path.split("/") if p]
-        if not parts or any(p in (".", "..") for p in parts):
-            raise TreeError(f"{path!r}: not a normalized path inside the jail")
+        parts = _components(path)
         fd = os.dup(self.fd)
         walked = ""
         try:
@@ -456,9 +462,7 @@ class Tree:
         names: list[str] = []  # the directories above the current path, by name, and their descriptors
         fds: list[int | None] = []
         try:
-            for parts, path in sorted(([p for p in path.split("/") if p], path) for path in paths):
-                if not parts or "." in parts or ".." in parts:
-                    raise TreeError(f"{path!r}: not a normalized path inside the jail")
+            for parts, path in sorted((_components(path), path) for path in paths):
                 depth = len(parts) - 1
                 keep = 0
                 while keep < len(names) and keep < depth and names[keep] == parts[keep]:
@@ -509,7 +513,7 @@ class Tree:
 
     def digest(self, path: str) -> str:
         """The sha256 of the regular file at `path` with a single link ("" otherwise), read without blocking."""
-        import hashlib
+        from .digest import hasher
 
         with self._parent(path, create=False) as found:
             if found is None:
@@ -523,7 +527,7 @@ class Tree:
                 st = os.fstat(fd)
                 if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
                     return ""
-                sha = hashlib.sha256()
+                sha = hasher()
                 for chunk in iter(lambda: os.read(fd, 1 << 20), b""):
                     sha.update(chunk)
                 return sha.hexdigest()

@@ -115,7 +115,7 @@ def test_a_fifo_a_jail_written_file_names_is_never_opened_by_root(red6: Testbed)
     waits in open(FIFO, O_WRONLY).  apply of rt6p read that file's needs and opened what it named as root,
     O_RDONLY | O_NONBLOCK, before seeing it was no regular file: the jail's open returned (it learns when
     root runs apply; /dev/watchdog in its place would have armed the host's watchdog).  Now only a regular
-    file is ever opened (elf.open_regular: O_PATH first)."""
+    file is ever opened (safefs.open_regular: O_PATH first)."""
     fifo = f"{DATA}/fifo"
     argv = ", ".join(f'"{a}"' for a in ["/probe", "fifo", "/data/default.conf", "/data/fifo", fifo])
     red6.path("/srv/rt6w.yaml").write_text(
